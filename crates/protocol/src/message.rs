@@ -283,7 +283,11 @@ mod tests {
 
     #[test]
     fn progress_message_puts_the_text_in_current_status_not_status() {
-        let mut update = TaskUpdate::progress(task(), Step::Extracting, Some("Using OpenAI to analyze frames and text".into()));
+        let mut update = TaskUpdate::progress(
+            task(),
+            Step::Extracting,
+            Some("Using OpenAI to analyze frames and text".into()),
+        );
         update.seq = 4;
         update.timestamp = 1635724800.0;
         let value = serde_json::to_value(&update).unwrap();
@@ -308,7 +312,8 @@ mod tests {
             "recipe_id": RECIPE, "recipe_name": "Creamy Pasta Carbonara", "timestamp": 1635724800.0
         });
         let parsed: TaskUpdate = serde_json::from_value(literal.clone()).unwrap();
-        let mut built = TaskUpdate::completion(task(), RecipeId::parse(RECIPE).unwrap(), "Creamy Pasta Carbonara".into());
+        let mut built =
+            TaskUpdate::completion(task(), RecipeId::parse(RECIPE).unwrap(), "Creamy Pasta Carbonara".into());
         built.seq = 6;
         built.timestamp = 1635724800.0;
         assert_eq!(parsed, built);
@@ -344,7 +349,8 @@ mod tests {
 
     #[test]
     fn every_constructor_passes_the_dart_casts() {
-        let mut updates = vec![TaskUpdate::pending(task()), TaskUpdate::retrying(task(), 2, "Apify is busy".into())];
+        let mut updates =
+            vec![TaskUpdate::pending(task()), TaskUpdate::retrying(task(), 2, "Apify is busy".into())];
         for step in [Step::Preparing, Step::Scraping, Step::Extracting, Step::Saving] {
             updates.push(TaskUpdate::progress(task(), step, None));
         }
@@ -386,7 +392,8 @@ mod tests {
 
     #[test]
     fn scrape_request_reads_the_guide_body() {
-        let req: ScrapeRequest = serde_json::from_str(r#"{"url":"https://www.tiktok.com/@a/video/1","language":"de"}"#).unwrap();
+        let req: ScrapeRequest =
+            serde_json::from_str(r#"{"url":"https://www.tiktok.com/@a/video/1","language":"de"}"#).unwrap();
         assert_eq!(req.language, "de");
     }
 }

@@ -84,10 +84,7 @@ impl Recipe {
             ("totalTime", iso_minutes(self.total_minutes).map(Value::from)),
             ("image", self.cover_url.clone().map(Value::from)),
             ("keywords", (!self.tags.is_empty()).then(|| Value::from(self.tags.join(", ")))),
-            (
-                "author",
-                self.source.author.clone().map(|name| json!({"@type": "Person", "name": name})),
-            ),
+            ("author", self.source.author.clone().map(|name| json!({"@type": "Person", "name": name}))),
         ];
         for (key, value) in fields {
             if let Some(value) = value {
@@ -119,7 +116,11 @@ mod tests {
             }],
             steps: vec!["Cook the pasta.".into(), "Mix with eggs.".into()],
             tags: vec!["pasta".into()],
-            source: RecipeSource { url: "https://www.tiktok.com/@a/video/1".into(), video_id: Some("1".into()), author: Some("a".into()) },
+            source: RecipeSource {
+                url: "https://www.tiktok.com/@a/video/1".into(),
+                video_id: Some("1".into()),
+                author: Some("a".into()),
+            },
             cover_url: None,
             language: "en".into(),
         }

@@ -13,7 +13,9 @@ const MAX_LEN: usize = 2048;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TikTokUrlError {
     /// Not parseable as an absolute URL.
-    #[error("not a URL: paste the link from TikTok's share button, e.g. https://www.tiktok.com/@user/video/123")]
+    #[error(
+        "not a URL: paste the link from TikTok's share button, e.g. https://www.tiktok.com/@user/video/123"
+    )]
     NotAUrl,
     /// Longer than any real TikTok link.
     #[error("the link is longer than {MAX_LEN} characters")]
@@ -22,10 +24,14 @@ pub enum TikTokUrlError {
     #[error("the link must start with https://, not {0}://")]
     Scheme(String),
     /// A host that is not TikTok's (or has credentials or a port).
-    #[error("{0:?} is not a TikTok host (expected www.tiktok.com, m.tiktok.com, vm.tiktok.com or vt.tiktok.com)")]
+    #[error(
+        "{0:?} is not a TikTok host (expected www.tiktok.com, m.tiktok.com, vm.tiktok.com or vt.tiktok.com)"
+    )]
     Host(String),
     /// A TikTok host, but not a video, photo or short link.
-    #[error("{0:?} is not a TikTok video link (expected /@user/video/<id>, /@user/photo/<id>, /t/<code> or a vm./vt. short link)")]
+    #[error(
+        "{0:?} is not a TikTok video link (expected /@user/video/<id>, /@user/photo/<id>, /t/<code> or a vm./vt. short link)"
+    )]
     Path(String),
 }
 
@@ -54,12 +60,8 @@ impl TikTokUrl {
         if !url.username().is_empty() || url.password().is_some() || url.port().is_some() {
             return Err(TikTokUrlError::Host(host));
         }
-        let segments: Vec<&str> = url
-            .path()
-            .trim_end_matches('/')
-            .trim_start_matches('/')
-            .split('/')
-            .collect();
+        let segments: Vec<&str> =
+            url.path().trim_end_matches('/').trim_start_matches('/').split('/').collect();
         let path_error = || TikTokUrlError::Path(url.path().chars().take(128).collect());
         match host.as_str() {
             "www.tiktok.com" | "m.tiktok.com" | "tiktok.com" => match segments.as_slice() {
@@ -67,7 +69,9 @@ impl TikTokUrl {
                     canonical: format!("https://www.tiktok.com/{user}/{kind}/{id}"),
                     video_id: Some((*id).to_owned()),
                 }),
-                ["t", code] if is_short_code(code) => Ok(Self::short(format!("https://www.tiktok.com/t/{code}"))),
+                ["t", code] if is_short_code(code) => {
+                    Ok(Self::short(format!("https://www.tiktok.com/t/{code}")))
+                }
                 _ => Err(path_error()),
             },
             "vm.tiktok.com" | "vt.tiktok.com" => match segments.as_slice() {
@@ -95,7 +99,8 @@ impl TikTokUrl {
 
 fn is_user(segment: &str) -> bool {
     let Some(name) = segment.strip_prefix('@') else { return false };
-    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
 }
 
 fn is_video_id(segment: &str) -> bool {
@@ -140,9 +145,21 @@ mod tests {
     #[test]
     fn accepts_every_documented_shape() {
         let cases = [
-            ("https://www.tiktok.com/@chef/video/7301234567890123456", "https://www.tiktok.com/@chef/video/7301234567890123456", Some("7301234567890123456")),
-            ("https://m.tiktok.com/@chef.k_1/video/123/", "https://www.tiktok.com/@chef.k_1/video/123", Some("123")),
-            ("https://www.tiktok.com/@chef/video/123?is_from_webapp=1&sender_device=pc#top", "https://www.tiktok.com/@chef/video/123", Some("123")),
+            (
+                "https://www.tiktok.com/@chef/video/7301234567890123456",
+                "https://www.tiktok.com/@chef/video/7301234567890123456",
+                Some("7301234567890123456"),
+            ),
+            (
+                "https://m.tiktok.com/@chef.k_1/video/123/",
+                "https://www.tiktok.com/@chef.k_1/video/123",
+                Some("123"),
+            ),
+            (
+                "https://www.tiktok.com/@chef/video/123?is_from_webapp=1&sender_device=pc#top",
+                "https://www.tiktok.com/@chef/video/123",
+                Some("123"),
+            ),
             ("https://www.tiktok.com/@chef/photo/456", "https://www.tiktok.com/@chef/photo/456", Some("456")),
             ("http://WWW.TikTok.com/@chef/video/789", "https://www.tiktok.com/@chef/video/789", Some("789")),
             ("https://vm.tiktok.com/ZMabc123/", "https://vm.tiktok.com/ZMabc123", None),
@@ -164,12 +181,28 @@ mod tests {
             ("ftp://www.tiktok.com/@chef/video/1", |e| matches!(e, TikTokUrlError::Scheme(_)), "ftp"),
             ("javascript:alert(1)", |e| matches!(e, TikTokUrlError::Scheme(_)), "script scheme"),
             ("https://www.youtube.com/watch?v=abc", |e| matches!(e, TikTokUrlError::Host(_)), "other site"),
-            ("https://tiktok.com.evil.example/@a/video/1", |e| matches!(e, TikTokUrlError::Host(_)), "look-alike host"),
-            ("https://user:pw@www.tiktok.com/@a/video/1", |e| matches!(e, TikTokUrlError::Host(_)), "credentials"),
+            (
+                "https://tiktok.com.evil.example/@a/video/1",
+                |e| matches!(e, TikTokUrlError::Host(_)),
+                "look-alike host",
+            ),
+            (
+                "https://user:pw@www.tiktok.com/@a/video/1",
+                |e| matches!(e, TikTokUrlError::Host(_)),
+                "credentials",
+            ),
             ("https://www.tiktok.com:8443/@a/video/1", |e| matches!(e, TikTokUrlError::Host(_)), "port"),
             ("https://www.tiktok.com/@chef", |e| matches!(e, TikTokUrlError::Path(_)), "profile, not video"),
-            ("https://www.tiktok.com/@chef/video/12ab", |e| matches!(e, TikTokUrlError::Path(_)), "non-numeric id"),
-            ("https://vm.tiktok.com/ab/cd", |e| matches!(e, TikTokUrlError::Path(_)), "short link with two segments"),
+            (
+                "https://www.tiktok.com/@chef/video/12ab",
+                |e| matches!(e, TikTokUrlError::Path(_)),
+                "non-numeric id",
+            ),
+            (
+                "https://vm.tiktok.com/ab/cd",
+                |e| matches!(e, TikTokUrlError::Path(_)),
+                "short link with two segments",
+            ),
         ];
         for (input, is_expected, why) in cases {
             let err = TikTokUrl::parse(input).expect_err(why);

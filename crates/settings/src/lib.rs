@@ -1,1 +1,540 @@
-//! settings
+//! Typed settings for the api and the worker, loaded once at start.
+//!
+//! Sources, later ones winning: the built-in `config/base.toml`, then `config/{env}.toml` from
+//! the config folder (`APP_ENVIRONMENT` = `production` (default) or `local`), then environment
+//! variables. The seed's variable names work unchanged (`REDIS_URL`, `DATABASE_URL`,
+//! `SUPABASE_JWT_SECRET`, `MAIN_DOMAIN`, `APIFY_TOKEN`, `APIFY_BASE_URL`, `OPENAI_API_KEY`,
+//! `OPENAI_BASE_URL`, `LLM_MODEL`); every other setting is `RELAY__<SECTION>__<KEY>`.
+//!
+//! A missing or malformed setting is a [`SettingsError`] whose one-line message names the
+//! variable; binaries print it and exit with code 2 ([`load_or_exit`]).
+
+pub mod telemetry;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+const BASE: &str = include_str!("../../../config/base.toml");
+
+/// The seed's flat variable names and the setting each one fills.
+const SEED_VARIABLES: &[(&str, &str)] = &[
+    ("REDIS_URL", "redis.url"),
+    ("DATABASE_URL", "database.url"),
+    ("SUPABASE_JWT_SECRET", "auth.jwt_secret"),
+    ("SUPABASE_URL", "auth.supabase_url"),
+    ("SUPABASE_JWKS_URL", "auth.jwks_url"),
+    ("MAIN_DOMAIN", "api.main_domain"),
+    ("APIFY_TOKEN", "apify.token"),
+    ("APIFY_BASE_URL", "apify.base_url"),
+    ("OPENAI_API_KEY", "llm.api_key"),
+    ("OPENAI_BASE_URL", "llm.base_url"),
+    ("LLM_MODEL", "llm.model"),
+];
+
+/// A setting that is missing or malformed. Its `Display` is the one line printed at start.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {variable}: {reason}")]
+pub struct SettingsError {
+    /// The environment variable that sets it.
+    pub variable: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl SettingsError {
+    fn new(key: &str, reason: impl Into<String>) -> Self {
+        Self { variable: variable_for(key), reason: reason.into() }
+    }
+}
+
+/// The environment variable that sets a dotted key (`api.port` -> `RELAY__API__PORT`).
+pub fn variable_for(key: &str) -> String {
+    SEED_VARIABLES
+        .iter()
+        .find(|(_, k)| *k == key)
+        .map(|(var, _)| (*var).to_owned())
+        .unwrap_or_else(|| format!("RELAY__{}", key.replace('.', "__").to_uppercase()))
+}
+
+/// Redis connection and key layout.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    /// `redis://` or `rediss://` URL (may hold a password).
+    pub url: Option<SecretString>,
+    /// Prefix of every key, so several deployments (and tests) can share one Redis.
+    pub key_prefix: String,
+    /// Connections per process.
+    pub pool_size: usize,
+}
+
+/// Postgres connection.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// `postgres://` URL (may hold a password).
+    pub url: Option<SecretString>,
+    /// Pool size per process.
+    pub max_connections: u32,
+}
+
+/// How access tokens are verified.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    /// HS256 secret of the Supabase project (legacy JWT secret).
+    pub jwt_secret: Option<SecretString>,
+    /// The Supabase project URL; its `/auth/v1/.well-known/jwks.json` holds the asymmetric keys.
+    pub supabase_url: Option<Url>,
+    /// An explicit JWKS URL (wins over `supabase_url`).
+    pub jwks_url: Option<Url>,
+    /// Required `aud` claim.
+    pub audience: String,
+    /// Clock skew allowed on `exp`/`nbf`, in seconds.
+    pub leeway_secs: u64,
+}
+
+impl AuthSettings {
+    /// The JWKS endpoint, when asymmetric keys are configured.
+    pub fn jwks_endpoint(&self) -> Option<Url> {
+        self.jwks_url.clone().or_else(|| {
+            self.supabase_url.as_ref().and_then(|base| base.join("/auth/v1/.well-known/jwks.json").ok())
+        })
+    }
+}
+
+/// The gateway's listener and limits.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiSettings {
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind (0 picks a free one).
+    pub port: u16,
+    /// The public domain nginx-proxy serves (used for links in responses).
+    pub main_domain: Option<String>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Serve `/ws/{task_id}` (off forces clients onto polling).
+    pub sockets_enabled: bool,
+    /// Server ping interval.
+    pub ws_ping_secs: u64,
+    /// A socket silent for this long is dropped.
+    pub ws_client_timeout_secs: u64,
+    /// Messages buffered per socket before a slow reader is closed.
+    pub ws_queue_capacity: usize,
+    /// Largest inbound frame.
+    pub ws_max_frame_bytes: usize,
+    /// Inbound frames allowed per socket per minute.
+    pub ws_max_frames_per_minute: u32,
+    /// Upper bound of `?wait=` on `GET /task/{id}`.
+    pub long_poll_max_secs: u64,
+    /// Submissions per user per minute.
+    pub submissions_per_minute: u32,
+    /// Unfinished tasks per user.
+    pub max_tasks_in_flight: u32,
+    /// Open sockets per user.
+    pub max_sockets_per_user: u32,
+    /// Serve the web demo under `/demo`.
+    pub demo_enabled: bool,
+    /// Development helpers (token minting). Never on in production.
+    pub dev_mode: bool,
+}
+
+/// Which scraper and extractor the worker uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderMode {
+    /// Real clients where a key is set, offline providers otherwise.
+    Auto,
+    /// Fixtures and the rule-based extractor, even when keys are set.
+    Offline,
+    /// Real clients; a missing key is a startup error.
+    Real,
+}
+
+/// The worker's concurrency, leases and retries.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    /// Jobs run at once per process.
+    pub concurrency: usize,
+    /// A claimed job's lease; renewed by the heartbeat.
+    pub lease_secs: u64,
+    /// Heartbeat interval (well under `lease_secs`).
+    pub heartbeat_secs: u64,
+    /// Attempts before a job is dead-lettered.
+    pub max_attempts: u32,
+    /// First retry delay (doubles each attempt, full jitter).
+    pub backoff_base_ms: u64,
+    /// Longest retry delay.
+    pub backoff_max_ms: u64,
+    /// On SIGTERM, how long in-flight jobs may run before they are handed back.
+    pub shutdown_grace_secs: u64,
+    /// A recipe extracted this recently for the same video and language is reused.
+    pub cache_freshness_hours: u64,
+    /// How long a finished task's event log stays in Redis.
+    pub event_ttl_hours: u64,
+    /// Provider choice.
+    pub providers: ProviderMode,
+}
+
+/// The Apify TikTok scraper.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApifySettings {
+    /// API token; without it the offline fixture scraper is used.
+    pub token: Option<SecretString>,
+    /// API base URL.
+    pub base_url: Url,
+    /// Actor id (`user~name`).
+    pub actor: String,
+    /// `waitForFinish` per poll, seconds.
+    pub poll_wait_secs: u32,
+    /// Longest wait for a run.
+    pub max_wait_secs: u64,
+    /// Per-request timeout.
+    pub request_timeout_secs: u64,
+}
+
+/// The OpenAI-compatible LLM.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LlmSettings {
+    /// API key; without it the offline rule-based extractor is used.
+    pub api_key: Option<SecretString>,
+    /// Chat Completions base URL (OpenAI, Azure, Ollama, vLLM).
+    pub base_url: Url,
+    /// Model name.
+    pub model: String,
+    /// Per-request timeout.
+    pub request_timeout_secs: u64,
+    /// Output token limit.
+    pub max_tokens: u32,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    /// Output format.
+    pub format: LogFormat,
+    /// `tracing` filter (RUST_LOG wins).
+    pub filter: String,
+}
+
+/// Every setting of both binaries.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Redis.
+    pub redis: RedisSettings,
+    /// Postgres.
+    pub database: DatabaseSettings,
+    /// Token verification.
+    pub auth: AuthSettings,
+    /// The gateway.
+    pub api: ApiSettings,
+    /// The worker.
+    pub worker: WorkerSettings,
+    /// Apify.
+    pub apify: ApifySettings,
+    /// The LLM.
+    pub llm: LlmSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// Which binary is loading: each requires different settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The gateway needs a way to verify tokens.
+    Api,
+    /// The worker needs provider keys only in `real` mode.
+    Worker,
+    /// Tools that only need Redis and Postgres.
+    Tool,
+}
+
+impl Settings {
+    /// Loads settings from the files and the process environment.
+    ///
+    /// # Errors
+    /// [`SettingsError`] naming the first missing or malformed variable.
+    pub fn load(role: Role) -> Result<Self, SettingsError> {
+        Self::load_from(role, std::env::vars())
+    }
+
+    /// Loads settings with `vars` standing in for the process environment (tests).
+    ///
+    /// # Errors
+    /// [`SettingsError`] naming the first missing or malformed variable.
+    pub fn load_from(
+        role: Role,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let vars: config::Map<String, String> = vars.into_iter().collect();
+        let env = |name: &str| vars.get(name).cloned();
+        let environment = env("APP_ENVIRONMENT").unwrap_or_else(|| "production".into());
+        if !matches!(environment.as_str(), "local" | "production") {
+            return Err(SettingsError {
+                variable: "APP_ENVIRONMENT".into(),
+                reason: format!("must be \"local\" or \"production\", got {environment:?}"),
+            });
+        }
+        let dir = env("RELAY_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("config"));
+        let relay_vars: config::Map<String, String> = vars
+            .iter()
+            .filter(|(k, _)| k.starts_with("RELAY__"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut builder = Config::builder()
+            .add_source(File::from_str(BASE, FileFormat::Toml))
+            .add_source(File::from(dir.join(&environment)).format(FileFormat::Toml).required(false))
+            .add_source(
+                Environment::with_prefix("RELAY")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(Some(relay_vars)),
+            );
+        for (var, key) in SEED_VARIABLES {
+            let value = env(var).filter(|v| !v.trim().is_empty());
+            builder = builder
+                .set_override_option(*key, value)
+                .map_err(|e| SettingsError::new(key, e.to_string()))?;
+        }
+        let settings: Self =
+            builder.build().and_then(Config::try_deserialize).map_err(|e| config_error(&e))?;
+        settings.validate(role)?;
+        Ok(settings)
+    }
+
+    fn validate(&self, role: Role) -> Result<(), SettingsError> {
+        let redis = required_secret(&self.redis.url, "redis.url")?;
+        check_url(redis, "redis.url", &["redis", "rediss", "redis+unix", "unix"])?;
+        let database = required_secret(&self.database.url, "database.url")?;
+        check_url(database, "database.url", &["postgres", "postgresql"])?;
+        if self.redis.key_prefix.is_empty() || self.redis.key_prefix.contains(char::is_whitespace) {
+            return Err(SettingsError::new("redis.key_prefix", "must be non-empty without spaces"));
+        }
+        if self.redis.pool_size == 0 {
+            return Err(SettingsError::new("redis.pool_size", "must be at least 1"));
+        }
+        match role {
+            Role::Api => {
+                if self.auth.jwt_secret.is_none() && self.auth.jwks_endpoint().is_none() {
+                    return Err(SettingsError::new(
+                        "auth.jwt_secret",
+                        "is required to verify tokens (or set SUPABASE_URL / SUPABASE_JWKS_URL for asymmetric keys)",
+                    ));
+                }
+                if self.api.ws_queue_capacity == 0 {
+                    return Err(SettingsError::new("api.ws_queue_capacity", "must be at least 1"));
+                }
+                if self.api.long_poll_max_secs > 30 {
+                    return Err(SettingsError::new("api.long_poll_max_secs", "must be at most 30"));
+                }
+            }
+            Role::Worker => {
+                if self.worker.concurrency == 0 {
+                    return Err(SettingsError::new("worker.concurrency", "must be at least 1"));
+                }
+                if self.worker.max_attempts == 0 {
+                    return Err(SettingsError::new("worker.max_attempts", "must be at least 1"));
+                }
+                if self.worker.heartbeat_secs == 0 || self.worker.heartbeat_secs * 2 > self.worker.lease_secs
+                {
+                    return Err(SettingsError::new(
+                        "worker.heartbeat_secs",
+                        "must be at least 1 and at most half of RELAY__WORKER__LEASE_SECS",
+                    ));
+                }
+                if self.worker.providers == ProviderMode::Real {
+                    if self.apify.token.is_none() {
+                        return Err(SettingsError::new(
+                            "apify.token",
+                            "is required when RELAY__WORKER__PROVIDERS=real",
+                        ));
+                    }
+                    if self.llm.api_key.is_none() {
+                        return Err(SettingsError::new(
+                            "llm.api_key",
+                            "is required when RELAY__WORKER__PROVIDERS=real",
+                        ));
+                    }
+                }
+            }
+            Role::Tool => {}
+        }
+        Ok(())
+    }
+
+    /// The Redis URL (validated present by [`Settings::load`]).
+    pub fn redis_url(&self) -> &str {
+        self.redis.url.as_ref().map(ExposeSecret::expose_secret).unwrap_or_default()
+    }
+
+    /// The Postgres URL (validated present by [`Settings::load`]).
+    pub fn database_url(&self) -> &str {
+        self.database.url.as_ref().map(ExposeSecret::expose_secret).unwrap_or_default()
+    }
+}
+
+fn required_secret<'a>(value: &'a Option<SecretString>, key: &str) -> Result<&'a str, SettingsError> {
+    value.as_ref().map(ExposeSecret::expose_secret).ok_or_else(|| SettingsError::new(key, "is not set"))
+}
+
+fn check_url(value: &str, key: &str, schemes: &[&str]) -> Result<(), SettingsError> {
+    // The message never repeats the value: it may hold a password.
+    let url = Url::parse(value).map_err(|e| SettingsError::new(key, format!("is not a URL ({e})")))?;
+    if schemes.contains(&url.scheme()) {
+        Ok(())
+    } else {
+        Err(SettingsError::new(key, format!("must use one of the schemes {}", schemes.join(", "))))
+    }
+}
+
+/// Turns the config crate's error into one line naming the variable.
+fn config_error(error: &config::ConfigError) -> SettingsError {
+    let text = error.to_string();
+    // config reports the dotted key as "... for key `api.port`" or "missing field `x`".
+    let key = text.split("for key `").nth(1).and_then(|rest| rest.split('`').next()).map(str::to_owned);
+    match key {
+        Some(key) => {
+            let reason = text.split(" for key `").next().unwrap_or(&text).to_owned();
+            SettingsError::new(&key, reason)
+        }
+        None => SettingsError { variable: "configuration".into(), reason: text },
+    }
+}
+
+/// Loads settings or prints the one-line error and returns exit code 2 for `main` to return.
+///
+/// # Errors
+/// The exit code the binary should end with.
+pub fn load_or_exit(role: Role) -> Result<Settings, ExitCode> {
+    Settings::load(role).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    const GOOD: &[(&str, &str)] = &[
+        ("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        ("DATABASE_URL", "postgres://relay:pw@127.0.0.1:5432/relay"),
+        ("SUPABASE_JWT_SECRET", "super-secret-jwt-token-with-at-least-32-characters"),
+        ("RELAY_CONFIG_DIR", "/nonexistent"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut all: Vec<_> = GOOD.to_vec();
+        all.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        all.extend_from_slice(extra);
+        all
+    }
+
+    #[test]
+    fn seed_variables_fill_the_settings() {
+        let settings = Settings::load_from(
+            Role::Api,
+            env(&with(&[("MAIN_DOMAIN", "recipes.example.com"), ("LLM_MODEL", "llama3")])),
+        )
+        .unwrap();
+        assert_eq!(settings.redis_url(), "redis://127.0.0.1:6379/0");
+        assert_eq!(settings.api.main_domain.as_deref(), Some("recipes.example.com"));
+        assert_eq!(settings.llm.model, "llama3");
+        assert_eq!(settings.api.port, 8000);
+        assert!(!settings.api.dev_mode, "production is the default environment");
+    }
+
+    #[test]
+    fn relay_variables_override_nested_settings() {
+        let settings = Settings::load_from(
+            Role::Worker,
+            env(&with(&[("RELAY__WORKER__CONCURRENCY", "3"), ("RELAY__API__PORT", "9001")])),
+        )
+        .unwrap();
+        assert_eq!(settings.worker.concurrency, 3);
+        assert_eq!(settings.api.port, 9001);
+    }
+
+    #[test]
+    fn secrets_are_not_printed_by_debug() {
+        let settings = Settings::load_from(Role::Api, env(GOOD)).unwrap();
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("super-secret"), "{debug}");
+        assert!(!debug.contains(":pw@"), "{debug}");
+    }
+
+    #[test]
+    fn bad_settings_name_their_variable() {
+        let cases: &[(&[(&str, &str)], Role, &str, &str)] = &[
+            (&[("REDIS_URL", "")], Role::Api, "REDIS_URL", "an empty seed variable counts as unset"),
+            (&[("DATABASE_URL", "mysql://x")], Role::Api, "DATABASE_URL", "wrong scheme"),
+            (&[("DATABASE_URL", "not a url")], Role::Worker, "DATABASE_URL", "not a URL"),
+            (
+                &[("SUPABASE_JWT_SECRET", "")],
+                Role::Api,
+                "SUPABASE_JWT_SECRET",
+                "the api needs a way to verify tokens",
+            ),
+            (&[("RELAY__API__PORT", "eighty")], Role::Api, "RELAY__API__PORT", "not a number"),
+            (&[("RELAY__API__PORT", "70000")], Role::Api, "RELAY__API__PORT", "out of range"),
+            (
+                &[("RELAY__WORKER__CONCURRENCY", "0")],
+                Role::Worker,
+                "RELAY__WORKER__CONCURRENCY",
+                "zero workers",
+            ),
+            (
+                &[("RELAY__WORKER__PROVIDERS", "magic")],
+                Role::Worker,
+                "RELAY__WORKER__PROVIDERS",
+                "unknown mode",
+            ),
+            (&[("RELAY__WORKER__PROVIDERS", "real")], Role::Worker, "APIFY_TOKEN", "real mode needs keys"),
+            (&[("APP_ENVIRONMENT", "staging")], Role::Api, "APP_ENVIRONMENT", "unknown environment"),
+        ];
+        for (overrides, role, variable, why) in cases {
+            let err = Settings::load_from(*role, env(&with(overrides))).expect_err(why);
+            assert_eq!(err.variable, *variable, "{why}: {err}");
+            let line = err.to_string();
+            assert!(!line.contains('\n'), "{why}: one line, got {line}");
+            assert!(!line.contains(":pw@"), "{why}: never echo secrets: {line}");
+        }
+    }
+
+    #[test]
+    fn the_worker_does_not_need_the_jwt_secret() {
+        let settings = Settings::load_from(Role::Worker, env(&with(&[("SUPABASE_JWT_SECRET", "")])));
+        assert!(settings.is_ok());
+    }
+
+    #[test]
+    fn jwks_endpoint_derives_from_the_project_url() {
+        let settings = Settings::load_from(
+            Role::Api,
+            env(&with(&[("SUPABASE_URL", "https://abc.supabase.co"), ("SUPABASE_JWT_SECRET", "")])),
+        )
+        .unwrap();
+        assert_eq!(
+            settings.auth.jwks_endpoint().unwrap().as_str(),
+            "https://abc.supabase.co/auth/v1/.well-known/jwks.json"
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! Log output: one subscriber for both binaries, pretty for people or JSON for shippers.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::LogFormat;
+
+/// Installs the global subscriber. `RUST_LOG` wins over `filter`. Safe to call twice (tests).
+pub fn init(format: LogFormat, filter: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // try_init fails only when a subscriber is already set, which is fine.
+    let _ = match format {
+        LogFormat::Pretty => builder.with_target(false).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
