@@ -1,1 +1,381 @@
-//! bus
+//! The Redis side of recipe-relay: a reliable job queue, the per-task event log and pub/sub.
+//!
+//! Keys, all under a configurable prefix `p` (tests use a unique prefix each):
+//!
+//! | key | type | what |
+//! |---|---|---|
+//! | `p:queue` | list | task ids ready to run (LPUSH in, BLMOVE from the right) |
+//! | `p:processing:<worker>` | list | task ids a worker has taken |
+//! | `p:leases` | zset | task id -> lease expiry (ms); the heartbeat renews it |
+//! | `p:workers` | zset | worker id -> last heartbeat (ms) |
+//! | `p:delayed` | zset | task id -> when a retry is due (ms) |
+//! | `p:dead` | list | dead-lettered task ids |
+//! | `p:job:<task>` | hash | owner, url, language, attempts, claim token, worker, Apify run |
+//! | `p:task:<task>` | hash | owner, seq, state, snap (latest event), base |
+//! | `p:log:<task>` | list | every event of the task, in seq order |
+//! | `p:events` | channel | `<task> <seq> <event>` for the gateways |
+//! | `p:cancel` | channel | task ids cancelled by their owner, for the workers |
+//!
+//! Every write that logs an event is one Lua script: the next seq, the log append, the snapshot
+//! and the publish happen atomically, so readers never see a gap between the log and live events.
+//! Every worker write checks the claim token, so a worker that lost its lease writes nothing.
+
+use std::sync::LazyLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use deadpool_redis::{Config, Pool, PoolConfig, Runtime};
+use protocol::{Language, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
+use redis::{AsyncCommands, Script};
+
+pub use feed::{Feed, FeedItem};
+pub use queue::{Claim, Maintenance, WriteOutcome};
+
+macro_rules! script {
+    ($file:literal) => {
+        LazyLock::new(|| Script::new(concat!(include_str!("lua/append.lua"), include_str!($file))))
+    };
+}
+
+mod feed;
+mod queue;
+
+static ENQUEUE: LazyLock<Script> = script!("lua/enqueue.lua");
+static CANCEL: LazyLock<Script> = script!("lua/cancel.lua");
+static RESTORE: LazyLock<Script> = script!("lua/restore.lua");
+static EVENTS_AFTER: LazyLock<Script> = script!("lua/events_after.lua");
+
+/// A Redis failure.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// Redis could not be reached or refused a command.
+    #[error("redis error: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// No connection could be had from the pool.
+    #[error("redis pool error: {0}")]
+    Pool(#[from] deadpool_redis::PoolError),
+    /// The pool could not be built from the settings.
+    #[error("redis configuration error: {0}")]
+    Config(String),
+    /// Redis held data this version does not understand.
+    #[error("corrupt redis data: {0}")]
+    Corrupt(String),
+}
+
+/// A job as queued: what the worker needs to run the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// The task.
+    pub task_id: TaskId,
+    /// Who submitted it.
+    pub owner: UserId,
+    /// The video.
+    pub url: TikTokUrl,
+    /// The recipe's language.
+    pub language: Language,
+}
+
+/// The latest state of a task as Redis holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Who submitted the task.
+    pub owner: UserId,
+    /// Sequence number of the latest event.
+    pub seq: u64,
+    /// Its state word.
+    pub state: TaskState,
+    /// The latest event, as logged (a serialized [`TaskUpdate`] with `seq`).
+    pub json: String,
+}
+
+/// How a [`Bus`] is set up.
+#[derive(Debug, Clone)]
+pub struct BusConfig {
+    /// `redis://` URL.
+    pub url: String,
+    /// Prefix of every key.
+    pub prefix: String,
+    /// Connections in the pool.
+    pub pool_size: usize,
+    /// How long a finished task's log stays in Redis (Postgres keeps the outcome for good).
+    pub finished_ttl: Duration,
+}
+
+/// Live tasks are kept this long at most, so an abandoned task cannot leak keys forever.
+const LIVE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+}
+
+/// The Redis bus (cheap to clone: a pool handle).
+#[derive(Clone)]
+pub struct Bus {
+    pool: Pool,
+    config: BusConfig,
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("Bus").field("prefix", &self.config.prefix).finish_non_exhaustive()
+    }
+}
+
+impl Bus {
+    /// Builds the connection pool. Connections are made on first use, so a process can start
+    /// while Redis is down and recovers by itself when it returns.
+    ///
+    /// # Errors
+    /// [`BusError::Config`] when the URL is malformed.
+    pub fn new(config: BusConfig) -> Result<Self, BusError> {
+        let mut pool_config = Config::from_url(config.url.clone());
+        pool_config.pool = Some(PoolConfig::new(config.pool_size.max(1)));
+        let pool =
+            pool_config.create_pool(Some(Runtime::Tokio1)).map_err(|e| BusError::Config(e.to_string()))?;
+        Ok(Self { pool, config })
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.config.prefix
+    }
+
+    /// The Redis URL (for [`Feed::connect`]).
+    pub fn url(&self) -> &str {
+        &self.config.url
+    }
+
+    pub(crate) fn key(&self, parts: &[&str]) -> String {
+        let mut key = self.config.prefix.clone();
+        for part in parts {
+            key.push(':');
+            key.push_str(part);
+        }
+        key
+    }
+
+    /// The pub/sub channel carrying every logged event.
+    pub fn events_channel(&self) -> String {
+        self.key(&["events"])
+    }
+
+    /// The pub/sub channel carrying cancelled task ids.
+    pub fn cancel_channel(&self) -> String {
+        self.key(&["cancel"])
+    }
+
+    pub(crate) async fn conn(&self) -> Result<deadpool_redis::Connection, BusError> {
+        Ok(self.pool.get().await?)
+    }
+
+    pub(crate) fn ttl_for(&self, update: &TaskUpdate) -> u64 {
+        if update.is_terminal() { self.config.finished_ttl.as_secs().max(1) } else { LIVE_TTL.as_secs() }
+    }
+
+    /// Checks that Redis answers.
+    ///
+    /// # Errors
+    /// [`BusError`] when it does not.
+    pub async fn ping(&self) -> Result<(), BusError> {
+        let mut conn = self.conn().await?;
+        redis::cmd("PING").query_async::<String>(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// Queues a new job and logs its first event (PENDING), atomically. Returns the logged event.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure; nothing is queued then.
+    pub async fn enqueue(&self, job: &Job, first: &TaskUpdate) -> Result<String, BusError> {
+        let id = job.task_id.to_string();
+        let body = draft_json(first)?;
+        let mut conn = self.conn().await?;
+        let event: String = ENQUEUE
+            .key(self.key(&["task", &id]))
+            .key(self.key(&["log", &id]))
+            .key(self.key(&["job", &id]))
+            .key(self.key(&["queue"]))
+            .arg(body)
+            .arg(&id)
+            .arg(job.owner.to_string())
+            .arg(job.url.as_str())
+            .arg(job.language.as_str())
+            .arg(self.events_channel())
+            .arg(self.ttl_for(first))
+            .arg(self.prefix())
+            .invoke_async(&mut *conn)
+            .await?;
+        Ok(event)
+    }
+
+    /// Re-creates a job Redis lost, continuing the task's seq after `last_seq`. Returns the
+    /// logged event, or `None` when Redis still has the job or the task already finished.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn restore(
+        &self,
+        job: &Job,
+        last_seq: u64,
+        update: &TaskUpdate,
+    ) -> Result<Option<String>, BusError> {
+        let id = job.task_id.to_string();
+        let mut conn = self.conn().await?;
+        Ok(RESTORE
+            .key(self.key(&["task", &id]))
+            .key(self.key(&["log", &id]))
+            .key(self.key(&["job", &id]))
+            .key(self.key(&["queue"]))
+            .arg(draft_json(update)?)
+            .arg(&id)
+            .arg(job.owner.to_string())
+            .arg(job.url.as_str())
+            .arg(job.language.as_str())
+            .arg(self.events_channel())
+            .arg(self.ttl_for(update))
+            .arg(last_seq)
+            .invoke_async(&mut *conn)
+            .await?)
+    }
+
+    /// The task's latest event and owner, if Redis still holds the task.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure or unreadable data.
+    pub async fn snapshot(&self, task: TaskId) -> Result<Option<Snapshot>, BusError> {
+        let mut conn = self.conn().await?;
+        let (owner, seq, state, json): (Option<String>, Option<u64>, Option<String>, Option<String>) =
+            conn.hget(self.key(&["task", &task.to_string()]), &["owner", "seq", "state", "snap"]).await?;
+        let (Some(owner), Some(seq), Some(state), Some(json)) = (owner, seq, state, json) else {
+            return Ok(None);
+        };
+        let owner = UserId::parse(&owner).map_err(|e| BusError::Corrupt(e.to_string()))?;
+        let state = TaskState::parse(&state).ok_or_else(|| BusError::Corrupt(format!("state {state:?}")))?;
+        Ok(Some(Snapshot { owner, seq, state, json }))
+    }
+
+    /// Every logged event of the task after `after` (a seq), in order.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn events_after(&self, task: TaskId, after: u64) -> Result<Vec<String>, BusError> {
+        let id = task.to_string();
+        let mut conn = self.conn().await?;
+        Ok(EVENTS_AFTER
+            .key(self.key(&["task", &id]))
+            .key(self.key(&["log", &id]))
+            .arg(after)
+            .invoke_async(&mut *conn)
+            .await?)
+    }
+
+    /// Cancels the task: logs `update` (a FAILURE) unless the task already finished, drops a
+    /// queued or delayed job and tells the workers. Returns the logged event, if any.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn cancel(&self, task: TaskId, update: &TaskUpdate) -> Result<Option<String>, BusError> {
+        let id = task.to_string();
+        let mut conn = self.conn().await?;
+        Ok(CANCEL
+            .key(self.key(&["task", &id]))
+            .key(self.key(&["log", &id]))
+            .key(self.key(&["job", &id]))
+            .key(self.key(&["queue"]))
+            .key(self.key(&["delayed"]))
+            .arg(draft_json(update)?)
+            .arg(&id)
+            .arg(self.events_channel())
+            .arg(self.cancel_channel())
+            .arg(self.ttl_for(update))
+            .invoke_async(&mut *conn)
+            .await?)
+    }
+
+    /// Records an `Idempotency-Key` for `task`, or returns the task it was first used for.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn idempotency(
+        &self,
+        owner: UserId,
+        key: &str,
+        task: TaskId,
+        ttl: Duration,
+    ) -> Result<Option<TaskId>, BusError> {
+        let redis_key = self.key(&["idem", &owner.to_string(), key]);
+        let mut conn = self.conn().await?;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(&redis_key)
+            .arg(task.to_string())
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl.as_secs().max(1))
+            .arg("GET")
+            .query_async(&mut *conn)
+            .await?;
+        set.map(|existing| TaskId::parse(&existing).map_err(|e| BusError::Corrupt(e.to_string()))).transpose()
+    }
+
+    /// Forgets an `Idempotency-Key` (the submission it guarded failed before a task existed).
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn forget_idempotency(&self, owner: UserId, key: &str) -> Result<(), BusError> {
+        let mut conn = self.conn().await?;
+        conn.del::<_, ()>(self.key(&["idem", &owner.to_string(), key])).await?;
+        Ok(())
+    }
+
+    /// Counts a hit of `owner` on the fixed-window limit `name`. Returns how long to wait when the
+    /// limit is exceeded, `None` when the hit is allowed.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn rate_limit(
+        &self,
+        name: &str,
+        owner: UserId,
+        limit: u32,
+        window: Duration,
+    ) -> Result<Option<Duration>, BusError> {
+        let window_ms = window.as_millis().max(1) as u64;
+        let now = now_ms();
+        let slot = now / window_ms;
+        let key = self.key(&["rate", name, &owner.to_string(), &slot.to_string()]);
+        let mut conn = self.conn().await?;
+        let (count,): (u32,) = redis::pipe()
+            .incr(&key, 1)
+            .expire(&key, window.as_secs() as i64 + 1)
+            .ignore()
+            .query_async(&mut *conn)
+            .await?;
+        if count > limit { Ok(Some(Duration::from_millis((slot + 1) * window_ms - now))) } else { Ok(None) }
+    }
+
+    /// Jobs waiting in the queue (not counting delayed retries and jobs in flight).
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn queue_depth(&self) -> Result<u64, BusError> {
+        let mut conn = self.conn().await?;
+        Ok(conn.llen(self.key(&["queue"])).await?)
+    }
+
+    /// Dead-lettered task ids, oldest first.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn dead_letters(&self) -> Result<Vec<String>, BusError> {
+        let mut conn = self.conn().await?;
+        Ok(conn.lrange(self.key(&["dead"]), 0, -1).await?)
+    }
+}
+
+/// Serializes an update for the log: without `seq`, which the script puts in front.
+pub(crate) fn draft_json(update: &TaskUpdate) -> Result<String, BusError> {
+    let mut draft = update.clone();
+    draft.seq = 0;
+    serde_json::to_string(&draft).map_err(|e| BusError::Corrupt(e.to_string()))
+}

@@ -496,7 +496,11 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError`] on database failure.
-    pub async fn recipe_for_owner(&self, id: RecipeId, owner: UserId) -> Result<Option<RecipeRow>, StoreError> {
+    pub async fn recipe_for_owner(
+        &self,
+        id: RecipeId,
+        owner: UserId,
+    ) -> Result<Option<RecipeRow>, StoreError> {
         let row: Option<RawRecipeRow> =
             sqlx::query_as("SELECT id, task_id, data, created_at FROM recipes WHERE id = $1 AND owner = $2")
                 .bind(id.as_uuid())

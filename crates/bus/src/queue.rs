@@ -1,0 +1,368 @@
+//! The worker's side of the queue: claim, heartbeat, publish, finish, retry, hand back.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use protocol::{Language, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
+use redis::{AsyncCommands, Script};
+use uuid::Uuid;
+
+use crate::{Bus, BusError, Job, draft_json, now_ms};
+
+static CLAIM: LazyLock<Script> = script!("lua/claim.lua");
+static PUBLISH: LazyLock<Script> = script!("lua/publish.lua");
+static FINISH: LazyLock<Script> = script!("lua/finish.lua");
+static RETRY: LazyLock<Script> = script!("lua/retry.lua");
+static HAND_BACK: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/hand_back.lua")));
+static DROP: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/drop.lua")));
+static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/heartbeat.lua")));
+static MAINTAIN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/maintain.lua")));
+
+/// A job this worker holds a lease on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The job.
+    pub job: Job,
+    /// The claim token; every write checks it.
+    pub token: Uuid,
+    /// This claim's attempt number (1 for the first).
+    pub attempt: u32,
+    /// The Apify run a previous attempt started, if any.
+    pub run_id: Option<String>,
+    /// The task's latest seq when claimed.
+    pub seq: u64,
+    /// The task's state when claimed.
+    pub state: Option<TaskState>,
+}
+
+/// The result of a write by a claim holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Logged and published with this seq; the event as logged.
+    Logged {
+        /// The event's seq.
+        seq: u64,
+        /// The event.
+        json: String,
+    },
+    /// The task already had its terminal event (a re-run of a finished job); nothing logged.
+    AlreadyFinished,
+    /// The owner cancelled the task: stop and write nothing more.
+    Cancelled,
+    /// The lease was lost to the reaper (another worker may own the job now): stop.
+    Lost,
+}
+
+impl WriteOutcome {
+    fn parse(reply: &str) -> Self {
+        match reply {
+            "cancelled" => Self::Cancelled,
+            "lost" => Self::Lost,
+            "already" => Self::AlreadyFinished,
+            json => Self::Logged { seq: seq_of(json), json: json.to_owned() },
+        }
+    }
+}
+
+/// The seq of a logged event (they all start with `{"seq":N,`).
+fn seq_of(event: &str) -> u64 {
+    event
+        .strip_prefix("{\"seq\":")
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default()
+}
+
+/// What one maintenance pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Maintenance {
+    /// Jobs whose lease expired, re-queued.
+    pub expired: u64,
+    /// Jobs of workers that stopped heart-beating, re-queued.
+    pub orphaned: u64,
+    /// Delayed retries that became due, queued.
+    pub promoted: u64,
+}
+
+impl Bus {
+    fn processing(&self, worker: &str) -> String {
+        self.key(&["processing", worker])
+    }
+
+    /// Waits up to `block` for a job and takes a lease of `lease` on it.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure or an unreadable job.
+    pub async fn claim(
+        &self,
+        worker: &str,
+        block: Duration,
+        lease: Duration,
+    ) -> Result<Option<Claim>, BusError> {
+        let mut conn = self.conn().await?;
+        let moved: Option<String> = redis::cmd("BLMOVE")
+            .arg(self.key(&["queue"]))
+            .arg(self.processing(worker))
+            .arg("RIGHT")
+            .arg("LEFT")
+            .arg(block.as_secs_f64())
+            .query_async(&mut *conn)
+            .await?;
+        let Some(id) = moved else { return Ok(None) };
+        let token = Uuid::new_v4();
+        let reply: Option<(String, String, String, u32, String, u64, String)> = CLAIM
+            .key(self.key(&["job", &id]))
+            .key(self.key(&["leases"]))
+            .key(self.key(&["task", &id]))
+            .arg(&id)
+            .arg(token.to_string())
+            .arg(worker)
+            .arg(now_ms() + lease.as_millis() as u64)
+            .invoke_async(&mut *conn)
+            .await?;
+        let Some((owner, url, language, attempt, run, seq, state)) = reply else {
+            // Cancelled while queued: nothing to run.
+            self.drop_task(worker, &id).await?;
+            return Ok(None);
+        };
+        let corrupt = |what: &str, e: String| BusError::Corrupt(format!("job {id}: {what}: {e}"));
+        let job = Job {
+            task_id: TaskId::parse(&id).map_err(|e| corrupt("id", e.to_string()))?,
+            owner: UserId::parse(&owner).map_err(|e| corrupt("owner", e.to_string()))?,
+            url: TikTokUrl::parse(&url).map_err(|e| corrupt("url", e.to_string()))?,
+            language: Language::parse(&language).map_err(|e| corrupt("language", e.to_string()))?,
+        };
+        Ok(Some(Claim {
+            job,
+            token,
+            attempt,
+            run_id: (!run.is_empty()).then_some(run),
+            seq,
+            state: TaskState::parse(&state),
+        }))
+    }
+
+    /// Removes a task id this worker holds that has no job any more.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn drop_task(&self, worker: &str, id: &str) -> Result<(), BusError> {
+        let mut conn = self.conn().await?;
+        DROP.key(self.key(&["leases"]))
+            .key(self.processing(worker))
+            .arg(id)
+            .invoke_async::<i64>(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Logs a progress event if `claim` still holds the job.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn publish(&self, claim: &Claim, update: &TaskUpdate) -> Result<WriteOutcome, BusError> {
+        let id = claim.job.task_id.to_string();
+        let mut conn = self.conn().await?;
+        let reply: String = PUBLISH
+            .key(self.key(&["job", &id]))
+            .key(self.key(&["task", &id]))
+            .key(self.key(&["log", &id]))
+            .arg(claim.token.to_string())
+            .arg(draft_json(update)?)
+            .arg(&id)
+            .arg(update.status.as_str())
+            .arg(self.events_channel())
+            .arg(self.ttl_for(update))
+            .invoke_async(&mut *conn)
+            .await?;
+        Ok(WriteOutcome::parse(&reply))
+    }
+
+    /// Logs the terminal event and removes the job (to the dead-letter list when `dead`).
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn finish(
+        &self,
+        worker: &str,
+        claim: &Claim,
+        update: &TaskUpdate,
+        dead: bool,
+    ) -> Result<WriteOutcome, BusError> {
+        let id = claim.job.task_id.to_string();
+        let mut conn = self.conn().await?;
+        let reply: String = FINISH
+            .key(self.key(&["job", &id]))
+            .key(self.key(&["task", &id]))
+            .key(self.key(&["log", &id]))
+            .key(self.key(&["leases"]))
+            .key(self.processing(worker))
+            .key(self.key(&["dead"]))
+            .arg(claim.token.to_string())
+            .arg(draft_json(update)?)
+            .arg(&id)
+            .arg(update.status.as_str())
+            .arg(self.events_channel())
+            .arg(self.ttl_for(update))
+            .arg(if dead { "1" } else { "0" })
+            .invoke_async(&mut *conn)
+            .await?;
+        Ok(WriteOutcome::parse(&reply))
+    }
+
+    /// Logs `update` (a retry notice) and parks the job until `delay` has passed.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn retry_later(
+        &self,
+        worker: &str,
+        claim: &Claim,
+        update: &TaskUpdate,
+        delay: Duration,
+    ) -> Result<WriteOutcome, BusError> {
+        let id = claim.job.task_id.to_string();
+        let mut conn = self.conn().await?;
+        let reply: String = RETRY
+            .key(self.key(&["job", &id]))
+            .key(self.key(&["task", &id]))
+            .key(self.key(&["log", &id]))
+            .key(self.key(&["leases"]))
+            .key(self.processing(worker))
+            .key(self.key(&["delayed"]))
+            .arg(claim.token.to_string())
+            .arg(draft_json(update)?)
+            .arg(&id)
+            .arg(self.events_channel())
+            .arg(self.ttl_for(update))
+            .arg(now_ms() + delay.as_millis() as u64)
+            .invoke_async(&mut *conn)
+            .await?;
+        Ok(WriteOutcome::parse(&reply))
+    }
+
+    /// Returns an unfinished job to the front of the queue without counting the attempt
+    /// (graceful shutdown). Returns whether the claim was still held.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn hand_back(&self, worker: &str, claim: &Claim) -> Result<bool, BusError> {
+        let id = claim.job.task_id.to_string();
+        let mut conn = self.conn().await?;
+        let held: i64 = HAND_BACK
+            .key(self.key(&["job", &id]))
+            .key(self.key(&["leases"]))
+            .key(self.processing(worker))
+            .key(self.key(&["queue"]))
+            .arg(claim.token.to_string())
+            .arg(&id)
+            .invoke_async(&mut *conn)
+            .await?;
+        Ok(held == 1)
+    }
+
+    /// Renews the worker's liveness and the leases of `claims`; returns the task ids whose claim
+    /// was lost, which the worker must abandon.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn heartbeat(
+        &self,
+        worker: &str,
+        claims: &[(TaskId, Uuid)],
+        lease: Duration,
+    ) -> Result<Vec<TaskId>, BusError> {
+        let now = now_ms();
+        let mut invocation = HEARTBEAT.key(self.key(&["workers"]));
+        invocation
+            .key(self.key(&["leases"]))
+            .arg(self.prefix())
+            .arg(worker)
+            .arg(now)
+            .arg(now + lease.as_millis() as u64);
+        for (task, token) in claims {
+            invocation.arg(task.to_string()).arg(token.to_string());
+        }
+        let mut conn = self.conn().await?;
+        let lost: Vec<String> = invocation.invoke_async(&mut *conn).await?;
+        Ok(lost.iter().filter_map(|id| TaskId::parse(id).ok()).collect())
+    }
+
+    /// Removes the worker from the live set (clean exit).
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn deregister(&self, worker: &str) -> Result<(), BusError> {
+        let mut conn = self.conn().await?;
+        conn.zrem::<_, _, ()>(self.key(&["workers"]), worker).await?;
+        Ok(())
+    }
+
+    /// Re-queues jobs of expired leases and dead workers, and due retries. Any worker may run it.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn maintain(&self, worker_timeout: Duration) -> Result<Maintenance, BusError> {
+        let mut conn = self.conn().await?;
+        let (expired, orphaned, promoted): (u64, u64, u64) = MAINTAIN
+            .key(self.key(&["leases"]))
+            .key(self.key(&["workers"]))
+            .key(self.key(&["delayed"]))
+            .key(self.key(&["queue"]))
+            .arg(self.prefix())
+            .arg(now_ms())
+            .arg(worker_timeout.as_millis() as u64)
+            .invoke_async(&mut *conn)
+            .await?;
+        Ok(Maintenance { expired, orphaned, promoted })
+    }
+
+    /// Remembers the Apify run of a task so a retry re-attaches to it.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn set_run(&self, task: TaskId, run_id: &str) -> Result<(), BusError> {
+        let mut conn = self.conn().await?;
+        conn.hset::<_, _, _, ()>(self.key(&["job", &task.to_string()]), "run", run_id).await?;
+        Ok(())
+    }
+
+    /// The Apify run remembered for a task.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn run(&self, task: TaskId) -> Result<Option<String>, BusError> {
+        let mut conn = self.conn().await?;
+        Ok(conn.hget(self.key(&["job", &task.to_string()]), "run").await?)
+    }
+
+    /// Whether Redis still has the job of this task (queued, delayed or running).
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn has_job(&self, task: TaskId) -> Result<bool, BusError> {
+        let mut conn = self.conn().await?;
+        Ok(conn.exists(self.key(&["job", &task.to_string()])).await?)
+    }
+
+    /// Task ids this worker still holds in its processing list.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn held(&self, worker: &str) -> Result<Vec<String>, BusError> {
+        let mut conn = self.conn().await?;
+        Ok(conn.lrange(self.processing(worker), 0, -1).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_is_read_from_the_front_of_a_logged_event() {
+        assert_eq!(seq_of(r#"{"seq":42,"type":"progress"}"#), 42);
+        assert_eq!(WriteOutcome::parse("lost"), WriteOutcome::Lost);
+        assert_eq!(WriteOutcome::parse("cancelled"), WriteOutcome::Cancelled);
+    }
+}

@@ -1,0 +1,127 @@
+use std::time::Duration;
+
+use bus::{Feed, FeedItem};
+use protocol::{Step, TaskState, TaskUpdate};
+
+use crate::{job, queued, seq, test_bus};
+
+const LEASE: Duration = Duration::from_secs(30);
+const NO_WAIT: Duration = Duration::from_millis(10);
+
+#[tokio::test]
+async fn enqueue_logs_pending_as_seq_one_and_snapshot() {
+    let bus = test_bus();
+    let job = job();
+
+    let event = bus.enqueue(&job, &TaskUpdate::pending(job.task_id)).await.unwrap();
+
+    assert_eq!(seq(&event), 1);
+    let snapshot = bus.snapshot(job.task_id).await.unwrap().expect("snapshot");
+    assert_eq!((snapshot.owner, snapshot.seq, snapshot.state), (job.owner, 1, TaskState::Pending));
+    assert_eq!(snapshot.json, event);
+    assert_eq!(bus.queue_depth().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn every_event_reaches_the_log_and_the_feed_in_order_without_gaps() {
+    let bus = test_bus();
+    let mut feed = Feed::new(bus.url(), bus.events_channel()).unwrap();
+    feed.ready().await.unwrap();
+    let job = queued(&bus).await;
+    let claim = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().expect("claim");
+
+    for step in [Step::Preparing, Step::Scraping, Step::Extracting, Step::Saving] {
+        bus.publish(&claim, &TaskUpdate::progress(job.task_id, step, None)).await.unwrap();
+    }
+    let done = TaskUpdate::completion(job.task_id, protocol::RecipeId::new(), "Soup".into());
+    bus.finish("w1", &claim, &done, false).await.unwrap();
+
+    let log = bus.events_after(job.task_id, 0).await.unwrap();
+    assert_eq!(log.iter().map(|e| seq(e)).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    let mut live = Vec::new();
+    while live.len() < 6 {
+        match tokio::time::timeout(Duration::from_secs(5), feed.next()).await.expect("feed item") {
+            FeedItem::Event { task_id, seq, json } => {
+                assert_eq!(task_id, job.task_id);
+                live.push((seq, json.to_string()));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(live.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(live.into_iter().map(|(_, j)| j).collect::<Vec<_>>(), log, "pub/sub carries the logged text");
+    assert_eq!(bus.events_after(job.task_id, 4).await.unwrap(), log[4..].to_vec());
+    assert_eq!(bus.snapshot(job.task_id).await.unwrap().unwrap().state, TaskState::Success);
+}
+
+#[tokio::test]
+async fn cancel_drops_a_queued_job_and_refuses_a_second_time() {
+    let bus = test_bus();
+    let job = queued(&bus).await;
+    let update = TaskUpdate::failure(job.task_id, 0, "cancelled", "Task was cancelled");
+
+    let event = bus.cancel(job.task_id, &update).await.unwrap().expect("logged");
+
+    assert_eq!(seq(&event), 2);
+    assert_eq!(bus.queue_depth().await.unwrap(), 0);
+    assert!(bus.claim("w1", NO_WAIT, LEASE).await.unwrap().is_none());
+    assert!(bus.cancel(job.task_id, &update).await.unwrap().is_none(), "already finished");
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_job_at_its_next_write() {
+    let bus = test_bus();
+    let mut cancels = Feed::new(bus.url(), bus.cancel_channel()).unwrap();
+    cancels.ready().await.unwrap();
+    let job = queued(&bus).await;
+    let claim = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().unwrap();
+
+    bus.cancel(job.task_id, &TaskUpdate::failure(job.task_id, 1, "cancelled", "Task was cancelled"))
+        .await
+        .unwrap();
+
+    let next = bus.publish(&claim, &TaskUpdate::progress(job.task_id, Step::Scraping, None)).await.unwrap();
+    assert_eq!(next, bus::WriteOutcome::Cancelled);
+    let finish = TaskUpdate::completion(job.task_id, protocol::RecipeId::new(), "x".into());
+    assert_eq!(bus.finish("w1", &claim, &finish, false).await.unwrap(), bus::WriteOutcome::Cancelled);
+    assert!(bus.held("w1").await.unwrap().is_empty(), "the worker let go of the job");
+    let notice = tokio::time::timeout(Duration::from_secs(5), cancels.next()).await.unwrap();
+    assert_eq!(notice, FeedItem::Cancelled(job.task_id));
+}
+
+#[tokio::test]
+async fn idempotency_keys_return_the_first_task() {
+    let bus = test_bus();
+    let (owner, first, second) = (job().owner, protocol::TaskId::new(), protocol::TaskId::new());
+    let ttl = Duration::from_secs(60);
+
+    assert_eq!(bus.idempotency(owner, "k1", first, ttl).await.unwrap(), None);
+    assert_eq!(bus.idempotency(owner, "k1", second, ttl).await.unwrap(), Some(first));
+    assert_eq!(bus.idempotency(job().owner, "k1", second, ttl).await.unwrap(), None, "keys are per user");
+}
+
+#[tokio::test]
+async fn rate_limit_allows_the_limit_then_says_how_long_to_wait() {
+    let bus = test_bus();
+    let owner = job().owner;
+    let window = Duration::from_secs(60);
+
+    for n in 0..3 {
+        assert_eq!(bus.rate_limit("submit", owner, 3, window).await.unwrap(), None, "hit {n}");
+    }
+    let wait = bus.rate_limit("submit", owner, 3, window).await.unwrap().expect("limited");
+    assert!(wait <= window && wait > Duration::ZERO);
+}
+
+#[tokio::test]
+async fn a_restored_task_continues_its_seq_and_replays_from_there() {
+    let bus = test_bus();
+    let job = job();
+
+    let event = bus.restore(&job, 7, &TaskUpdate::pending(job.task_id)).await.unwrap().expect("restored");
+
+    assert_eq!(seq(&event), 8);
+    assert_eq!(bus.events_after(job.task_id, 7).await.unwrap(), vec![event.clone()]);
+    assert_eq!(bus.events_after(job.task_id, 0).await.unwrap(), vec![event], "older events are gone");
+    assert!(bus.restore(&job, 7, &TaskUpdate::pending(job.task_id)).await.unwrap().is_none(), "job exists");
+}

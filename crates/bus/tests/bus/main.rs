@@ -1,0 +1,45 @@
+//! Integration tests of the bus against a real Redis (`REDIS_URL`), each under its own prefix.
+
+mod events;
+mod queue;
+
+use std::time::Duration;
+
+use bus::{Bus, BusConfig, Job};
+use protocol::{Language, TaskId, TaskUpdate, TikTokUrl, UserId};
+use uuid::Uuid;
+
+pub(crate) fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A bus under a fresh key prefix, so tests never see each other's keys.
+pub(crate) fn test_bus() -> Bus {
+    Bus::new(BusConfig {
+        url: redis_url(),
+        prefix: format!("test-{}", Uuid::new_v4().simple()),
+        pool_size: 4,
+        finished_ttl: Duration::from_secs(600),
+    })
+    .expect("bus")
+}
+
+pub(crate) fn job() -> Job {
+    Job {
+        task_id: TaskId::new(),
+        owner: UserId::from_uuid(Uuid::new_v4()),
+        url: TikTokUrl::parse("https://www.tiktok.com/@chef/video/123").expect("url"),
+        language: Language::parse("de").expect("language"),
+    }
+}
+
+/// Queues a fresh job and returns it.
+pub(crate) async fn queued(bus: &Bus) -> Job {
+    let job = job();
+    bus.enqueue(&job, &TaskUpdate::pending(job.task_id)).await.expect("enqueue");
+    job
+}
+
+pub(crate) fn seq(event: &str) -> u64 {
+    serde_json::from_str::<TaskUpdate>(event).expect("event parses as TaskUpdate").seq
+}

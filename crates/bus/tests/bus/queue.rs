@@ -1,0 +1,139 @@
+use std::time::Duration;
+
+use bus::WriteOutcome;
+use protocol::{Step, TaskUpdate};
+
+use crate::{queued, seq, test_bus};
+
+const LEASE: Duration = Duration::from_secs(30);
+const NO_WAIT: Duration = Duration::from_millis(10);
+
+#[tokio::test]
+async fn a_claim_carries_the_job_and_counts_the_attempt() {
+    let bus = test_bus();
+    let job = queued(&bus).await;
+
+    let claim = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().expect("claim");
+
+    assert_eq!(claim.job, job);
+    assert_eq!((claim.attempt, claim.seq), (1, 1));
+    assert_eq!(bus.held("w1").await.unwrap(), vec![job.task_id.to_string()]);
+    assert!(bus.claim("w2", NO_WAIT, LEASE).await.unwrap().is_none(), "one job, one claim");
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_reaped_and_the_old_claim_can_write_nothing() {
+    let bus = test_bus();
+    let job = queued(&bus).await;
+    let stale = bus.claim("w1", NO_WAIT, Duration::ZERO).await.unwrap().unwrap();
+
+    let reaped = bus.maintain(Duration::from_secs(60)).await.unwrap();
+    let fresh = bus.claim("w2", NO_WAIT, LEASE).await.unwrap().expect("re-claimed");
+
+    assert_eq!(reaped.expired, 1);
+    assert_eq!(fresh.attempt, 2);
+    let update = TaskUpdate::progress(job.task_id, Step::Scraping, None);
+    assert_eq!(bus.publish(&stale, &update).await.unwrap(), WriteOutcome::Lost);
+    let done = TaskUpdate::completion(job.task_id, protocol::RecipeId::new(), "x".into());
+    assert_eq!(bus.finish("w1", &stale, &done, false).await.unwrap(), WriteOutcome::Lost);
+    assert!(matches!(bus.publish(&fresh, &update).await.unwrap(), WriteOutcome::Logged { seq: 2, .. }));
+    assert!(bus.held("w1").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_heartbeat_keeps_a_lease_and_reports_lost_ones() {
+    let bus = test_bus();
+    let job = queued(&bus).await;
+    let claim = bus.claim("w1", NO_WAIT, Duration::ZERO).await.unwrap().unwrap();
+
+    let lost = bus.heartbeat("w1", &[(job.task_id, claim.token)], LEASE).await.unwrap();
+    assert!(lost.is_empty());
+    assert_eq!(bus.maintain(Duration::from_secs(60)).await.unwrap().expired, 0, "renewed lease survives");
+
+    let lost = bus.heartbeat("w1", &[(job.task_id, uuid::Uuid::new_v4())], LEASE).await.unwrap();
+    assert_eq!(lost, vec![job.task_id]);
+}
+
+#[tokio::test]
+async fn jobs_of_a_worker_that_stopped_heart_beating_go_back_to_the_queue() {
+    let bus = test_bus();
+    let job = queued(&bus).await;
+    bus.claim("w1", NO_WAIT, LEASE).await.unwrap().unwrap();
+    bus.heartbeat("w1", &[], LEASE).await.unwrap();
+
+    let pass = bus.maintain(Duration::ZERO).await.unwrap();
+
+    assert_eq!(pass.orphaned, 1);
+    assert!(bus.held("w1").await.unwrap().is_empty());
+    let again = bus.claim("w2", NO_WAIT, LEASE).await.unwrap().expect("re-queued");
+    assert_eq!(again.job.task_id, job.task_id);
+}
+
+#[tokio::test]
+async fn a_retry_waits_in_the_delayed_set_until_due() {
+    let bus = test_bus();
+    let job = queued(&bus).await;
+    let claim = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().unwrap();
+    let notice = TaskUpdate::retrying(job.task_id, 2, "Apify is busy".into());
+
+    let logged = bus.retry_later("w1", &claim, &notice, Duration::from_secs(3600)).await.unwrap();
+    assert!(matches!(logged, WriteOutcome::Logged { seq: 2, .. }));
+    assert_eq!(bus.maintain(Duration::from_secs(60)).await.unwrap().promoted, 0, "not due yet");
+    assert!(bus.claim("w1", NO_WAIT, LEASE).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_due_retry_is_promoted_and_claimed_again() {
+    let bus = test_bus();
+    let job = queued(&bus).await;
+    let claim = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().unwrap();
+    bus.retry_later("w1", &claim, &TaskUpdate::retrying(job.task_id, 2, "x".into()), Duration::ZERO)
+        .await
+        .unwrap();
+
+    assert_eq!(bus.maintain(Duration::from_secs(60)).await.unwrap().promoted, 1);
+    let again = bus.claim("w2", NO_WAIT, LEASE).await.unwrap().expect("claimed again");
+    assert_eq!((again.attempt, again.seq), (2, 2));
+}
+
+#[tokio::test]
+async fn handing_back_does_not_count_an_attempt() {
+    let bus = test_bus();
+    let job = queued(&bus).await;
+    let claim = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().unwrap();
+
+    assert!(bus.hand_back("w1", &claim).await.unwrap());
+
+    let again = bus.claim("w2", NO_WAIT, LEASE).await.unwrap().expect("back in the queue");
+    assert_eq!((again.job.task_id, again.attempt), (job.task_id, 1));
+    assert!(!bus.hand_back("w1", &claim).await.unwrap(), "the old claim is void");
+}
+
+#[tokio::test]
+async fn dead_lettering_logs_the_failure_and_lists_the_task() {
+    let bus = test_bus();
+    let job = queued(&bus).await;
+    let claim = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().unwrap();
+    let failure = TaskUpdate::failure(job.task_id, 2, "scrape_failed", "Could not reach the scraper");
+
+    let outcome = bus.finish("w1", &claim, &failure, true).await.unwrap();
+
+    let WriteOutcome::Logged { json, .. } = outcome else { panic!("{outcome:?}") };
+    assert_eq!(seq(&json), 2);
+    assert_eq!(bus.dead_letters().await.unwrap(), vec![job.task_id.to_string()]);
+    assert!(!bus.has_job(job.task_id).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_apify_run_is_remembered_across_claims() {
+    let bus = test_bus();
+    let job = queued(&bus).await;
+    let claim = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().unwrap();
+    bus.set_run(job.task_id, "run-42").await.unwrap();
+    bus.hand_back("w1", &claim).await.unwrap();
+
+    let again = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().unwrap();
+
+    assert_eq!(again.run_id.as_deref(), Some("run-42"));
+    assert_eq!(bus.run(job.task_id).await.unwrap().as_deref(), Some("run-42"));
+}
