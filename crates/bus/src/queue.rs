@@ -16,6 +16,7 @@ static RETRY: LazyLock<Script> = script!("lua/retry.lua");
 static HAND_BACK: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/hand_back.lua")));
 static DROP: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/drop.lua")));
 static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/heartbeat.lua")));
+static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/release.lua")));
 static MAINTAIN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/maintain.lua")));
 
 /// A job this worker holds a lease on.
@@ -288,14 +289,22 @@ impl Bus {
         Ok(lost.iter().filter_map(|id| TaskId::parse(id).ok()).collect())
     }
 
-    /// Removes the worker from the live set (clean exit).
+    /// A worker leaving: returns every task id still in its processing list to the front of the
+    /// queue and removes the worker from the live set. Returns how many went back.
     ///
     /// # Errors
     /// [`BusError`] on Redis failure.
-    pub async fn deregister(&self, worker: &str) -> Result<(), BusError> {
+    pub async fn release(&self, worker: &str) -> Result<u64, BusError> {
         let mut conn = self.conn().await?;
-        conn.zrem::<_, _, ()>(self.key(&["workers"]), worker).await?;
-        Ok(())
+        Ok(RELEASE
+            .key(self.processing(worker))
+            .key(self.key(&["leases"]))
+            .key(self.key(&["queue"]))
+            .key(self.key(&["workers"]))
+            .arg(self.prefix())
+            .arg(worker)
+            .invoke_async(&mut *conn)
+            .await?)
     }
 
     /// Re-queues jobs of expired leases and dead workers, and due retries. Any worker may run it.

@@ -1,0 +1,175 @@
+//! Integration tests of the store against a real Postgres, a fresh database per test.
+
+use std::time::Duration;
+
+use protocol::{Language, Recipe, RecipeSource, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
+use store::{CancelOutcome, CreateOutcome, NewTask, Store};
+use uuid::Uuid;
+
+fn user() -> UserId {
+    UserId::from_uuid(Uuid::new_v4())
+}
+
+fn url(id: &str) -> TikTokUrl {
+    TikTokUrl::parse(&format!("https://www.tiktok.com/@chef/video/{id}")).unwrap()
+}
+
+fn recipe(title: &str) -> Recipe {
+    Recipe {
+        title: title.into(),
+        description: None,
+        servings: Some(2),
+        prep_minutes: None,
+        cook_minutes: None,
+        total_minutes: None,
+        ingredients: vec![],
+        steps: vec!["Cook.".into()],
+        tags: vec![],
+        source: RecipeSource {
+            url: "https://www.tiktok.com/@chef/video/1".into(),
+            video_id: None,
+            author: None,
+        },
+        cover_url: None,
+        language: "de".into(),
+    }
+}
+
+async fn submit(store: &Store, owner: UserId, video: &str) -> CreateOutcome {
+    let (url, language) = (url(video), Language::parse("de").unwrap());
+    store.create_task(&NewTask { id: TaskId::new(), owner, url: &url, language: &language }).await.unwrap()
+}
+
+async fn created(store: &Store, owner: UserId, video: &str) -> TaskId {
+    match submit(store, owner, video).await {
+        CreateOutcome::Created(row) => row.task_id(),
+        other => panic!("expected a new task, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_second_submission_of_a_running_video_joins_the_first_task() {
+    let store = testkit::store().await;
+    let owner = user();
+    let first = created(&store, owner, "1").await;
+
+    let CreateOutcome::Running(row) = submit(&store, owner, "1").await else { panic!("expected Running") };
+
+    assert_eq!(row.task_id(), first);
+    assert!(
+        matches!(submit(&store, user(), "1").await, CreateOutcome::Created(_)),
+        "another user gets their own"
+    );
+    assert!(matches!(submit(&store, owner, "2").await, CreateOutcome::Created(_)), "another video is new");
+    assert_eq!(store.count_unfinished(owner).await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn only_the_current_claim_can_finish_a_task_and_it_saves_one_recipe() {
+    let store = testkit::store().await;
+    let owner = user();
+    let id = created(&store, owner, "1").await;
+    let (old, current) = (Uuid::new_v4(), Uuid::new_v4());
+    store.claim_task(id, old).await.unwrap();
+    let row = store.claim_task(id, current).await.unwrap().unwrap();
+    assert_eq!((row.state(), row.attempts), (TaskState::Progress, 2));
+
+    assert_eq!(store.finish_success(id, old, &recipe("Soup"), 6).await.unwrap(), None, "stale claim");
+    let recipe_id = store.finish_success(id, current, &recipe("Soup"), 6).await.unwrap().expect("saved");
+    assert_eq!(store.finish_success(id, current, &recipe("Soup"), 6).await.unwrap(), None, "only once");
+
+    let row = store.task_for_owner(id, owner).await.unwrap().unwrap();
+    assert_eq!(
+        (row.state(), row.recipe_id, row.last_seq),
+        (TaskState::Success, Some(recipe_id.as_uuid()), 6)
+    );
+    let saved = store.recipe_for_owner(recipe_id, owner).await.unwrap().expect("owner sees it");
+    assert_eq!((saved.task_id, saved.recipe.title.as_str()), (id, "Soup"));
+    assert!(store.recipe_for_owner(recipe_id, user()).await.unwrap().is_none(), "nobody else does");
+}
+
+#[tokio::test]
+async fn a_cancelled_task_cannot_succeed_and_cannot_be_cancelled_twice() {
+    let store = testkit::store().await;
+    let owner = user();
+    let id = created(&store, owner, "1").await;
+    let token = Uuid::new_v4();
+    store.claim_task(id, token).await.unwrap();
+
+    assert!(matches!(store.cancel_task(id, user()).await.unwrap(), CancelOutcome::NotFound), "foreign task");
+    let CancelOutcome::Cancelled(row) = store.cancel_task(id, owner).await.unwrap() else { panic!() };
+    assert_eq!((row.state(), row.error.as_deref()), (TaskState::Failure, Some("cancelled")));
+
+    assert_eq!(store.finish_success(id, token, &recipe("Soup"), 5).await.unwrap(), None);
+    assert!(matches!(store.cancel_task(id, owner).await.unwrap(), CancelOutcome::Finished(_)));
+    let failure = TaskUpdate::failure(id, 2, "x", "y");
+    assert!(!store.finish_failure(id, Some(token), &failure).await.unwrap(), "already final");
+}
+
+#[tokio::test]
+async fn the_durable_snapshot_speaks_the_protocol() {
+    let store = testkit::store().await;
+    let owner = user();
+    let id = created(&store, owner, "1").await;
+    let token = Uuid::new_v4();
+    store.claim_task(id, token).await.unwrap();
+    let mut failure = TaskUpdate::failure(id, 3, "not_a_recipe", "This video does not contain a recipe");
+    failure.seq = 5;
+
+    assert!(store.finish_failure(id, Some(token), &failure).await.unwrap());
+
+    let update = store.task(id).await.unwrap().unwrap().to_update();
+    assert_eq!((update.status, update.seq, update.step), (TaskState::Failure, 5, 3));
+    assert_eq!(update.error.as_deref(), Some("not_a_recipe"));
+    assert_eq!(update.message.as_deref(), Some("This video does not contain a recipe"));
+    assert!(update.timestamp > 1.6e9);
+}
+
+#[tokio::test]
+async fn recipes_list_newest_first_page_by_page() {
+    let store = testkit::store().await;
+    let owner = user();
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let id = created(&store, owner, &n.to_string()).await;
+        let token = Uuid::new_v4();
+        store.claim_task(id, token).await.unwrap();
+        ids.push(store.finish_success(id, token, &recipe(&format!("R{n}")), 6).await.unwrap().unwrap());
+    }
+    created(&store, user(), "9").await;
+
+    let first = store.list_recipes(owner, None, 2).await.unwrap();
+    let second = store.list_recipes(owner, first.last().map(|r| r.id), 2).await.unwrap();
+    let third = store.list_recipes(owner, second.last().map(|r| r.id), 2).await.unwrap();
+
+    let titles: Vec<_> = [first, second, third].concat().into_iter().map(|r| r.recipe.title).collect();
+    assert_eq!(titles, ["R4", "R3", "R2", "R1", "R0"]);
+}
+
+#[tokio::test]
+async fn the_cache_finds_a_fresh_recipe_of_the_same_video_and_language() {
+    let store = testkit::store().await;
+    let id = created(&store, user(), "77").await;
+    let token = Uuid::new_v4();
+    store.claim_task(id, token).await.unwrap();
+    store.finish_success(id, token, &recipe("Cached"), 6).await.unwrap();
+    let de = Language::parse("de").unwrap();
+    let en = Language::parse("en").unwrap();
+    let hour = Duration::from_secs(3600);
+
+    let hit = store.cached_recipe(&url("77"), &de, hour).await.unwrap();
+    assert_eq!(hit.map(|r| r.title).as_deref(), Some("Cached"));
+    assert!(store.cached_recipe(&url("77"), &en, hour).await.unwrap().is_none(), "other language");
+    assert!(store.cached_recipe(&url("78"), &de, hour).await.unwrap().is_none(), "other video");
+    assert!(store.cached_recipe(&url("77"), &de, Duration::ZERO).await.unwrap().is_none(), "too old");
+}
+
+#[tokio::test]
+async fn stale_unfinished_tasks_are_found_for_reconciliation() {
+    let store = testkit::store().await;
+    let id = created(&store, user(), "1").await;
+
+    assert!(store.stale_unfinished(Duration::from_secs(3600), 10).await.unwrap().is_empty());
+    let stale = store.stale_unfinished(Duration::ZERO, 10).await.unwrap();
+    assert_eq!(stale.iter().map(|r| r.task_id()).collect::<Vec<_>>(), vec![id]);
+}
