@@ -1,1 +1,56 @@
-fn main() {}
+//! `worker`: settings -> telemetry -> build -> run until SIGTERM/SIGINT, then drain and exit 0.
+
+use std::process::ExitCode;
+
+use settings::{Role, telemetry};
+use tokio_util::sync::CancellationToken;
+use worker::Worker;
+
+fn main() -> ExitCode {
+    let settings = match settings::load_or_exit(Role::Worker) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    telemetry::init(settings.log.format, &settings.log.filter);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let worker = match Worker::build(&settings).await {
+            Ok(worker) => worker,
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "worker could not start");
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let shutdown = CancellationToken::new();
+        tokio::spawn(signals(shutdown.clone()));
+        match worker.run_until_stopped(shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Fires `shutdown` on the first SIGTERM or SIGINT.
+async fn signals(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
+        tracing::error!("could not install signal handlers");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,322 @@
+//! One job, start to finish: the five steps, their events, and what each failure means.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bus::{Bus, Claim, WriteOutcome};
+use protocol::{Recipe, Step, TaskUpdate};
+use rand::Rng;
+use store::Store;
+use tokio_util::sync::CancellationToken;
+
+use crate::providers::{ProviderError, Providers, RunMemo, ScrapeRequest};
+
+/// Why a running job was told to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The owner cancelled the task.
+    Cancelled,
+    /// The heartbeat found the lease lost: another worker may own the job.
+    Lost,
+    /// The worker is shutting down and the grace period is over: hand the job back.
+    Shutdown,
+}
+
+/// The stop signal of one running job.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StopSignal {
+    token: CancellationToken,
+    reason: Arc<OnceLock<Stop>>,
+}
+
+impl StopSignal {
+    pub(crate) fn stop(&self, reason: Stop) {
+        // The first reason wins: a cancel that arrives during shutdown is still a cancel.
+        let _ = self.reason.set(reason);
+        self.token.cancel();
+    }
+
+    fn reason(&self) -> Option<Stop> {
+        self.reason.get().copied()
+    }
+}
+
+/// What the pipeline needs from the worker.
+#[derive(Clone)]
+pub(crate) struct Context {
+    pub(crate) worker_id: Arc<str>,
+    pub(crate) bus: Bus,
+    pub(crate) store: Store,
+    pub(crate) providers: Providers,
+    pub(crate) max_attempts: u32,
+    pub(crate) backoff_base: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) cache_freshness: Duration,
+}
+
+/// How a job ended, for logs and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Succeeded,
+    Failed(String),
+    DeadLettered(String),
+    RetryScheduled(Duration),
+    Stopped(Stop),
+    /// The task had already finished (a re-run after a crash); its terminal event was ensured.
+    AlreadyFinished,
+}
+
+/// Why the step sequence stopped early.
+enum Interrupt {
+    Provider { step: u32, error: ProviderError },
+    Stopped(Stop),
+    Infra(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Interrupt {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Infra(e)
+    }
+}
+
+struct BusMemo<'a>(&'a Bus);
+
+#[async_trait::async_trait]
+impl RunMemo for BusMemo<'_> {
+    async fn get(&self, task: protocol::TaskId) -> Option<String> {
+        self.0.run(task).await.ok().flatten()
+    }
+
+    async fn set(&self, task: protocol::TaskId, run_id: &str) {
+        if let Err(e) = self.0.set_run(task, run_id).await {
+            tracing::warn!(%task, error = %e, "could not remember the Apify run; a retry may start a new one");
+        }
+    }
+}
+
+/// Capped exponential backoff with full jitter, never shorter than the provider's own hint.
+pub(crate) fn backoff(attempt: u32, base: Duration, max: Duration, hint: Option<Duration>) -> Duration {
+    let ceiling = base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1))).min(max);
+    let jittered = Duration::from_millis(rand::thread_rng().gen_range(0..=ceiling.as_millis() as u64));
+    jittered.max(hint.unwrap_or_default().min(max))
+}
+
+struct Run<'a> {
+    ctx: &'a Context,
+    claim: &'a Claim,
+    stop: &'a StopSignal,
+    seq: u64,
+    step: u32,
+}
+
+impl Run<'_> {
+    fn task(&self) -> protocol::TaskId {
+        self.claim.job.task_id
+    }
+
+    async fn publish(&mut self, update: TaskUpdate) -> Result<(), Interrupt> {
+        if let Some(reason) = self.stop.reason() {
+            return Err(Interrupt::Stopped(reason));
+        }
+        match self.ctx.bus.publish(self.claim, &update).await.map_err(anyhow::Error::from)? {
+            WriteOutcome::Logged { seq, .. } => {
+                self.seq = seq;
+                Ok(())
+            }
+            WriteOutcome::Cancelled => Err(Interrupt::Stopped(Stop::Cancelled)),
+            WriteOutcome::Lost | WriteOutcome::AlreadyFinished => Err(Interrupt::Stopped(Stop::Lost)),
+        }
+    }
+
+    async fn step(&mut self, step: Step, details: Option<String>) -> Result<(), Interrupt> {
+        tracing::info!(step = step.number(), "{}", step.text());
+        self.step = step.number();
+        self.publish(TaskUpdate::progress(self.task(), step, details)).await
+    }
+
+    /// Runs a provider call, aborting it as soon as the job is told to stop.
+    async fn call<T>(
+        &self,
+        step: Step,
+        call: impl Future<Output = Result<T, ProviderError>>,
+    ) -> Result<T, Interrupt> {
+        tokio::select! {
+            result = call => result.map_err(|error| Interrupt::Provider { step: step.number(), error }),
+            () = self.stop.token.cancelled() => {
+                Err(Interrupt::Stopped(self.stop.reason().unwrap_or(Stop::Shutdown)))
+            }
+        }
+    }
+
+    async fn steps(&mut self) -> Result<Outcome, Interrupt> {
+        let ctx = self.ctx;
+        let job = &self.claim.job;
+        self.step(Step::Preparing, Some(format!("Attempt {} of {}", self.claim.attempt, ctx.max_attempts)))
+            .await?;
+        let cached = ctx
+            .store
+            .cached_recipe(&job.url, &job.language, ctx.cache_freshness)
+            .await
+            .map_err(anyhow::Error::from)?;
+        let recipe: Recipe = match cached {
+            Some(recipe) => {
+                let reused = "Reusing the recipe extracted earlier from this video".to_owned();
+                self.step(Step::Scraping, Some(reused.clone())).await?;
+                self.step(Step::Extracting, Some(reused)).await?;
+                recipe
+            }
+            None => {
+                self.step(Step::Scraping, Some("Fetching caption, subtitles and cover".into())).await?;
+                let memo = BusMemo(&ctx.bus);
+                let request = ScrapeRequest { task_id: job.task_id, url: &job.url, memo: &memo };
+                let video = self.call(Step::Scraping, ctx.providers.scraper.scrape(request)).await?;
+                self.step(Step::Extracting, Some(ctx.providers.extractor.details())).await?;
+                self.call(Step::Extracting, ctx.providers.extractor.extract(&video, &job.language)).await?
+            }
+        };
+        self.step(Step::Saving, None).await?;
+        let completion_seq = self.seq + 1;
+        let saved = ctx
+            .store
+            .finish_success(job.task_id, self.claim.token, &recipe, completion_seq)
+            .await
+            .map_err(anyhow::Error::from)?;
+        let Some(recipe_id) = saved else {
+            // Postgres says the claim is void: cancelled, or re-claimed after our lease expired.
+            return Err(Interrupt::Stopped(Stop::Lost));
+        };
+        let update = TaskUpdate::completion(job.task_id, recipe_id, recipe.title.clone());
+        ctx.bus.finish(&ctx.worker_id, self.claim, &update, false).await.map_err(anyhow::Error::from)?;
+        tracing::info!(%recipe_id, title = %recipe.title, "recipe saved");
+        Ok(Outcome::Succeeded)
+    }
+
+    /// Ends the task in FAILURE: Postgres first (it arbitrates), then the terminal event.
+    async fn fail(&self, step: u32, code: &str, message: &str, dead: bool) -> anyhow::Result<()> {
+        let mut update = TaskUpdate::failure(self.task(), step, code, message);
+        update.seq = self.seq + 1;
+        let changed = self.ctx.store.finish_failure(self.task(), Some(self.claim.token), &update).await?;
+        if changed {
+            self.ctx.bus.finish(&self.ctx.worker_id, self.claim, &update, dead).await?;
+        } else {
+            self.ctx.bus.drop_task(&self.ctx.worker_id, &self.task().to_string()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs one claimed job to its end (or until told to stop) and settles it in Redis and Postgres.
+#[tracing::instrument(skip_all, fields(task_id = %claim.job.task_id, attempt = claim.attempt))]
+pub(crate) async fn run_job(ctx: &Context, claim: &Claim, stop: &StopSignal) -> anyhow::Result<Outcome> {
+    let row = ctx.store.claim_task(claim.job.task_id, claim.token).await?;
+    let mut run = Run { ctx, claim, stop, seq: claim.seq, step: 0 };
+    match row {
+        None => {
+            // Redis has a job Postgres never recorded: fail it so it does not hang.
+            tracing::error!("job has no task row; failing it");
+            let update = TaskUpdate::failure(claim.job.task_id, 0, "unknown_task", "The task is unknown");
+            ctx.bus.finish(&ctx.worker_id, claim, &update, true).await?;
+            return Ok(Outcome::DeadLettered("unknown_task".into()));
+        }
+        Some(row) if row.state().is_terminal() => {
+            // A re-run of a job whose outcome Postgres already holds (e.g. Redis lost the
+            // terminal event): make sure the log ends with it, and let go.
+            let mut update = row.to_update();
+            update.seq = 0;
+            ctx.bus.finish(&ctx.worker_id, claim, &update, false).await?;
+            return Ok(Outcome::AlreadyFinished);
+        }
+        Some(_) => {}
+    }
+    if claim.attempt > ctx.max_attempts {
+        // Reaped too often (the job keeps killing its worker, or workers keep dying).
+        let message = format!("Gave up after {} attempts", ctx.max_attempts);
+        run.fail(0, "too_many_attempts", &message, true).await?;
+        return Ok(Outcome::DeadLettered("too_many_attempts".into()));
+    }
+    match run.steps().await {
+        Ok(outcome) => Ok(outcome),
+        Err(Interrupt::Stopped(reason)) => {
+            settle_stopped(ctx, claim, reason).await?;
+            Ok(Outcome::Stopped(reason))
+        }
+        Err(Interrupt::Provider { step, error: ProviderError::Permanent { code, message } }) => {
+            tracing::info!(code, %message, "task failed");
+            run.fail(step, code, &message, false).await?;
+            Ok(Outcome::Failed(code.to_owned()))
+        }
+        Err(Interrupt::Provider { step, error: ProviderError::Transient { message, retry_after } }) => {
+            retry_or_give_up(&run, step, &message, retry_after).await
+        }
+        Err(Interrupt::Infra(error)) => {
+            tracing::warn!(error = format!("{error:#}"), "infrastructure error; retrying the job");
+            retry_or_give_up(&run, run.step, "A temporary error occurred", None).await
+        }
+    }
+}
+
+async fn retry_or_give_up(
+    run: &Run<'_>,
+    step: u32,
+    message: &str,
+    retry_after: Option<Duration>,
+) -> anyhow::Result<Outcome> {
+    let ctx = run.ctx;
+    let step = step.min(protocol::TOTAL_STEPS);
+    if run.claim.attempt >= ctx.max_attempts {
+        tracing::warn!(%message, "last attempt failed; dead-lettering");
+        let text = format!("Gave up after {} attempts: {message}", ctx.max_attempts);
+        run.fail(step, "temporarily_unavailable", &text, true).await?;
+        return Ok(Outcome::DeadLettered("temporarily_unavailable".into()));
+    }
+    let delay = backoff(run.claim.attempt, ctx.backoff_base, ctx.backoff_max, retry_after);
+    let details = format!(
+        "Attempt {} of {} failed ({message}); retrying in {}s",
+        run.claim.attempt,
+        ctx.max_attempts,
+        delay.as_secs_f64().ceil()
+    );
+    tracing::info!(?delay, %message, "transient failure; retry scheduled");
+    let update = TaskUpdate::retrying(run.task(), step, details);
+    match ctx.bus.retry_later(&ctx.worker_id, run.claim, &update, delay).await? {
+        WriteOutcome::Cancelled => settle_stopped(ctx, run.claim, Stop::Cancelled).await?,
+        WriteOutcome::Lost | WriteOutcome::AlreadyFinished => {
+            settle_stopped(ctx, run.claim, Stop::Lost).await?
+        }
+        WriteOutcome::Logged { .. } => {}
+    }
+    Ok(Outcome::RetryScheduled(delay))
+}
+
+async fn settle_stopped(ctx: &Context, claim: &Claim, reason: Stop) -> anyhow::Result<()> {
+    tracing::info!(?reason, "job stopped");
+    let id = claim.job.task_id.to_string();
+    match reason {
+        Stop::Shutdown => {
+            ctx.bus.hand_back(&ctx.worker_id, claim).await?;
+        }
+        Stop::Cancelled | Stop::Lost => ctx.bus.drop_task(&ctx.worker_id, &id).await?,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_capped_jittered_and_honours_hints() {
+        let base = Duration::from_secs(1);
+        let max = Duration::from_secs(60);
+        for attempt in 1..10 {
+            let ceiling = (base * 2u32.pow(attempt - 1)).min(max);
+            for _ in 0..50 {
+                assert!(backoff(attempt, base, max, None) <= ceiling, "attempt {attempt}");
+            }
+        }
+        assert!(backoff(1, base, max, Some(Duration::from_secs(30))) >= Duration::from_secs(30));
+        assert_eq!(backoff(1, base, max, Some(Duration::from_secs(3600))), max, "hints are capped too");
+        let spread: std::collections::HashSet<_> = (0..50).map(|_| backoff(6, base, max, None)).collect();
+        assert!(spread.len() > 10, "full jitter spreads retries: {spread:?}");
+    }
+}

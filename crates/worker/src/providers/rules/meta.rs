@@ -1,0 +1,508 @@
+//! Everything around the ingredients and steps: title, servings, times and tags.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::ingredient::starts_with_measure;
+use super::quantity::parse_quantity;
+use super::sections::header;
+use super::text::{
+    capitalise, clean_line, has_letters, is_decoration, regex, sentences, strip_prefix_ci, truncate_words,
+    word_count,
+};
+
+/// Longest title we keep, in characters; captions often run on after the dish name.
+const MAX_TITLE_CHARS: usize = 80;
+
+/// Longest plausible time, in minutes (a week: long ferments and brines).
+const MAX_MINUTES: f64 = 7.0 * 24.0 * 60.0;
+
+/// Most servings we believe ("makes 48 cookies" is fine, "serves 2024" is a year).
+const MAX_SERVINGS: f64 = 500.0;
+
+/// A labelled time: "Prep 10 min", "Cook time: 1 hour", "Backzeit 25 Minuten", "ready in 20 min".
+static TIME_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"(?i)\b(?P<label>prep(?:aration)?(?:\s*time)?|vorbereitungszeit|vorbereitung|arbeitszeit|zubereitungszeit|cook(?:ing)?(?:\s*time)?|bak(?:e|ing)(?:\s*time)?|kochzeit|backzeit|garzeit|bratzeit|total(?:\s*time)?|gesamtzeit|ready in|fertig in)\s*[:\-–=]?\s*(?:for\s+|about\s+|approx\.?\s*|ca\.?\s*|circa\s+|etwa\s+|~\s*)?",
+    )
+});
+
+/// "Serves 4", "Servings: 4", "Portionen: 4", "makes 12".
+static SERVES: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"(?i)\b(?:serves|servings?|portionen|portions?|yields?|makes|ergibt|reicht für)\b\s*:?\s*(?:about\s+|ca\.?\s*|etwa\s+)?(?P<n>\d{1,3}|\p{L}+)\b",
+    )
+});
+
+/// "for 2 people", "für 4 Personen".
+static FOR_PEOPLE: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"(?i)\b(?:for|für)\s+(?P<n>\d{1,3}|\p{L}+)\s+(?:people|persons?|personen|pers\b|portionen|portions?|servings?|leute|hungrige)",
+    )
+});
+
+/// "4 Portionen", "4 servings".
+static N_PORTIONS: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"(?i)\b(?P<n>\d{1,3})\s*(?:servings|portionen|portions|personen|people)\b"));
+
+/// Lines that only carry servings or times, which must not become steps or ingredients.
+static METADATA_START: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"(?i)^(?:(?:serves|servings?|portionen|portions?|yields?|makes|ergibt|prep|preparation|vorbereitung|vorbereitungszeit|arbeitszeit|zubereitungszeit|cook(?:ing)?\s*time|cook\s+\d+|bak(?:e|ing)\s*time|kochzeit|backzeit|garzeit|total|gesamtzeit|für\s+\d+|for\s+\d+)\b|cook\s*:)",
+    )
+});
+
+/// Times we do not keep (resting, chilling) but which still make a line metadata.
+static OTHER_TIME_START: LazyLock<Regex> = LazyLock::new(|| {
+    regex(r"(?i)^(?:ruhezeit|kühlzeit|wartezeit|rest(?:ing)?\s*time|chill(?:ing)?\s*time|time|zeit|dauer)\b")
+});
+
+/// Phrases in a caption that say nothing about the dish.
+static FLUFF: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"(?i)(?:\b(?:full\s+|the\s+)?(?:recipe|rezept|recette|receta|ricetta)s?\s+(?:is\s+)?(?:below|down below|in (?:the )?(?:comments?|caption|description|bio)|unten|in den kommentaren|in der beschreibung|im kommentar)|\bsave (?:this|it)(?: for later)?|\bfollow (?:me )?for more\b.*|\blink in (?:my )?bio\b|\bpart \d+\b|\bpov\s*:|\bwait for it\b|https?://\S+|@[\w.]+)",
+    )
+});
+
+/// "Recipe: …" at the start of a caption.
+static RECIPE_PREFIX: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"(?i)^(?:recipe|rezept|recette|receta|ricetta)\s*[:\-–]\s*"));
+
+/// "today we're making …" in a transcript names the dish.
+static MAKING: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"(?i)\b(?:today|now)\s+(?:we(?:'|’)?re|we are|i(?:'|’)?m|i am)\s+(?:making|cooking|baking)\s+(?:a |an |the |some |my |our )?(?P<dish>[^.!?,\n]{3,60})|\bheute\s+(?:gibt es|machen wir|mache ich|backen wir|backe ich|kochen wir|koche ich)\s+(?P<dish_de>[^.!?,\n]{3,60})",
+    )
+});
+
+/// Hashtags that say nothing about the dish.
+const GENERIC_TAGS: &[&str] = &[
+    "fy",
+    "fyp",
+    "foryou",
+    "foryoupage",
+    "fürdich",
+    "fürdichseite",
+    "viral",
+    "viralvideo",
+    "trending",
+    "trend",
+    "tiktok",
+    "tiktokfood",
+    "foodtok",
+    "foodtiktok",
+    "tiktokrecipe",
+    "recipe",
+    "recipes",
+    "rezept",
+    "rezepte",
+    "recette",
+    "recettes",
+    "receta",
+    "recetas",
+    "ricetta",
+    "ricette",
+    "food",
+    "foodie",
+    "foodporn",
+    "foodlover",
+    "yummy",
+    "delicious",
+    "lecker",
+    "cooking",
+    "kochen",
+    "cook",
+    "explore",
+    "explorepage",
+    "xyzbca",
+    "capcut",
+    "duet",
+    "stitch",
+    "learnontiktok",
+    "easyrecipe",
+    "easyrecipes",
+    "instafood",
+    "reels",
+    "fyi",
+    "parati",
+    "pourtoi",
+];
+
+/// Most tags kept.
+const MAX_TAGS: usize = 20;
+
+/// Times found in a text, in minutes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Times {
+    /// Preparation time.
+    pub(super) prep: Option<u32>,
+    /// Cooking or baking time.
+    pub(super) cook: Option<u32>,
+    /// Total time as stated.
+    pub(super) total: Option<u32>,
+}
+
+impl Times {
+    /// Fills the times this one lacks from `other`.
+    pub(super) fn or(self, other: Self) -> Self {
+        Self {
+            prep: self.prep.or(other.prep),
+            cook: self.cook.or(other.cook),
+            total: self.total.or(other.total),
+        }
+    }
+}
+
+/// Minutes per unit for a time unit at the start of `s`, and the bytes it used.
+fn time_unit(s: &str) -> Option<(f64, usize)> {
+    const UNITS: &[(&str, f64)] = &[
+        ("hours", 60.0),
+        ("hour", 60.0),
+        ("hrs", 60.0),
+        ("hr", 60.0),
+        ("h", 60.0),
+        ("stunden", 60.0),
+        ("stunde", 60.0),
+        ("std", 60.0),
+        ("minutes", 1.0),
+        ("minute", 1.0),
+        ("minuten", 1.0),
+        ("mins", 1.0),
+        ("min", 1.0),
+    ];
+    let start = s.len() - s.trim_start().len();
+    let text = &s[start..];
+    let (spelling, minutes) = UNITS.iter().find(|(spelling, _)| {
+        strip_prefix_ci(text, spelling)
+            .is_some_and(|rest| rest.chars().next().is_none_or(|c| !c.is_alphabetic()))
+    })?;
+    let mut len = start + spelling.len();
+    if s[len..].starts_with('.') {
+        len += 1;
+    }
+    Some((*minutes, len))
+}
+
+/// A duration at the start of `s` ("1 hr 15 min", "1h15", "½ Stunde", "an hour", "20-25 min"),
+/// in whole minutes, and the bytes it used.
+pub(super) fn parse_duration(s: &str) -> Option<(u32, usize)> {
+    let mut minutes = 0.0;
+    let mut pos = 0;
+    let mut after_hours = false;
+    let mut any = false;
+    loop {
+        let trimmed = s[pos..].trim_start();
+        let start = s.len() - trimmed.len();
+        let Some(amount) = parse_quantity(trimmed) else { break };
+        let after_amount = start + amount.len;
+        match time_unit(&s[after_amount..]) {
+            Some((per_unit, len)) => {
+                minutes += amount.value * per_unit;
+                pos = after_amount + len;
+                after_hours = per_unit > 1.0;
+                any = true;
+            }
+            None => {
+                // "1h15": a bare number right after hours is minutes.
+                if after_hours && !amount.article && start == pos {
+                    minutes += amount.value;
+                    pos = after_amount;
+                }
+                break;
+            }
+        }
+        let rest = &s[pos..];
+        let joined =
+            ["and ", "und ", ", "].iter().find_map(|joiner| strip_prefix_ci(rest.trim_start(), joiner));
+        if let Some(after) = joined {
+            pos = s.len() - after.len();
+        }
+    }
+    let rounded = minutes.round();
+    (any && (1.0..=MAX_MINUTES).contains(&rounded)).then_some((rounded as u32, pos))
+}
+
+/// Prep, cook and total times named in `text`; the first of each kind wins.
+pub(super) fn find_times(text: &str) -> Times {
+    let mut times = Times::default();
+    for caps in TIME_LABEL.captures_iter(text) {
+        let (Some(label), Some(whole)) = (caps.name("label"), caps.get(0)) else { continue };
+        let Some((minutes, _)) = parse_duration(&text[whole.end()..]) else { continue };
+        let label = label.as_str().to_lowercase();
+        let slot = if label.starts_with("prep")
+            || label.starts_with("vorbereitung")
+            || label.starts_with("arbeitszeit")
+            || label.starts_with("zubereitungszeit")
+        {
+            // "Zubereitungszeit" is literally preparation time; German recipes list baking
+            // separately ("Backzeit"), so it maps to prep, not total.
+            &mut times.prep
+        } else if label.starts_with("total")
+            || label.starts_with("gesamt")
+            || label.starts_with("ready")
+            || label.starts_with("fertig")
+        {
+            &mut times.total
+        } else {
+            &mut times.cook
+        };
+        if slot.is_none() {
+            *slot = Some(minutes);
+        }
+    }
+    times
+}
+
+/// A count written as digits or a small number word.
+fn count(text: &str) -> Option<u32> {
+    let amount = parse_quantity(text).filter(|q| !q.article)?;
+    let value = amount.value.round();
+    ((1.0..=MAX_SERVINGS).contains(&value) && amount.len == text.len()).then_some(value as u32)
+}
+
+/// The number of servings named in `text`.
+pub(super) fn find_servings(text: &str) -> Option<u32> {
+    [&*FOR_PEOPLE, &*SERVES, &*N_PORTIONS].iter().find_map(|pattern| {
+        pattern.captures_iter(text).find_map(|caps| caps.name("n").and_then(|n| count(n.as_str())))
+    })
+}
+
+/// Whether `line` only states servings or times ("Serves 4", "Backzeit 25 Minuten").
+pub(super) fn is_metadata_line(line: &str) -> bool {
+    if word_count(line) > 12 {
+        return false;
+    }
+    let states_something = find_servings(line).is_some() || find_times(line) != Times::default();
+    (METADATA_START.is_match(line) && states_something)
+        || (OTHER_TIME_START.is_match(line) && line.contains(|c: char| c.is_ascii_digit()))
+}
+
+/// Whether `text` is a duration and nothing else ("30 Min.").
+pub(super) fn is_duration(text: &str) -> bool {
+    parse_duration(text).is_some_and(|(_, len)| !has_letters(&text[len..]))
+}
+
+/// A title candidate from one piece of a caption line.
+fn title_candidate(piece: &str) -> Option<String> {
+    let without_fluff = FLUFF.replace_all(piece, " ");
+    let cleaned = clean_line(&without_fluff);
+    let cleaned = RECIPE_PREFIX.replace(&cleaned, "");
+    let cleaned = cleaned
+        .trim_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '-' | '–' | '—' | ',' | ';' | '.'));
+    let lower = cleaned.to_lowercase();
+    let letters = cleaned.chars().filter(|c| c.is_alphabetic()).count();
+    if letters < 3
+        || matches!(lower.as_str(), "recipe" | "recipes" | "rezept" | "ingredients" | "zutaten")
+        || starts_with_measure(cleaned)
+        || is_metadata_line(cleaned)
+    {
+        return None;
+    }
+    // "Easy Pasta Recipe" is the dish "Easy Pasta"; "Omas Rezept" keeps its word.
+    let words: Vec<&str> = cleaned.split_whitespace().collect();
+    let trailing_recipe = words.last().is_some_and(|w| {
+        matches!(w.to_lowercase().as_str(), "recipe" | "rezept" | "recette" | "receta" | "ricetta")
+    });
+    let title =
+        if trailing_recipe && words.len() > 2 { words[..words.len() - 1].join(" ") } else { words.join(" ") };
+    Some(capitalise(&truncate_words(&title, MAX_TITLE_CHARS)))
+}
+
+/// The dish's name: the first meaningful piece of the caption before any section, where emojis,
+/// " | " and sentence ends separate pieces; else "today we're making …" from the transcript; else
+/// the longest dish hashtag; else "Recipe".
+pub(super) fn title(caption_lines: &[String], transcript: Option<&str>, tags: &[String]) -> String {
+    for line in caption_lines {
+        if header(line).is_some() {
+            break;
+        }
+        for piece in line.split(is_decoration) {
+            for (_, sentence) in sentences(piece) {
+                if let Some(title) = title_candidate(sentence) {
+                    return title;
+                }
+            }
+        }
+    }
+    if let Some(caps) = transcript.and_then(|t| MAKING.captures(t)) {
+        if let Some(dish) = caps.name("dish").or_else(|| caps.name("dish_de")) {
+            if let Some(title) = title_candidate(dish.as_str()) {
+                return title;
+            }
+        }
+    }
+    tags.iter()
+        .filter(|tag| tag.chars().all(char::is_alphabetic))
+        .max_by_key(|tag| tag.chars().count())
+        .map_or_else(|| "Recipe".to_owned(), |tag| capitalise(tag))
+}
+
+/// Whether a hashtag says nothing about the dish.
+fn is_generic_tag(tag: &str) -> bool {
+    GENERIC_TAGS.contains(&tag)
+        || tag.starts_with("fyp")
+        || tag.starts_with("foryou")
+        || tag.starts_with("fürdich")
+}
+
+/// Tags from the scraped hashtags and the caption's own hashtags: lower-case, without `#`,
+/// without generic reach tags, each once.
+pub(super) fn tags(hashtags: &[String], caption: &str) -> Vec<String> {
+    let from_caption = super::text::hashtags(caption).map(str::to_owned);
+    let mut out: Vec<String> = Vec::new();
+    for tag in hashtags.iter().cloned().chain(from_caption) {
+        let tag = tag.trim().trim_start_matches('#').to_lowercase();
+        if tag.is_empty() || !has_letters(&tag) || is_generic_tag(&tag) || out.contains(&tag) {
+            continue;
+        }
+        out.push(tag);
+        if out.len() == MAX_TAGS {
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_read_in_minutes() {
+        let cases = [
+            ("10 min", Some(10), "minutes abbreviated"),
+            ("20 minutes", Some(20), "minutes"),
+            ("1 hr 15 min", Some(75), "hours and minutes"),
+            ("1 hour and 30 minutes", Some(90), "joined with and"),
+            ("1h15", Some(75), "compact hours and minutes"),
+            ("1,5 Std.", Some(90), "German decimal hours"),
+            ("½ Stunde", Some(30), "unicode half hour"),
+            ("an hour", Some(60), "article"),
+            ("half an hour", Some(30), "half an hour"),
+            ("20-25 Minuten", Some(20), "range takes the lower bound"),
+            ("30 Min.", Some(30), "German abbreviation"),
+            ("180 degrees", None, "not a time"),
+            ("the pasta", None, "no amount"),
+        ];
+        for (input, expected, why) in cases {
+            assert_eq!(parse_duration(input).map(|(m, _)| m), expected, "{why}: {input:?}");
+        }
+    }
+
+    #[test]
+    fn labelled_times_are_assigned_to_prep_cook_and_total() {
+        let cases = [
+            (
+                "Prep 10 min, cook 20 minutes",
+                Times { prep: Some(10), cook: Some(20), total: None },
+                "English",
+            ),
+            ("Total: 1 hr 15 min", Times { prep: None, cook: None, total: Some(75) }, "total"),
+            (
+                "Prep time: 15 minutes | Cook time: 1 hour",
+                Times { prep: Some(15), cook: Some(60), total: None },
+                "time suffix",
+            ),
+            (
+                "Zubereitungszeit 30 Min. Backzeit 25 Minuten",
+                Times { prep: Some(30), cook: Some(25), total: None },
+                "German",
+            ),
+            (
+                "Bake for 25 minutes",
+                Times { prep: None, cook: Some(25), total: None },
+                "instruction with a time",
+            ),
+            ("ready in 20 minutes!", Times { prep: None, cook: None, total: Some(20) }, "ready in"),
+            ("Cook the pasta al dente", Times::default(), "cook without a time"),
+            ("cookies 12 minutes", Times::default(), "cook inside another word"),
+        ];
+        for (input, expected, why) in cases {
+            assert_eq!(find_times(input), expected, "{why}: {input:?}");
+        }
+    }
+
+    #[test]
+    fn servings_are_found_in_english_and_german() {
+        let cases = [
+            ("Serves 4", Some(4), "serves"),
+            ("Servings: 6", Some(6), "servings with colon"),
+            ("serves two", Some(2), "number word"),
+            ("for 2 people", Some(2), "for people"),
+            ("Zutaten (für 4 Personen):", Some(4), "für Personen"),
+            ("4 Portionen", Some(4), "Portionen after the number"),
+            ("Portionen: 3", Some(3), "Portionen label"),
+            ("makes 12 cookies", Some(12), "makes"),
+            ("bake for 20 minutes", None, "for with minutes"),
+            ("makes sure it is crispy", None, "makes without a number"),
+            ("serves 2024", None, "a year is not servings"),
+        ];
+        for (input, expected, why) in cases {
+            assert_eq!(find_servings(input), expected, "{why}: {input:?}");
+        }
+    }
+
+    #[test]
+    fn metadata_lines_are_told_from_instructions() {
+        let cases = [
+            ("Serves 4", true, "servings"),
+            ("Zubereitungszeit 15 Min. Backzeit 10 Minuten", true, "German times"),
+            ("Cook 20 min", true, "cook with a time"),
+            ("Cook the pasta for 10 minutes", false, "an instruction"),
+            ("Prep the vegetables", false, "prep as a verb"),
+        ];
+        for (line, expected, why) in cases {
+            assert_eq!(is_metadata_line(line), expected, "{why}: {line:?}");
+        }
+    }
+
+    #[test]
+    fn titles_skip_emojis_hashtags_and_fluff() {
+        let cases: &[(&[&str], Option<&str>, &str, &str)] = &[
+            (
+                &["Creamy garlic butter pasta 🍝🧄 ready in 20 minutes!"],
+                None,
+                "Creamy garlic butter pasta",
+                "cut at the emoji",
+            ),
+            (&["Omas Kaiserschmarrn 🥞 – einfach & schnell"], None, "Omas Kaiserschmarrn", "German"),
+            (
+                &["🍝 Recipe below 👇", "One-pot lemon orzo. So good"],
+                None,
+                "One-pot lemon orzo",
+                "fluff line skipped",
+            ),
+            (&["Recipe: Banana bread #baking #fyp"], None, "Banana bread", "recipe prefix and hashtags"),
+            (&["Easy Chicken Curry Recipe"], None, "Easy Chicken Curry", "trailing 'recipe'"),
+            (
+                &["#pancakes #fyp"],
+                Some("hey guys, today we're making fluffy pancakes. First"),
+                "Fluffy pancakes",
+                "from the transcript",
+            ),
+            (&["#bananabread #fyp"], None, "Bananabread", "longest hashtag"),
+            (&["🔥🔥🔥"], None, "Recipe", "nothing at all"),
+        ];
+        for &(lines, transcript, expected, why) in cases {
+            let lines: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+            let tags = tags(&[], &lines.join(" "));
+            assert_eq!(title(&lines, transcript, &tags), expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn long_titles_are_cut_at_a_word() {
+        let line = "This incredibly creamy and ridiculously easy one pan garlic parmesan chicken with sundried tomatoes and spinach";
+        let found = title(&[line.to_owned()], None, &[]);
+        assert!(found.chars().count() <= MAX_TITLE_CHARS, "{found:?} is too long");
+        assert!(line.starts_with(&found), "{found:?} is a prefix cut at a word");
+    }
+
+    #[test]
+    fn tags_are_lowercase_unique_and_specific() {
+        let scraped = vec!["Pasta".to_owned(), "fyp".to_owned(), "foryoupage".to_owned()];
+        let found = tags(&scraped, "so good #pasta #GarlicButter #foodtok #viral #fypシ #2024");
+        assert_eq!(found, vec!["pasta", "garlicbutter"]);
+    }
+}

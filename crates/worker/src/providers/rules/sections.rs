@@ -1,0 +1,303 @@
+//! Written layout: ingredient lists and method steps under their headers, numbered lists, and
+//! measure lines ("200 g Mehl") outside any section.
+
+use std::sync::LazyLock;
+
+use protocol::Ingredient;
+use regex::Regex;
+
+use super::ingredient::{parse_ingredient, split_items, starts_with_amount, starts_with_measure};
+use super::meta::{is_duration, is_metadata_line};
+use super::spoken::imperative;
+use super::text::{clean_line, has_letters, regex, sentences, strip_numbering, truncate_words, word_count};
+
+/// Longest step kept, in characters.
+const MAX_STEP_CHARS: usize = 500;
+
+/// A section header at the start of a line, after any emoji ("🛒 Ingredients:", "Zubereitung").
+/// Longer alternatives come first, and the `\b` after the word makes "ingredients?" give way to
+/// "ingredientes".
+static HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"(?i)^[^\p{L}\p{N}]*(?:(?P<ingredients>ingredient list|ingredients?|what you(?:'|’)?ll need|what you need|you(?:'|’)?ll need|you will need|shopping list|zutaten|einkaufsliste|ingrédients|ingredientes|ingredienti)|(?P<steps>steps|instructions|method|directions|how to make it|how to make|how to|preparation|zubereitung|anleitung|so geht(?:'|’)?s|so wird(?:'|’)?s gemacht|préparation|étapes|preparación|instrucciones|preparazione|procedimento)|(?P<notes>notes?|tipps?|tips?|hinweise?|nutrition|nährwerte|storage))\b(?P<tail>.*)$",
+    )
+});
+
+/// What may follow a header word: a parenthesis, a "for 4 people" clause, then a colon and
+/// content, or only decoration. Anything else ("Method acting is …") is prose, not a header.
+static HEADER_TAIL: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"^\s*(?:\([^)]*\)\s*)?(?:(?:for|für|pour|para|per)\s+[^:]{1,40}?\s*)?(?:[:：\-–—]\s*(?P<rest>.*)|[^\p{L}\p{N}]*)$",
+    )
+});
+
+/// Calls to action and sign-offs that are neither ingredients nor steps.
+static FLUFF_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"(?i)^(?:follow|like|comment|share|save|subscribe|link in bio|tag (?:a|your)|enjoy|guten appetit|bon app[ée]tit|buen provecho|let me know)\b",
+    )
+});
+
+/// Where in a written text a line belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Section {
+    /// Outside any list.
+    Other,
+    /// An ingredient list; `explicit` when a header opened it rather than a measure line.
+    Ingredients {
+        /// A header opened it.
+        explicit: bool,
+    },
+    /// Method steps; `trusted` when a header or an ingredient list led to them.
+    Steps {
+        /// A header or an ingredient list led here.
+        trusted: bool,
+    },
+    /// Notes, tips, nutrition: nothing to extract.
+    Notes,
+}
+
+/// What the written layout of a text yielded.
+#[derive(Debug, Default)]
+pub(super) struct Found {
+    /// Ingredients in order.
+    pub(super) ingredients: Vec<Ingredient>,
+    /// Steps in order.
+    pub(super) steps: Vec<String>,
+    /// Some step came from a steps header or followed an ingredient list, so a numbered list
+    /// is a method and not, say, "3 dance moves".
+    pub(super) trusted_steps: bool,
+    /// The text had a section header, so it is laid out as a written recipe.
+    pub(super) had_header: bool,
+}
+
+/// The section a header line opens, and any content after its colon.
+pub(super) fn header(line: &str) -> Option<(Section, String)> {
+    let caps = HEADER.captures(line)?;
+    let tail = caps.name("tail").map_or("", |m| m.as_str());
+    let tail = HEADER_TAIL.captures(tail)?;
+    let rest = tail.name("rest").map_or("", |m| m.as_str()).trim();
+    let section = if caps.name("ingredients").is_some() {
+        Section::Ingredients { explicit: true }
+    } else if caps.name("steps").is_some() {
+        // "Zubereitung: 30 Min." is a time, not the start of the method.
+        if is_duration(rest) {
+            return None;
+        }
+        Section::Steps { trusted: true }
+    } else {
+        Section::Notes
+    };
+    Some((section, rest.to_owned()))
+}
+
+/// Adds a step. Numbered items stay whole; unnumbered text is split into sentences, because
+/// captions often put the whole method on one line.
+fn push_step(found: &mut Found, text: &str, numbered: bool, trusted: bool) {
+    let pieces: Vec<&str> =
+        if numbered { vec![text.trim()] } else { sentences(text).into_iter().map(|(_, s)| s).collect() };
+    for piece in pieces.into_iter().filter(|p| has_letters(p)) {
+        found.steps.push(truncate_words(piece, MAX_STEP_CHARS));
+        found.trusted_steps |= trusted;
+    }
+}
+
+/// Adds the ingredients of a list line.
+fn push_ingredients(found: &mut Found, text: &str) {
+    found.ingredients.extend(split_items(text).iter().filter_map(|item| parse_ingredient(item)));
+}
+
+/// Files one cleaned line under `section` and returns the section the next line is in.
+fn take(found: &mut Found, section: Section, line: &str) -> Section {
+    let (numbered, body) = strip_numbering(line);
+    let body = body.trim();
+    if body.is_empty() {
+        return section;
+    }
+    match section {
+        Section::Notes => section,
+        Section::Ingredients { explicit } => {
+            if !starts_with_amount(body) {
+                let words = word_count(body);
+                let instruction = imperative(body).is_some();
+                // A numbered sentence or a long instruction means the method started without
+                // its own header.
+                let method = if explicit {
+                    (numbered && (words > 3 || instruction)) || (words > 5 && instruction)
+                } else {
+                    numbered || instruction
+                };
+                if method {
+                    push_step(found, body, numbered, true);
+                    return Section::Steps { trusted: true };
+                }
+                // Lines without an amount in a list opened by a measure line must be short
+                // ("black pepper"); anything longer ends the list.
+                if words > if explicit { 10 } else { 3 } {
+                    return take(found, Section::Other, line);
+                }
+                if body.ends_with(':') {
+                    // A sub-header such as "For the sauce:".
+                    return section;
+                }
+            }
+            push_ingredients(found, body);
+            section
+        }
+        Section::Steps { trusted } => {
+            push_step(found, body, numbered, trusted);
+            section
+        }
+        Section::Other => {
+            if numbered && !starts_with_measure(body) {
+                push_step(found, body, true, false);
+                return section;
+            }
+            let items = split_items(body);
+            if !items.first().is_some_and(|item| starts_with_measure(item)) {
+                return section;
+            }
+            let parsed: Vec<Ingredient> = items.iter().filter_map(|item| parse_ingredient(item)).collect();
+            // Outside a section only short items count: "200 g Mehl", not "500 g of pasta is
+            // enough for four people, trust me", whose first item already gives it away.
+            if parsed.first().is_none_or(|first| word_count(&first.name) > 6) {
+                return section;
+            }
+            for ingredient in parsed {
+                let words = word_count(&ingredient.name);
+                if words <= 6 && (ingredient.quantity.is_some() || words <= 3) {
+                    found.ingredients.push(ingredient);
+                }
+            }
+            Section::Ingredients { explicit: false }
+        }
+    }
+}
+
+/// Reads the written layout of prepared lines (see `text::prepare_lines`).
+pub(super) fn scan(lines: &[String]) -> Found {
+    let mut found = Found::default();
+    let mut section = Section::Other;
+    for line in lines {
+        if let Some((next, rest)) = header(line) {
+            found.had_header = true;
+            section = next;
+            let rest = clean_line(&rest);
+            if !rest.is_empty() {
+                section = take(&mut found, section, &rest);
+            }
+            continue;
+        }
+        let cleaned = clean_line(line);
+        if !has_letters(&cleaned) {
+            // A line of hashtags closes the recipe part of a caption.
+            if line.contains('#') {
+                section = Section::Other;
+            }
+            continue;
+        }
+        if is_metadata_line(&cleaned) || FLUFF_LINE.is_match(&cleaned) {
+            continue;
+        }
+        section = take(&mut found, section, &cleaned);
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::rules::text::prepare_lines;
+
+    #[test]
+    fn headers_are_recognised_with_decoration_and_trailing_content() {
+        let ingredients = Some(Section::Ingredients { explicit: true });
+        let steps = Some(Section::Steps { trusted: true });
+        let cases = [
+            ("Ingredients", ingredients, "", "bare English"),
+            ("🛒 INGREDIENTS:", ingredients, "", "emoji and upper case"),
+            ("Zutaten (für 4 Personen):", ingredients, "", "parenthesis"),
+            ("Zutaten für 2 Personen:", ingredients, "", "for clause"),
+            ("You'll need: 2 eggs", ingredients, "2 eggs", "content after the colon"),
+            ("Ingrédients :", ingredients, "", "French"),
+            ("Ingredientes:", ingredients, "", "Spanish"),
+            ("Ingredienti", ingredients, "", "Italian"),
+            ("👩‍🍳 Steps 👇", steps, "", "joined emoji and pointing hand"),
+            ("Zubereitung:", steps, "", "German method"),
+            ("So geht's:", steps, "", "German so geht's"),
+            ("Instructions: Boil the pasta.", steps, "Boil the pasta.", "inline method"),
+            ("Préparation", steps, "", "French method"),
+            ("Preparación:", steps, "", "Spanish method"),
+            ("Method", steps, "", "method"),
+            ("Tips:", Some(Section::Notes), "", "notes"),
+            ("Method acting is hard", None, "", "prose starting with a header word"),
+            ("How to make the best pancakes 🥞", None, "", "title starting with 'how to'"),
+            ("Zubereitung: 30 Min.", None, "", "a time, not a header"),
+            ("Ingredients are simple", None, "", "prose"),
+        ];
+        for (line, section, rest, why) in cases {
+            let found = header(line);
+            assert_eq!(found.as_ref().map(|(s, _)| *s), section, "{why}: {line:?}");
+            if let Some((_, found_rest)) = found {
+                assert_eq!(found_rest, rest, "{why}: rest of {line:?}");
+            }
+        }
+    }
+
+    fn scan_text(text: &str) -> Found {
+        scan(&prepare_lines(text))
+    }
+
+    #[test]
+    fn sections_are_filled_from_their_lines() {
+        let found = scan_text(
+            "Ingredients:\n- 200 g flour\n- salt\nFor the glaze:\n- 50 g sugar\nSteps:\n1. Mix.\n2. Bake 20 min.\nEnjoy!",
+        );
+        let names: Vec<&str> = found.ingredients.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, vec!["flour", "salt", "sugar"], "sub-header skipped, no-amount line kept");
+        assert_eq!(found.steps, vec!["Mix.", "Bake 20 min."], "sign-off is not a step");
+        assert!(found.trusted_steps && found.had_header, "header-led steps are trusted");
+    }
+
+    #[test]
+    fn a_numbered_method_after_ingredients_needs_no_header() {
+        let found = scan_text(
+            "Zutaten:\n200 g Mehl\n2 Eier\n1. Alles verrühren und 10 Minuten ruhen lassen\n2. Backen",
+        );
+        assert_eq!(found.ingredients.len(), 2, "ingredients before the method");
+        assert_eq!(found.steps, vec!["Alles verrühren und 10 Minuten ruhen lassen", "Backen"]);
+        assert!(found.trusted_steps, "a method after an ingredient list is trusted");
+    }
+
+    #[test]
+    fn measure_lines_open_an_implicit_list() {
+        let found = scan_text(
+            "Pasta night 🍝\n200g spaghetti\n2 eggs\nblack pepper\nBoil the pasta and toss with the eggs.",
+        );
+        let names: Vec<&str> = found.ingredients.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, vec!["spaghetti", "eggs", "black pepper"], "short lines after a measure line");
+        assert_eq!(
+            found.steps,
+            vec!["Boil the pasta and toss with the eggs."],
+            "an instruction ends the list"
+        );
+    }
+
+    #[test]
+    fn numbered_lists_outside_sections_are_untrusted_steps() {
+        let found = scan_text("My top 3 moves 1. the spin 2. the slide 3. the jump");
+        assert_eq!(found.steps.len(), 3, "numbered items are kept as steps");
+        assert!(!found.trusted_steps, "but nothing says they are a method");
+        assert!(found.ingredients.is_empty(), "and nothing is an ingredient");
+    }
+
+    #[test]
+    fn prose_lines_outside_sections_are_not_ingredients() {
+        let found = scan_text("500 g of pasta is always enough for four hungry people, trust me");
+        assert!(
+            found.ingredients.is_empty(),
+            "a long sentence is not an ingredient: {:?}",
+            found.ingredients
+        );
+    }
+}

@@ -1,0 +1,298 @@
+//! The worker process: claims jobs up to its concurrency, heart-beats its leases, reaps other
+//! workers' expired leases, restores jobs Redis lost, and drains on shutdown.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bus::{Bus, BusConfig, Claim, Feed, FeedItem};
+use protocol::{TaskId, TaskUpdate};
+use settings::Settings;
+use store::Store;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use crate::pipeline::{self, Context, Stop, StopSignal};
+use crate::providers::Providers;
+
+/// How long a claim blocks on an empty queue before checking for shutdown again.
+const CLAIM_BLOCK: Duration = Duration::from_secs(1);
+/// How often the reaper and the delayed-retry promoter run.
+const MAINTAIN_EVERY: Duration = Duration::from_secs(1);
+/// How often Postgres is compared with Redis for jobs Redis lost.
+const RECONCILE_EVERY: Duration = Duration::from_secs(15);
+
+/// The worker's tuning, from [`settings::WorkerSettings`].
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Jobs at once.
+    pub concurrency: usize,
+    /// Lease length.
+    pub lease: Duration,
+    /// Heartbeat interval.
+    pub heartbeat: Duration,
+    /// Attempts before dead-lettering.
+    pub max_attempts: u32,
+    /// First retry delay.
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+    /// Drain time on shutdown.
+    pub shutdown_grace: Duration,
+    /// Recipe cache freshness.
+    pub cache_freshness: Duration,
+}
+
+impl WorkerConfig {
+    /// The worker section of the settings.
+    pub fn from_settings(settings: &settings::WorkerSettings) -> Self {
+        Self {
+            concurrency: settings.concurrency,
+            lease: Duration::from_secs(settings.lease_secs),
+            heartbeat: Duration::from_secs(settings.heartbeat_secs),
+            max_attempts: settings.max_attempts,
+            backoff_base: Duration::from_millis(settings.backoff_base_ms),
+            backoff_max: Duration::from_millis(settings.backoff_max_ms),
+            shutdown_grace: Duration::from_secs(settings.shutdown_grace_secs),
+            cache_freshness: Duration::from_secs(settings.cache_freshness_hours * 3600),
+        }
+    }
+}
+
+type Running = Arc<Mutex<HashMap<TaskId, (Uuid, StopSignal)>>>;
+
+/// A worker process, ready to run.
+pub struct Worker {
+    ctx: Context,
+    config: WorkerConfig,
+    running: Running,
+}
+
+impl Worker {
+    /// Connects to Redis and Postgres (running migrations) and picks the providers.
+    ///
+    /// # Errors
+    /// When Postgres cannot be reached or migrated, or a provider is misconfigured.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let bus = Bus::new(BusConfig {
+            url: settings.redis_url().to_owned(),
+            prefix: settings.redis.key_prefix.clone(),
+            pool_size: settings.redis.pool_size,
+            finished_ttl: Duration::from_secs(settings.worker.event_ttl_hours * 3600),
+        })?;
+        let store = Store::connect(settings.database_url(), settings.database.max_connections).await?;
+        let providers = crate::wiring::providers(settings)?;
+        Ok(Self::new(bus, store, providers, WorkerConfig::from_settings(&settings.worker)))
+    }
+
+    /// A worker over existing connections (tests pick their own providers).
+    pub fn new(bus: Bus, store: Store, providers: Providers, config: WorkerConfig) -> Self {
+        let worker_id = format!("{}-{}", std::process::id(), &Uuid::new_v4().simple().to_string()[..8]);
+        let ctx = Context {
+            worker_id: worker_id.into(),
+            bus,
+            store,
+            providers,
+            max_attempts: config.max_attempts,
+            backoff_base: config.backoff_base,
+            backoff_max: config.backoff_max,
+            cache_freshness: config.cache_freshness,
+        };
+        Self { ctx, config, running: Running::default() }
+    }
+
+    /// This worker's id in Redis.
+    pub fn id(&self) -> &str {
+        &self.ctx.worker_id
+    }
+
+    /// Runs until `shutdown` fires, then stops claiming, lets in-flight jobs finish within the
+    /// grace period, hands the rest back to the queue and returns.
+    ///
+    /// # Errors
+    /// Only for failures that make the worker unusable; Redis outages are waited out.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let background = CancellationToken::new();
+        let helpers = TaskTracker::new();
+        helpers.spawn(heartbeat(
+            self.ctx.clone(),
+            self.config.clone(),
+            self.running.clone(),
+            background.clone(),
+        ));
+        helpers.spawn(maintain(self.ctx.clone(), self.config.lease, background.clone()));
+        helpers.spawn(reconcile(self.ctx.clone(), self.config.lease, background.clone()));
+        helpers.spawn(watch_cancels(self.ctx.bus.clone(), self.running.clone(), background.clone()));
+        tracing::info!(worker = %self.ctx.worker_id, concurrency = self.config.concurrency, "worker started");
+
+        let jobs = TaskTracker::new();
+        let slots = Arc::new(Semaphore::new(self.config.concurrency));
+        let mut redis_backoff = Duration::from_millis(100);
+        loop {
+            let permit = tokio::select! {
+                () = shutdown.cancelled() => break,
+                permit = slots.clone().acquire_owned() => permit?,
+            };
+            let claim = tokio::select! {
+                () = shutdown.cancelled() => break,
+                claim = self.ctx.bus.claim(&self.ctx.worker_id, CLAIM_BLOCK, self.config.lease) => claim,
+            };
+            let claim = match claim {
+                Ok(Some(claim)) => claim,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?redis_backoff, "claim failed");
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(redis_backoff) => {}
+                    }
+                    redis_backoff = (redis_backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            redis_backoff = Duration::from_millis(100);
+            let signal = StopSignal::default();
+            lock(&self.running).insert(claim.job.task_id, (claim.token, signal.clone()));
+            let (ctx, running) = (self.ctx.clone(), self.running.clone());
+            jobs.spawn(async move {
+                run_one(&ctx, &claim, &signal).await;
+                lock(&running).remove(&claim.job.task_id);
+                drop(permit);
+            });
+        }
+
+        tracing::info!(in_flight = jobs.len(), grace = ?self.config.shutdown_grace, "draining");
+        jobs.close();
+        if tokio::time::timeout(self.config.shutdown_grace, jobs.wait()).await.is_err() {
+            let left: Vec<StopSignal> = lock(&self.running).values().map(|(_, s)| s.clone()).collect();
+            tracing::warn!(jobs = left.len(), "grace period over; handing jobs back");
+            for signal in left {
+                signal.stop(Stop::Shutdown);
+            }
+            jobs.wait().await;
+        }
+        background.cancel();
+        helpers.close();
+        helpers.wait().await;
+        // Anything still in our processing list (a claim interrupted by shutdown, a job whose
+        // settling failed) goes back to the queue now rather than when the reaper notices.
+        match self.ctx.bus.release(&self.ctx.worker_id).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "returned unstarted jobs to the queue"),
+            Err(e) => tracing::warn!(error = %e, "could not release jobs; the reaper will return them"),
+        }
+        tracing::info!("worker stopped");
+        Ok(())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding this lock cannot leave the map inconsistent: recover it.
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn run_one(ctx: &Context, claim: &Claim, signal: &StopSignal) {
+    match pipeline::run_job(ctx, claim, signal).await {
+        Ok(outcome) => tracing::debug!(task_id = %claim.job.task_id, ?outcome, "job settled"),
+        Err(e) => {
+            // Redis or Postgres failed while settling: the lease will expire and the reaper
+            // re-queues the job; Postgres arbitrates whatever happened meanwhile.
+            tracing::error!(task_id = %claim.job.task_id, error = format!("{e:#}"), "could not settle job");
+        }
+    }
+}
+
+async fn heartbeat(ctx: Context, config: WorkerConfig, running: Running, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(config.heartbeat);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let claims: Vec<(TaskId, Uuid)> =
+            lock(&running).iter().map(|(id, (token, _))| (*id, *token)).collect();
+        match ctx.bus.heartbeat(&ctx.worker_id, &claims, config.lease).await {
+            Ok(lost) => {
+                for id in lost {
+                    tracing::warn!(task_id = %id, "lease lost; abandoning the job");
+                    if let Some((_, signal)) = lock(&running).get(&id) {
+                        signal.stop(Stop::Lost);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+        }
+    }
+}
+
+async fn maintain(ctx: Context, lease: Duration, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(MAINTAIN_EVERY);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match ctx.bus.maintain(lease).await {
+            Ok(pass) if pass != bus::Maintenance::default() => tracing::info!(?pass, "re-queued jobs"),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "maintenance pass failed"),
+        }
+    }
+}
+
+/// Postgres knows every unfinished task; a job Redis no longer has (restart without
+/// persistence, flush) is re-created so no task hangs.
+async fn reconcile(ctx: Context, lease: Duration, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(RECONCILE_EVERY);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = reconcile_once(&ctx, lease * 2).await {
+            tracing::debug!(error = format!("{e:#}"), "reconcile pass failed");
+        }
+    }
+}
+
+pub(crate) async fn reconcile_once(ctx: &Context, idle: Duration) -> anyhow::Result<u32> {
+    let mut restored = 0;
+    for row in ctx.store.stale_unfinished(idle, 100).await? {
+        let task_id = row.task_id();
+        if !ctx.bus.has_job(task_id).await? {
+            let job = bus::Job {
+                task_id,
+                owner: protocol::UserId::from_uuid(row.owner),
+                url: protocol::TikTokUrl::parse(&row.url)?,
+                language: protocol::Language::parse(&row.language)?,
+            };
+            let mut update = TaskUpdate::pending(task_id);
+            update.details = Some("Queued again after a service restart".into());
+            let last_seq = u64::try_from(row.last_seq).unwrap_or(1);
+            if ctx.bus.restore(&job, last_seq, &update).await?.is_some() {
+                tracing::warn!(%task_id, "restored a job Redis had lost");
+                restored += 1;
+            }
+        }
+        ctx.store.touch(task_id).await?;
+    }
+    Ok(restored)
+}
+
+async fn watch_cancels(bus: Bus, running: Running, stop: CancellationToken) {
+    let Ok(mut feed) = Feed::new(bus.url(), bus.cancel_channel()) else { return };
+    loop {
+        let item = tokio::select! {
+            () = stop.cancelled() => return,
+            item = feed.next() => item,
+        };
+        if let FeedItem::Cancelled(id) = item
+            && let Some((_, signal)) = lock(&running).get(&id)
+        {
+            tracing::info!(task_id = %id, "cancelled by its owner; aborting");
+            signal.stop(Stop::Cancelled);
+        }
+    }
+}
