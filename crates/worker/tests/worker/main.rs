@@ -1,9 +1,11 @@
 //! Worker integration tests: the real Worker against real Redis and Postgres, with the paid
 //! providers replaced by scripted fakes, wiremock servers, or the offline providers.
 
+mod clients;
 mod fakes;
 mod pipeline;
 mod reliability;
+mod startup;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -80,6 +80,10 @@ const NOT_PARTICIPLES: &[&str] = &["seed", "seeds", "bread", "red", "shred", "sp
 /// Words joining list items in running text.
 const CONJUNCTIONS: &[&str] = &["and ", "und ", "plus ", "sowie ", "& ", "+ "];
 
+/// Units that make sense without an amount ("pinch of salt", "Prise Salz"); the amount stays
+/// unknown rather than guessed.
+const UNIT_WITHOUT_AMOUNT: &[&str] = &["pinch", "dash", "handful", "Prise", "Handvoll", "Msp"];
+
 /// Separators between items of a one-line list: commas and semicolons always, words only when an
 /// amount follows (so "salt and pepper" stays one ingredient).
 const WORD_SEPARATORS: &[&str] = &[" and ", " und ", " plus ", " sowie ", " & ", " + "];
@@ -250,6 +254,16 @@ fn amount_after_name(raw: &str) -> Option<Ingredient> {
     lead(right).filter(|l| l.unit.is_some()).and_then(|l| build(&raw[..last_amount], right, l))
 }
 
+/// "pinch of salt": a unit that needs no amount, and where the name starts.
+fn unit_without_amount(text: &str) -> Option<(&'static str, usize)> {
+    let (unit, len) = parse_unit(text).filter(|(unit, _)| UNIT_WITHOUT_AMOUNT.contains(unit))?;
+    let mut start = skip_spaces(text, len);
+    if let Some(rest) = LINKERS.iter().find_map(|linker| strip_prefix_ci(&text[start..], linker)) {
+        start = text.len() - rest.trim_start().len();
+    }
+    has_letters(&text[start..]).then_some((unit, start))
+}
+
 /// Parses one ingredient text. Returns `None` when there is no name ("200 g", "🍝").
 pub(super) fn parse_ingredient(text: &str) -> Option<Ingredient> {
     let raw = tidy(&clean_line(text));
@@ -260,7 +274,10 @@ pub(super) fn parse_ingredient(text: &str) -> Option<Ingredient> {
         Some(lead) => (Some(lead.quantity), lead.unit, &raw[lead.name_start..]),
         None => match amount_after_name(&raw) {
             Some(found) => return Some(found),
-            None => (None, None, raw.as_str()),
+            None => match unit_without_amount(&raw) {
+                Some((unit, name_start)) => (None, Some(unit), &raw[name_start..]),
+                None => (None, None, raw.as_str()),
+            },
         },
     };
     let (name, note) = split_name_note(rest);
@@ -490,6 +507,8 @@ mod tests {
             ("Spaghetti 500g", Some(500.0), Some("g"), "Spaghetti", None, "amount at the end"),
             ("2x Eier", Some(2.0), None, "Eier", None, "multiplier"),
             ("eine halbe Zitrone", Some(0.5), None, "Zitrone", None, "eine halbe"),
+            ("Prise Zucker", None, Some("Prise"), "Zucker", None, "unit without an amount"),
+            ("pinch of salt", None, Some("pinch"), "salt", None, "English unit without an amount"),
             (
                 "250 ml Milch, lauwarm",
                 Some(250.0),

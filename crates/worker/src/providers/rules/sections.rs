@@ -19,7 +19,7 @@ const MAX_STEP_CHARS: usize = 500;
 /// "ingredientes".
 static HEADER: LazyLock<Regex> = LazyLock::new(|| {
     regex(
-        r"(?i)^[^\p{L}\p{N}]*(?:(?P<ingredients>ingredient list|ingredients?|what you(?:'|’)?ll need|what you need|you(?:'|’)?ll need|you will need|shopping list|zutaten|einkaufsliste|ingrédients|ingredientes|ingredienti)|(?P<steps>steps|instructions|method|directions|how to make it|how to make|how to|preparation|zubereitung|anleitung|so geht(?:'|’)?s|so wird(?:'|’)?s gemacht|préparation|étapes|preparación|instrucciones|preparazione|procedimento)|(?P<notes>notes?|tipps?|tips?|hinweise?|nutrition|nährwerte|storage))\b(?P<tail>.*)$",
+        r"(?i)^[^\p{L}\p{N}]*(?:(?P<ingredients>ingredient list|ingredients?|what you(?:'|’)?ll need|what you need|you(?:'|’)?ll need|you will need|shopping list|zutaten|was du brauchst|du brauchst|ihr braucht|einkaufsliste|ingrédients|ingredientes|ingredienti)|(?P<steps>steps|instructions|method|directions|how to make it|how to make|how to|preparation|zubereitung|anleitung|so geht(?:'|’)?s|so wird(?:'|’)?s gemacht|préparation|étapes|preparación|instrucciones|preparazione|procedimento)|(?P<notes>notes?|tipps?|tips?|hinweise?|nutrition|nährwerte|storage))\b(?P<tail>.*)$",
     )
 });
 
@@ -69,6 +69,9 @@ pub(super) struct Found {
     pub(super) trusted_steps: bool,
     /// The text had a section header, so it is laid out as a written recipe.
     pub(super) had_header: bool,
+    /// Short amount lines outside any list ("3 ripe bananas"), kept until a measure line shows
+    /// that a list has started, then added before it.
+    pending: Vec<Ingredient>,
 }
 
 /// The section a header line opens, and any content after its colon.
@@ -117,6 +120,11 @@ fn take(found: &mut Found, section: Section, line: &str) -> Section {
     match section {
         Section::Notes => section,
         Section::Ingredients { explicit } => {
+            // "1 Dose Tomaten, Salz. Zwiebel anbraten, pürieren.": the list, then the method.
+            let parts = sentences(body);
+            if parts.len() > 1 {
+                return parts.into_iter().fold(section, |section, (_, part)| take(found, section, part));
+            }
             if !starts_with_amount(body) {
                 let words = word_count(body);
                 let instruction = imperative(body).is_some();
@@ -155,6 +163,13 @@ fn take(found: &mut Found, section: Section, line: &str) -> Section {
             }
             let items = split_items(body);
             if !items.first().is_some_and(|item| starts_with_measure(item)) {
+                // "3 ripe bananas" before "1/3 cup butter" is the list's first line, but only
+                // a measure line proves there is a list.
+                let short_amount = starts_with_amount(body) && word_count(body) <= 4;
+                match parse_ingredient(body).filter(|_| short_amount) {
+                    Some(ingredient) => found.pending.push(ingredient),
+                    None => found.pending.clear(),
+                }
                 return section;
             }
             let parsed: Vec<Ingredient> = items.iter().filter_map(|item| parse_ingredient(item)).collect();
@@ -163,6 +178,7 @@ fn take(found: &mut Found, section: Section, line: &str) -> Section {
             if parsed.first().is_none_or(|first| word_count(&first.name) > 6) {
                 return section;
             }
+            found.ingredients.append(&mut found.pending);
             for ingredient in parsed {
                 let words = word_count(&ingredient.name);
                 if words <= 6 && (ingredient.quantity.is_some() || words <= 3) {
@@ -181,6 +197,7 @@ pub(super) fn scan(lines: &[String]) -> Found {
     for line in lines {
         if let Some((next, rest)) = header(line) {
             found.had_header = true;
+            found.pending.clear();
             section = next;
             let rest = clean_line(&rest);
             if !rest.is_empty() {

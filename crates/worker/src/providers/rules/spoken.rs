@@ -298,6 +298,10 @@ const VERBS_DE: &[&str] = &[
     "packe",
     "trenne",
     "trennt",
+    // Spoken German uses the du-form: "Dann gibst du das Mehl dazu".
+    "gibst", "fügst", "schneidest", "kochst", "brätst", "backst", "vermischst", "mischst", "rührst",
+    "verrührst", "lässt", "gießt", "nimmst", "stellst", "legst", "füllst", "verteilst", "schlägst",
+    "formst", "knetest", "streust", "schälst", "hackst", "pürierst",
 ];
 
 /// German infinitives that end a recipe-style instruction ("Zwiebeln fein schneiden.").

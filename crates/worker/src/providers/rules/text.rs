@@ -23,16 +23,20 @@ static NUMBERING: LazyLock<Regex> =
 /// A section header followed by a colon in the middle of a line ("… 🍝 Ingredients: 200 g …").
 static INLINE_HEADER: LazyLock<Regex> = LazyLock::new(|| {
     regex(
-        r"(?i)(?:ingredients|zutaten|ingrédients|ingredientes|ingredienti|you(?:'|’)?ll need|steps|instructions|method|directions|zubereitung|anleitung|so geht(?:'|’)?s|préparation|preparación|preparazione|how to make it|notes|tipps?|tips)\s*(?:\([^)]{0,40}\)\s*)?(?:\s(?:for|für|pour|para|per)\s[^:\n]{1,30}?)?\s*:",
+        r"(?i)(?:ingredients|zutaten|ingrédients|ingredientes|ingredienti|you(?:'|’)?ll need|du brauchst|steps|instructions|method|directions|zubereitung|anleitung|so geht(?:'|’)?s|préparation|preparación|preparazione|how to make it|notes|tipps?|tips)\s*(?:\([^)]{0,40}\)\s*)?(?:\s(?:for|für|pour|para|per)\s[^:\n]{1,30}?)?\s*:",
     )
 });
 
 /// Characters that separate list items the way a line break does.
 const BULLETS: [char; 8] = ['\n', '\r', '•', '▪', '●', '◦', '‣', '|'];
 
-/// Abbreviations whose dot does not end a sentence.
-const ABBREVIATIONS: &[&str] =
-    &["ca", "approx", "e.g", "i.e", "z.b", "zb", "bzw", "evtl", "ggf", "inkl", "vs", "nr"];
+/// Abbreviations whose dot does not end a sentence, including units that are always followed by
+/// the ingredient ("1 Pkg. Vanillezucker"). Time units are left out: "Bake 20 min. Let cool." is
+/// two sentences.
+const ABBREVIATIONS: &[&str] = &[
+    "ca", "approx", "e.g", "i.e", "z.b", "zb", "bzw", "evtl", "ggf", "inkl", "vs", "nr", "pkg", "pck", "pkt",
+    "stk", "msp", "gr", "el", "tl", "tbsp", "tbs", "tsp", "oz", "lb", "lbs",
+];
 
 /// Whether `c` is decoration (emoji, pictograph, bullet, joiner, variation selector) rather than
 /// text or ordinary punctuation.
