@@ -20,12 +20,14 @@
 //! and the publish happen atomically, so readers never see a gap between the log and live events.
 //! Every worker write checks the claim token, so a worker that lost its lease writes nothing.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime};
 use protocol::{Language, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
+use tokio::sync::OnceCell;
 
 pub use feed::{Feed, FeedItem};
 pub use queue::{Claim, Maintenance, WriteOutcome};
@@ -108,10 +110,16 @@ pub(crate) fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 
-/// The Redis bus (cheap to clone: a pool handle).
+/// The Redis bus (cheap to clone: connection handles).
+///
+/// Non-blocking commands share one multiplexed, self-reconnecting connection: concurrent jobs
+/// and requests pipeline on it with no per-command pool checkout. Blocking `BLMOVE` claims use
+/// the pool, so they never stall the shared connection.
 #[derive(Clone)]
 pub struct Bus {
     pool: Pool,
+    client: redis::Client,
+    shared: Arc<OnceCell<ConnectionManager>>,
     config: BusConfig,
 }
 
@@ -133,7 +141,8 @@ impl Bus {
         pool_config.pool = Some(PoolConfig::new(config.pool_size.max(1)));
         let pool =
             pool_config.create_pool(Some(Runtime::Tokio1)).map_err(|e| BusError::Config(e.to_string()))?;
-        Ok(Self { pool, config })
+        let client = redis::Client::open(config.url.as_str())?;
+        Ok(Self { pool, client, shared: Arc::default(), config })
     }
 
     /// The key prefix.
@@ -165,7 +174,23 @@ impl Bus {
         self.key(&["cancel"])
     }
 
-    pub(crate) async fn conn(&self) -> Result<deadpool_redis::Connection, BusError> {
+    /// The shared connection, made on first use (and again after a failed first attempt).
+    pub(crate) async fn conn(&self) -> Result<ConnectionManager, BusError> {
+        let manager = self
+            .shared
+            .get_or_try_init(|| {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Duration::from_secs(5))
+                    .set_response_timeout(Duration::from_secs(10))
+                    .set_max_delay(2000);
+                ConnectionManager::new_with_config(self.client.clone(), config)
+            })
+            .await?;
+        Ok(manager.clone())
+    }
+
+    /// A connection of its own, for blocking commands.
+    pub(crate) async fn blocking_conn(&self) -> Result<deadpool_redis::Connection, BusError> {
         Ok(self.pool.get().await?)
     }
 
@@ -179,7 +204,7 @@ impl Bus {
     /// [`BusError`] when it does not.
     pub async fn ping(&self) -> Result<(), BusError> {
         let mut conn = self.conn().await?;
-        redis::cmd("PING").query_async::<String>(&mut *conn).await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await?;
         Ok(())
     }
 
@@ -204,7 +229,7 @@ impl Bus {
             .arg(self.events_channel())
             .arg(self.ttl_for(first))
             .arg(self.prefix())
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await?;
         Ok(event)
     }
@@ -235,7 +260,7 @@ impl Bus {
             .arg(self.events_channel())
             .arg(self.ttl_for(update))
             .arg(last_seq)
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await?)
     }
 
@@ -266,7 +291,7 @@ impl Bus {
             .key(self.key(&["task", &id]))
             .key(self.key(&["log", &id]))
             .arg(after)
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await?)
     }
 
@@ -289,7 +314,7 @@ impl Bus {
             .arg(self.events_channel())
             .arg(self.cancel_channel())
             .arg(self.ttl_for(update))
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await?)
     }
 
@@ -313,7 +338,7 @@ impl Bus {
             .arg("EX")
             .arg(ttl.as_secs().max(1))
             .arg("GET")
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await?;
         set.map(|existing| TaskId::parse(&existing).map_err(|e| BusError::Corrupt(e.to_string()))).transpose()
     }
@@ -349,7 +374,7 @@ impl Bus {
             .incr(&key, 1)
             .expire(&key, window.as_secs() as i64 + 1)
             .ignore()
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await?;
         if count > limit { Ok(Some(Duration::from_millis((slot + 1) * window_ms - now))) } else { Ok(None) }
     }

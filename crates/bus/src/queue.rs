@@ -100,15 +100,17 @@ impl Bus {
         block: Duration,
         lease: Duration,
     ) -> Result<Option<Claim>, BusError> {
-        let mut conn = self.conn().await?;
+        let mut blocking = self.blocking_conn().await?;
         let moved: Option<String> = redis::cmd("BLMOVE")
             .arg(self.key(&["queue"]))
             .arg(self.processing(worker))
             .arg("RIGHT")
             .arg("LEFT")
             .arg(block.as_secs_f64())
-            .query_async(&mut *conn)
+            .query_async(&mut *blocking)
             .await?;
+        drop(blocking);
+        let mut conn = self.conn().await?;
         let Some(id) = moved else { return Ok(None) };
         let token = Uuid::new_v4();
         let reply: Option<(String, String, String, u32, String, u64, String)> = CLAIM
@@ -119,7 +121,7 @@ impl Bus {
             .arg(token.to_string())
             .arg(worker)
             .arg(now_ms() + lease.as_millis() as u64)
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await?;
         let Some((owner, url, language, attempt, run, seq, state)) = reply else {
             // Cancelled while queued: nothing to run.
@@ -152,7 +154,7 @@ impl Bus {
         DROP.key(self.key(&["leases"]))
             .key(self.processing(worker))
             .arg(id)
-            .invoke_async::<i64>(&mut *conn)
+            .invoke_async::<i64>(&mut conn)
             .await?;
         Ok(())
     }
@@ -174,7 +176,7 @@ impl Bus {
             .arg(update.status.as_str())
             .arg(self.events_channel())
             .arg(self.ttl_for(update))
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await?;
         Ok(WriteOutcome::parse(&reply))
     }
@@ -206,7 +208,7 @@ impl Bus {
             .arg(self.events_channel())
             .arg(self.ttl_for(update))
             .arg(if dead { "1" } else { "0" })
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await?;
         Ok(WriteOutcome::parse(&reply))
     }
@@ -237,7 +239,7 @@ impl Bus {
             .arg(self.events_channel())
             .arg(self.ttl_for(update))
             .arg(now_ms() + delay.as_millis() as u64)
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await?;
         Ok(WriteOutcome::parse(&reply))
     }
@@ -257,7 +259,7 @@ impl Bus {
             .key(self.key(&["queue"]))
             .arg(claim.token.to_string())
             .arg(&id)
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await?;
         Ok(held == 1)
     }
@@ -285,7 +287,7 @@ impl Bus {
             invocation.arg(task.to_string()).arg(token.to_string());
         }
         let mut conn = self.conn().await?;
-        let lost: Vec<String> = invocation.invoke_async(&mut *conn).await?;
+        let lost: Vec<String> = invocation.invoke_async(&mut conn).await?;
         Ok(lost.iter().filter_map(|id| TaskId::parse(id).ok()).collect())
     }
 
@@ -303,7 +305,7 @@ impl Bus {
             .key(self.key(&["workers"]))
             .arg(self.prefix())
             .arg(worker)
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await?)
     }
 
@@ -321,7 +323,7 @@ impl Bus {
             .arg(self.prefix())
             .arg(now_ms())
             .arg(worker_timeout.as_millis() as u64)
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await?;
         Ok(Maintenance { expired, orphaned, promoted })
     }

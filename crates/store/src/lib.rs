@@ -402,13 +402,18 @@ impl Store {
         last_seq: u64,
     ) -> Result<Option<RecipeId>, StoreError> {
         let recipe_id = RecipeId::new();
-        let mut tx = self.pool.begin().await?;
-        let owner: Option<(Uuid, String, String)> = sqlx::query_as(
-            "UPDATE tasks SET status = 'SUCCESS', step = $3, recipe_id = $4, recipe_name = $5,
-                    message = 'Recipe successfully processed and saved', error = NULL,
-                    last_seq = $6, updated_at = now(), finished_at = now()
-             WHERE id = $1 AND claim_token = $2 AND status = 'PROGRESS'
-             RETURNING owner, video_key, language",
+        // One statement, so one round trip and atomic: the recipe row exists exactly when the
+        // task row turned SUCCESS under this claim.
+        let saved: Option<(Uuid,)> = sqlx::query_as(
+            "WITH done AS (
+                 UPDATE tasks SET status = 'SUCCESS', step = $3, recipe_id = $4, recipe_name = $5,
+                        message = 'Recipe successfully processed and saved', error = NULL,
+                        last_seq = $6, updated_at = now(), finished_at = now()
+                 WHERE id = $1 AND claim_token = $2 AND status = 'PROGRESS'
+                 RETURNING id, owner, video_key, language)
+             INSERT INTO recipes (id, owner, task_id, video_key, language, title, data)
+             SELECT $4, owner, id, video_key, language, $5, $7 FROM done
+             RETURNING id",
         )
         .bind(id.as_uuid())
         .bind(token)
@@ -416,26 +421,10 @@ impl Store {
         .bind(recipe_id.as_uuid())
         .bind(&recipe.title)
         .bind(i64::try_from(last_seq).unwrap_or(i64::MAX))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((owner, video_key, language)) = owner else {
-            return Ok(None);
-        };
-        sqlx::query(
-            "INSERT INTO recipes (id, owner, task_id, video_key, language, title, data)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(recipe_id.as_uuid())
-        .bind(owner)
-        .bind(id.as_uuid())
-        .bind(video_key)
-        .bind(language)
-        .bind(&recipe.title)
         .bind(Json(recipe))
-        .execute(&mut *tx)
+        .fetch_optional(&self.pool)
         .await?;
-        tx.commit().await?;
-        Ok(Some(recipe_id))
+        Ok(saved.map(|_| recipe_id))
     }
 
     /// Marks the task FAILURE if `token` still holds the claim (or, with `None`, if it is simply

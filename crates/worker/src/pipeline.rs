@@ -153,11 +153,14 @@ impl Run<'_> {
         let job = &self.claim.job;
         self.step(Step::Preparing, Some(format!("Attempt {} of {}", self.claim.attempt, ctx.max_attempts)))
             .await?;
-        let cached = ctx
-            .store
-            .cached_recipe(&job.url, &job.language, ctx.cache_freshness)
-            .await
-            .map_err(anyhow::Error::from)?;
+        let cached = if ctx.cache_freshness.is_zero() {
+            None
+        } else {
+            ctx.store
+                .cached_recipe(&job.url, &job.language, ctx.cache_freshness)
+                .await
+                .map_err(anyhow::Error::from)?
+        };
         let recipe: Recipe = match cached {
             Some(recipe) => {
                 let reused = "Reusing the recipe extracted earlier from this video".to_owned();

@@ -238,7 +238,12 @@ impl LlmExtractor {
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.text().await.map_err(|e| CallError::Failed(self.transport_error(&e)))?;
-        tracing::debug!(model = %self.config.model, status = status.as_u16(), bytes = body.len(), "LLM answered");
+        tracing::debug!(
+            model = %self.config.model,
+            status = status.as_u16(),
+            bytes = body.len(),
+            "LLM answered"
+        );
         if !status.is_success() {
             return Err(self.status_error(status, &headers, &body, cover.is_some()));
         }
@@ -272,7 +277,12 @@ impl LlmExtractor {
         let api = ApiError::parse(body);
         let detail = api.message.as_deref().map(|m| self.redact(m)).unwrap_or_default();
         let code = status.as_u16();
-        tracing::warn!(model = %self.config.model, status = code, error_code = api.code.as_deref().unwrap_or(""), "LLM request failed");
+        tracing::warn!(
+            model = %self.config.model,
+            status = code,
+            error_code = api.code.as_deref().unwrap_or(""),
+            "LLM request failed"
+        );
         let error = match code {
             429 if api.is_quota() => ProviderError::permanent(
                 "llm_quota",
@@ -317,7 +327,10 @@ impl Extractor for LlmExtractor {
         let content = match self.complete(video, language, cover).await {
             Ok(content) => content,
             Err(CallError::ImageRejected) => {
-                tracing::info!(model = %self.config.model, "LLM refused the cover image; retrying with text only");
+                tracing::info!(
+                    model = %self.config.model,
+                    "LLM refused the cover image; retrying with text only"
+                );
                 match self.complete(video, language, None).await {
                     Ok(content) => content,
                     Err(CallError::Failed(error)) => return Err(error),
@@ -1027,9 +1040,21 @@ mod tests {
 
     #[tokio::test]
     async fn http_errors_map_to_permanent_or_transient() {
-        let quota = json!({"error": {"message": "You exceeded your current quota", "type": "insufficient_quota", "code": "insufficient_quota"}});
-        let bad_key = json!({"error": {"message": format!("Incorrect API key provided: {KEY}"), "type": "invalid_request_error", "code": "invalid_api_key"}});
-        let bad_request = json!({"error": {"message": "Invalid schema for response_format 'recipe'", "type": "invalid_request_error", "code": null}});
+        let quota = json!({"error": {
+            "message": "You exceeded your current quota",
+            "type": "insufficient_quota",
+            "code": "insufficient_quota"
+        }});
+        let bad_key = json!({"error": {
+            "message": format!("Incorrect API key provided: {KEY}"),
+            "type": "invalid_request_error",
+            "code": "invalid_api_key"
+        }});
+        let bad_request = json!({"error": {
+            "message": "Invalid schema for response_format 'recipe'",
+            "type": "invalid_request_error",
+            "code": null
+        }});
         let cases = [
             (429, quota, Some("llm_quota"), "insufficient quota"),
             (401, bad_key.clone(), Some("llm_unauthorized"), "bad key"),
@@ -1069,7 +1094,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_bad_request_message_carries_the_apis_words() {
-        let body = json!({"error": {"message": "Invalid schema for response_format 'recipe'", "type": "invalid_request_error"}});
+        let body = json!({"error": {
+            "message": "Invalid schema for response_format 'recipe'",
+            "type": "invalid_request_error"
+        }});
         let server = answering(ResponseTemplate::new(400).set_body_json(body)).await;
         let result = extractor(&server).extract(&video(false), &german()).await;
         assert_eq!(
@@ -1084,7 +1112,11 @@ mod tests {
     #[tokio::test]
     async fn a_rejected_cover_image_is_dropped_and_the_text_retried() {
         let server = MockServer::start().await;
-        let image_error = json!({"error": {"message": "Timeout while downloading https://p16.tiktokcdn.com/cover.jpg.", "type": "invalid_request_error", "code": "invalid_image_url"}});
+        let image_error = json!({"error": {
+            "message": "Timeout while downloading https://p16.tiktokcdn.com/cover.jpg.",
+            "type": "invalid_request_error",
+            "code": "invalid_image_url"
+        }});
         Mock::given(method("POST"))
             .and(path("/chat/completions"))
             .respond_with(ResponseTemplate::new(400).set_body_json(image_error))

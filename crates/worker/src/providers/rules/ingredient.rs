@@ -72,6 +72,12 @@ const NOTE_WORDS: &[&str] = &[
     "ungefähr",
     "kalt",
     "lauwarm",
+    // English participles that do not end in "ed".
+    "beaten",
+    "frozen",
+    "broken",
+    "torn",
+    "split",
 ];
 
 /// Words ending in "ed" that are ingredients, not past participles.
@@ -509,6 +515,7 @@ mod tests {
             ("eine halbe Zitrone", Some(0.5), None, "Zitrone", None, "eine halbe"),
             ("Prise Zucker", None, Some("Prise"), "Zucker", None, "unit without an amount"),
             ("pinch of salt", None, Some("pinch"), "salt", None, "English unit without an amount"),
+            ("1 egg, beaten", Some(1.0), None, "egg", Some("beaten"), "participle in -en"),
             (
                 "250 ml Milch, lauwarm",
                 Some(250.0),

@@ -340,6 +340,70 @@ Follow for more!";
     }
 
     #[test]
+    fn a_list_without_headers_is_found_from_its_measure_lines() {
+        let caption = "The BEST banana bread you'll ever make 🍌🍞
+
+3 ripe bananas
+1/3 cup melted butter
+3/4 cup sugar
+1 egg, beaten
+1 tsp baking soda
+pinch of salt
+1 1/2 cups all-purpose flour
+
+Preheat oven to 350°F. Mash bananas, mix in butter, then everything else. Bake 60 min.
+#bananabread #baking #fyp";
+        let recipe = extract(caption, None);
+        assert_eq!(
+            summary(&recipe),
+            vec![
+                item("ripe bananas", Some(3.0), None),
+                item("melted butter", Some(1.0 / 3.0), Some("cup")),
+                item("sugar", Some(0.75), Some("cup")),
+                item("egg", Some(1.0), None),
+                item("baking soda", Some(1.0), Some("tsp")),
+                item("salt", None, Some("pinch")),
+                item("all-purpose flour", Some(1.5), Some("cup")),
+            ],
+            "the amount line before the first measure line is kept, the note stays a note"
+        );
+        assert_eq!(recipe.steps.len(), 3, "the method paragraph is split into sentences: {:?}", recipe.steps);
+        assert_eq!(recipe.cook_minutes, Some(60), "'Bake 60 min' is the cooking time");
+    }
+
+    #[test]
+    fn a_labelled_one_line_list_followed_by_its_method_is_split() {
+        let caption = "Crispy smashed potatoes 🥔✨ Recipe: 1kg baby potatoes, 3 tbsp olive oil, 2 garlic cloves, \
+                       salt, rosemary. Boil potatoes 20 min, smash, drizzle with oil and bake at 220°C. #potatoes";
+        let recipe = extract(caption, None);
+        let names: Vec<&str> = recipe.ingredients.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, vec!["baby potatoes", "olive oil", "garlic cloves", "salt", "rosemary"]);
+        assert_eq!(recipe.steps, vec!["Boil potatoes 20 min, smash, drizzle with oil and bake at 220°C."]);
+        assert_eq!(recipe.title, "Crispy smashed potatoes");
+    }
+
+    #[test]
+    fn a_german_spoken_transcript_gives_ingredients_and_steps() {
+        let transcript =
+            "Hallo ihr Lieben, heute machen wir Pfannkuchen. Dafür brauchst du 250 g Mehl, 3 Eier
+und 500 ml Milch und eine Prise Salz. Zuerst verrührst du Mehl und Milch. Dann gibst du die Eier dazu.
+Backe die Pfannkuchen von beiden Seiten goldbraun. Guten Appetit!";
+        let recipe = extract("Pfannkuchen wie bei Oma 🥞 #pfannkuchen #fürdich", Some(transcript));
+        assert_eq!(
+            summary(&recipe),
+            vec![
+                item("Mehl", Some(250.0), Some("g")),
+                item("Eier", Some(3.0), None),
+                item("Milch", Some(500.0), Some("ml")),
+                item("Salz", Some(1.0), Some("Prise")),
+            ]
+        );
+        assert_eq!(recipe.steps.len(), 3, "three instructions, no greeting or sign-off: {:?}", recipe.steps);
+        assert_eq!(recipe.steps[2], "Backe die Pfannkuchen von beiden Seiten goldbraun.");
+        assert_eq!(recipe.title, "Pfannkuchen wie bei Oma");
+    }
+
+    #[test]
     fn videos_without_a_recipe_are_refused() {
         let cases = [
             (
@@ -356,6 +420,16 @@ Follow for more!";
                 "Best coffee in Vienna ☕️ #travel",
                 Some("this place has 2 cups of the best coffee"),
                 "one measured thing",
+            ),
+            (
+                "Wait for the end 😂😂 #funny #cat #fyp",
+                Some("oh my god look at him he's so cute"),
+                "pet video",
+            ),
+            (
+                "What I eat in a day as a nurse 🩺 #wieiad",
+                Some("for breakfast I had oats with 2 bananas and for dinner I made pasta"),
+                "food talk without a recipe",
             ),
             ("", None, "empty caption"),
         ];
@@ -422,7 +496,10 @@ Follow for more!";
 
     proptest! {
         #[test]
-        fn extraction_never_panics_on_arbitrary_text(caption in "\\PC{0,300}", transcript in proptest::option::of("\\PC{0,300}")) {
+        fn extraction_never_panics_on_arbitrary_text(
+            caption in "\\PC{0,300}",
+            transcript in proptest::option::of("\\PC{0,300}"),
+        ) {
             let _ = extract_recipe(&video(&caption, transcript.as_deref()), &language("en"));
         }
 
@@ -436,7 +513,8 @@ Follow for more!";
             if let Ok(recipe) = extract_recipe(&video(&caption, Some(&transcript)), &language("en")) {
                 prop_assert!(!recipe.title.trim().is_empty(), "a recipe always has a title");
                 prop_assert!(recipe.ingredients.iter().all(|i| !i.name.trim().is_empty()), "no empty names");
-                prop_assert!(recipe.ingredients.iter().all(|i| i.quantity.is_none_or(|q| q.is_finite() && q > 0.0)), "amounts are positive");
+                let positive = |q: f64| q.is_finite() && q > 0.0;
+                prop_assert!(recipe.ingredients.iter().all(|i| i.quantity.is_none_or(positive)), "amounts are positive");
             }
         }
 

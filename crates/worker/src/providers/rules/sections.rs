@@ -14,13 +14,61 @@ use super::text::{clean_line, has_letters, regex, sentences, strip_numbering, tr
 /// Longest step kept, in characters.
 const MAX_STEP_CHARS: usize = 500;
 
+/// Words that open an ingredient list (regex alternatives, longer ones first because the regex
+/// takes the first alternative that matches).
+const INGREDIENT_HEADERS: &[&str] = &[
+    "ingredient list",
+    "ingredients?",
+    "what you(?:'|’)?ll need",
+    "what you need",
+    "you(?:'|’)?ll need",
+    "you will need",
+    "shopping list",
+    "zutaten",
+    "was du brauchst",
+    "du brauchst",
+    "ihr braucht",
+    "einkaufsliste",
+    "ingrédients",
+    "ingredientes",
+    "ingredienti",
+];
+
+/// Words that open the method.
+const STEP_HEADERS: &[&str] = &[
+    "steps",
+    "instructions",
+    "method",
+    "directions",
+    "how to make it",
+    "how to make",
+    "how to",
+    "preparation",
+    "zubereitung",
+    "anleitung",
+    "so geht(?:'|’)?s",
+    "so wird(?:'|’)?s gemacht",
+    "préparation",
+    "étapes",
+    "preparación",
+    "instrucciones",
+    "preparazione",
+    "procedimento",
+];
+
+/// Words that open notes, tips or nutrition, which hold nothing to extract.
+const NOTE_HEADERS: &[&str] =
+    &["notes?", "tipps?", "tips?", "hinweise?", "nutrition", "nährwerte", "storage"];
+
 /// A section header at the start of a line, after any emoji ("🛒 Ingredients:", "Zubereitung").
-/// Longer alternatives come first, and the `\b` after the word makes "ingredients?" give way to
-/// "ingredientes".
+/// The `\b` after the word makes "ingredients?" give way to "ingredientes".
 static HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    regex(
-        r"(?i)^[^\p{L}\p{N}]*(?:(?P<ingredients>ingredient list|ingredients?|what you(?:'|’)?ll need|what you need|you(?:'|’)?ll need|you will need|shopping list|zutaten|was du brauchst|du brauchst|ihr braucht|einkaufsliste|ingrédients|ingredientes|ingredienti)|(?P<steps>steps|instructions|method|directions|how to make it|how to make|how to|preparation|zubereitung|anleitung|so geht(?:'|’)?s|so wird(?:'|’)?s gemacht|préparation|étapes|preparación|instrucciones|preparazione|procedimento)|(?P<notes>notes?|tipps?|tips?|hinweise?|nutrition|nährwerte|storage))\b(?P<tail>.*)$",
-    )
+    regex(&format!(
+        r"(?i)^[^\p{{L}}\p{{N}}]*(?:(?P<ingredients>{})|(?P<steps>{})|(?P<notes>{}))\b(?P<tail>.*)$",
+        INGREDIENT_HEADERS.join("|"),
+        STEP_HEADERS.join("|"),
+        NOTE_HEADERS.join("|"),
+    ))
 });
 
 /// What may follow a header word: a parenthesis, a "for 4 people" clause, then a colon and
@@ -117,14 +165,17 @@ fn take(found: &mut Found, section: Section, line: &str) -> Section {
     if body.is_empty() {
         return section;
     }
+    // "1 Dose Tomaten, Salz. Zwiebel anbraten." is a list, then the method: one sentence at a
+    // time. Numbered items and steps stay whole.
+    if !numbered && matches!(section, Section::Other | Section::Ingredients { .. }) {
+        let parts = sentences(body);
+        if parts.len() > 1 {
+            return parts.into_iter().fold(section, |section, (_, part)| take(found, section, part));
+        }
+    }
     match section {
         Section::Notes => section,
         Section::Ingredients { explicit } => {
-            // "1 Dose Tomaten, Salz. Zwiebel anbraten, pürieren.": the list, then the method.
-            let parts = sentences(body);
-            if parts.len() > 1 {
-                return parts.into_iter().fold(section, |section, (_, part)| take(found, section, part));
-            }
             if !starts_with_amount(body) {
                 let words = word_count(body);
                 let instruction = imperative(body).is_some();
@@ -161,6 +212,11 @@ fn take(found: &mut Found, section: Section, line: &str) -> Section {
                 push_step(found, body, true, false);
                 return section;
             }
+            // "Recipe: 1kg potatoes, 3 tbsp oil": a label we do not know, then a list.
+            let body = match body.split_once(':') {
+                Some((_, after)) if starts_with_measure(after.trim()) => after.trim(),
+                _ => body,
+            };
             let items = split_items(body);
             if !items.first().is_some_and(|item| starts_with_measure(item)) {
                 // "3 ripe bananas" before "1/3 cup butter" is the list's first line, but only
