@@ -1,0 +1,398 @@
+//! Rust client of the recipe-relay gateway, and the `relay` command line built on it.
+//!
+//! [`Client`] speaks the gateway's protocol (`docs/protocol.md`):
+//!
+//! - [`Client::submit`] starts a scrape job (`POST /scrape/async`) with a fresh
+//!   `Idempotency-Key`, retrying network failures and 5xx answers with the *same* key, so a retry
+//!   after a timeout joins the job the first attempt started instead of starting a second one.
+//! - [`Client::watch`] follows a task until SUCCESS or FAILURE. It is the Rust counterpart of the
+//!   Flutter guide's `WebSocketTaskService`, with its gaps closed: the socket is primary and
+//!   resumes with `?since=` after every reconnect (exponential backoff with full jitter), the
+//!   long-poll `GET /task/{id}?since=&wait=` covers the time the socket is down, and every `seq`
+//!   is handed out exactly once, in order, whichever transport delivered it.
+//! - [`Client::recipe`], [`Client::recipe_json_ld`] and [`Client::cancel`] cover the rest.
+//!
+//! Every request carries the user's Supabase access token (`Authorization: Bearer`, or
+//! `?token=` on the socket, where browsers cannot set headers). Errors are [`ClientError`]s,
+//! with the server's `application/problem+json` document when it sent one.
+
+mod backoff;
+mod error;
+mod message;
+mod sequence;
+mod watch;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use protocol::{Language, Problem, Recipe, RecipeId, ScrapeRequest, TaskId, TaskUpdate, TikTokUrl};
+use reqwest::header::{ACCEPT, HeaderValue};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::Deserialize as _;
+use serde_json::Value;
+use url::Url;
+use uuid::Uuid;
+
+pub use backoff::Backoff;
+pub use error::{BoxError, ClientError};
+pub use message::decode_message;
+pub use sequence::SeqFilter;
+pub use watch::{CLOSE_TOKEN_EXPIRED, Watch};
+
+use message::{decode_update, excerpt};
+
+/// The header that makes `POST /scrape/async` safe to retry.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// How long the server may hold one long-poll before answering with the unchanged snapshot.
+pub const POLL_WAIT: Duration = Duration::from_secs(25);
+
+/// Attempts of one submit: the first and up to three retries.
+const SUBMIT_ATTEMPTS: u32 = 4;
+
+/// JSON-LD media type, for `Accept` on `GET /recipes/{id}`.
+const JSON_LD: &str = "application/ld+json";
+
+/// Where the gateway is and how to talk to it.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// The gateway's base URL (`http://127.0.0.1:8000`, `https://relay.example.com/api/`). The
+    /// socket URL is derived from it (`ws://` or `wss://`, same host and path prefix).
+    pub base_url: Url,
+    /// The user's Supabase access token (a JWT).
+    pub token: String,
+    /// Limit for opening a connection (TCP + TLS), and for the whole socket handshake.
+    pub connect_timeout: Duration,
+    /// Limit for one request; a long-poll gets [`POLL_WAIT`] on top.
+    pub request_timeout: Duration,
+    /// Never open the socket; watch by long-polling only.
+    pub force_polling: bool,
+    /// A watch gives up with [`ClientError::Offline`] after this long without any contact with
+    /// the server (no socket and every poll failing).
+    pub offline_limit: Duration,
+}
+
+impl ClientConfig {
+    /// A configuration with the defaults: 10 s to connect, 30 s per request, socket first, give
+    /// up after 2 minutes without contact.
+    pub fn new(base_url: Url, token: impl Into<String>) -> Self {
+        Self {
+            base_url,
+            token: token.into(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            force_polling: false,
+            offline_limit: Duration::from_secs(120),
+        }
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The token is a credential: never in a log line.
+        f.debug_struct("ClientConfig")
+            .field("base_url", &self.base_url.as_str())
+            .field("token", &"<redacted>")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("force_polling", &self.force_polling)
+            .field("offline_limit", &self.offline_limit)
+            .finish()
+    }
+}
+
+/// A handle to the gateway; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    config: ClientConfig,
+}
+
+impl Client {
+    /// Builds a client.
+    ///
+    /// # Errors
+    /// [`ClientError::Config`] when the base URL is not http(s) or the token cannot be sent in a
+    /// header.
+    pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
+        if !matches!(config.base_url.scheme(), "http" | "https") || config.base_url.cannot_be_a_base() {
+            return Err(ClientError::Config(format!(
+                "the base URL must start with http:// or https://, got {}",
+                config.base_url
+            )));
+        }
+        if HeaderValue::from_str(&format!("Bearer {}", config.token)).is_err() {
+            return Err(ClientError::Config(
+                "the access token contains characters a header cannot carry".into(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .user_agent(concat!("recipe-relay-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self { inner: Arc::new(Inner { http, config }) })
+    }
+
+    /// The configuration this client was built with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// Starts a scrape job for `url`, written in `language`, with a fresh idempotency key.
+    ///
+    /// Returns the task's first snapshot (PENDING, or the current state when the server joined
+    /// a task already running for the same link).
+    ///
+    /// # Errors
+    /// [`ClientError`] from the last attempt; see [`Client::submit_with_key`].
+    pub async fn submit(&self, url: &TikTokUrl, language: &Language) -> Result<TaskUpdate, ClientError> {
+        self.submit_with_key(url, language, &Uuid::new_v4().to_string()).await
+    }
+
+    /// Starts a scrape job with a caller-chosen idempotency key (reuse it to retry safely later).
+    ///
+    /// Network failures, 5xx and 409 ("a request with this key is still being processed") are
+    /// retried up to three times, after a jittered backoff, with the same key; anything else is
+    /// returned at once.
+    ///
+    /// # Errors
+    /// [`ClientError::Unauthorized`] for a bad token, [`ClientError::Http`] (422 with the reason
+    /// for a link or language the server refuses, 429 when rate limited), or the last transient
+    /// error when every attempt failed.
+    #[tracing::instrument(skip_all, fields(url = %url))]
+    pub async fn submit_with_key(
+        &self,
+        url: &TikTokUrl,
+        language: &Language,
+        idempotency_key: &str,
+    ) -> Result<TaskUpdate, ClientError> {
+        let body = ScrapeRequest { url: url.to_string(), language: language.to_string() };
+        let endpoint = self.endpoint(&["scrape", "async"]);
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
+        let mut attempt = 1;
+        loop {
+            let request = self
+                .request(Method::POST, endpoint.clone())
+                .header(IDEMPOTENCY_KEY, idempotency_key)
+                .json(&body);
+            let result = match self.send(request, "submitting the job").await {
+                Ok(response) => read_json::<TaskUpdate>(response, "the submit response").await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if attempt < SUBMIT_ATTEMPTS && is_retryable_submit(&e) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(attempt, ?delay, error = %e, "submit failed; retrying with the same key");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The task's current snapshot (`GET /task/{id}`).
+    ///
+    /// # Errors
+    /// [`ClientError::NotFound`] for an unknown or foreign task, others as usual.
+    pub async fn task(&self, task_id: TaskId) -> Result<TaskUpdate, ClientError> {
+        let request = self.request(Method::GET, self.endpoint(&["task", &task_id.to_string()]));
+        let response = self.send(request, "reading the task").await?;
+        read_update(response, "the task snapshot").await
+    }
+
+    /// One long-poll: the snapshot as soon as the task has an update after `since`, or after
+    /// `wait` (the server caps it at 30 s) with the unchanged snapshot.
+    ///
+    /// # Errors
+    /// As [`Client::task`]; a snapshot without `seq` is a [`ClientError::Protocol`].
+    pub async fn poll(&self, task_id: TaskId, since: u64, wait: Duration) -> Result<TaskUpdate, ClientError> {
+        let mut url = self.endpoint(&["task", &task_id.to_string()]);
+        url.query_pairs_mut()
+            .append_pair("since", &since.to_string())
+            .append_pair("wait", &wait.as_secs().to_string());
+        let request = self.request(Method::GET, url).timeout(wait + self.inner.config.request_timeout);
+        let response = self.send(request, "polling the task").await?;
+        read_update(response, "the task snapshot").await
+    }
+
+    /// Follows the task from its start until SUCCESS or FAILURE; see [`Watch`].
+    pub fn watch(&self, task_id: TaskId) -> Watch {
+        self.watch_from(task_id, 0)
+    }
+
+    /// Follows the task, skipping the updates up to and including `since` (e.g. the `seq` of the
+    /// snapshot [`Client::submit`] returned).
+    pub fn watch_from(&self, task_id: TaskId, since: u64) -> Watch {
+        Watch::new(self.clone(), task_id, since)
+    }
+
+    /// The recipe (`GET /recipes/{id}`): the gateway sends the recipe's fields beside `id`,
+    /// `task_id` and `created_at`; a body that nests it under `recipe` is read too.
+    ///
+    /// # Errors
+    /// [`ClientError::NotFound`] for an unknown or foreign recipe, [`ClientError::Protocol`]
+    /// when the body holds no recipe.
+    pub async fn recipe(&self, recipe_id: RecipeId) -> Result<Recipe, ClientError> {
+        recipe_from_document(&self.recipe_document(recipe_id).await?)
+    }
+
+    /// The recipe document exactly as the server sends it as `application/json`.
+    ///
+    /// # Errors
+    /// As [`Client::recipe`].
+    pub async fn recipe_document(&self, recipe_id: RecipeId) -> Result<Value, ClientError> {
+        let request = self
+            .request(Method::GET, self.endpoint(&["recipes", &recipe_id.to_string()]))
+            .header(ACCEPT, "application/json");
+        let response = self.send(request, "reading the recipe").await?;
+        read_json(response, "the recipe").await
+    }
+
+    /// The recipe as a schema.org JSON-LD document (`Accept: application/ld+json`).
+    ///
+    /// When the server does not offer JSON-LD (406, or plain JSON back), the document is built
+    /// here from the plain recipe with [`Recipe::to_json_ld`], so the result is the same.
+    ///
+    /// # Errors
+    /// As [`Client::recipe`].
+    pub async fn recipe_json_ld(&self, recipe_id: RecipeId) -> Result<Value, ClientError> {
+        let request = self
+            .request(Method::GET, self.endpoint(&["recipes", &recipe_id.to_string()]))
+            .header(ACCEPT, JSON_LD);
+        let document = match self.send(request, "reading the recipe").await {
+            Ok(response) => read_json::<Value>(response, "the recipe").await?,
+            Err(ClientError::Http { status: 406, .. }) => self.recipe_document(recipe_id).await?,
+            Err(e) => return Err(e),
+        };
+        if document.get("@context").is_some() {
+            return Ok(document);
+        }
+        Ok(recipe_from_document(&document)?.to_json_ld())
+    }
+
+    /// Cancels a task (`DELETE /task/{id}`). Returns the task's new snapshot when the server
+    /// sends one.
+    ///
+    /// # Errors
+    /// [`ClientError::NotFound`] for an unknown or foreign task, [`ClientError::Http`] 409 when
+    /// it has already finished.
+    pub async fn cancel(&self, task_id: TaskId) -> Result<Option<TaskUpdate>, ClientError> {
+        let request = self.request(Method::DELETE, self.endpoint(&["task", &task_id.to_string()]));
+        let response = self.send(request, "cancelling the task").await?;
+        let body =
+            response.bytes().await.map_err(|e| ClientError::transport("reading the cancel response", e))?;
+        Ok(serde_json::from_slice::<TaskUpdate>(&body).ok())
+    }
+
+    /// The socket URL of a task: `ws(s)://<base>/ws/{id}?token=<jwt>&since=<seq>`.
+    ///
+    /// It carries the access token: do not log it.
+    pub fn socket_url(&self, task_id: TaskId, since: u64) -> Url {
+        let mut url = self.socket_endpoint(task_id);
+        url.query_pairs_mut()
+            .append_pair("token", &self.inner.config.token)
+            .append_pair("since", &since.to_string());
+        url
+    }
+
+    /// The socket URL without its query (safe to log).
+    pub(crate) fn socket_endpoint(&self, task_id: TaskId) -> Url {
+        let mut url = self.endpoint(&["ws", &task_id.to_string()]);
+        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+        // http -> ws and https -> wss are both special schemes, so this cannot fail; if it ever
+        // did, the handshake would fail loudly instead.
+        let _ = url.set_scheme(scheme);
+        url
+    }
+
+    /// `<base_url>/<segments...>`, whether or not the base URL ends with a slash.
+    fn endpoint(&self, segments: &[&str]) -> Url {
+        let mut url = self.inner.config.base_url.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        self.inner.http.request(method, url).bearer_auth(&self.inner.config.token)
+    }
+
+    /// Sends a request; a non-2xx answer becomes the matching [`ClientError`].
+    async fn send(&self, request: RequestBuilder, what: &str) -> Result<Response, ClientError> {
+        let response = request.send().await.map_err(|e| {
+            let base = self.inner.config.base_url.as_str();
+            let context = if e.is_timeout() {
+                format!("{what}: {base} did not answer in time")
+            } else {
+                format!("{what}: could not reach {base}")
+            };
+            ClientError::transport(context, e)
+        })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(error_from_response(response).await)
+    }
+}
+
+/// The error for an unsuccessful response, with its problem document when it has one.
+async fn error_from_response(response: Response) -> ClientError {
+    let status = response.status();
+    let body = response.bytes().await.unwrap_or_default();
+    let problem = serde_json::from_slice::<Problem>(&body).ok();
+    ClientError::from_status(status.as_u16(), problem)
+}
+
+async fn read_body(response: Response, what: &str) -> Result<Bytes, ClientError> {
+    response.bytes().await.map_err(|e| ClientError::transport(format!("reading {what}"), e))
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(response: Response, what: &str) -> Result<T, ClientError> {
+    let body = read_body(response, what).await?;
+    serde_json::from_slice(&body).map_err(|e| {
+        ClientError::Protocol(format!("{what} is not what the protocol says ({e}): {}", excerpt(&body)))
+    })
+}
+
+async fn read_update(response: Response, what: &str) -> Result<TaskUpdate, ClientError> {
+    let body = read_body(response, what).await?;
+    decode_update(&body, what)
+}
+
+/// Submits are retried on network failures, 5xx and 409 (the gateway's answer while an earlier
+/// request with the same key is still being processed: exactly the retry-after-a-timeout case).
+/// Other 4xx are not (429 included: the limit will not lift within the retries, and the caller
+/// should see the server's explanation).
+fn is_retryable_submit(error: &ClientError) -> bool {
+    match error {
+        ClientError::Transport { .. } => true,
+        ClientError::Http { status, .. } => {
+            *status == 409 || StatusCode::from_u16(*status).is_ok_and(|s| s.is_server_error())
+        }
+        _ => false,
+    }
+}
+
+/// The recipe in a `GET /recipes/{id}` body: its `recipe` field, or else the body itself (extra
+/// fields such as `id` and `created_at` are ignored).
+///
+/// # Errors
+/// [`ClientError::Protocol`] when neither is a recipe.
+pub fn recipe_from_document(document: &Value) -> Result<Recipe, ClientError> {
+    let inner = document.get("recipe").filter(|r| r.is_object()).unwrap_or(document);
+    Recipe::deserialize(inner)
+        .map_err(|e| ClientError::Protocol(format!("the recipe document holds no recipe ({e})")))
+}

@@ -1,0 +1,63 @@
+# Everyday commands for recipe-relay. `just` alone lists them.
+# Install just with `cargo install just` (or `pipx install rust-just`). Every recipe is a thin
+# wrapper: the scripts under scripts/ work without just.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+set positional-arguments
+
+# A local-only HS256 secret for `just api`, so that tokens minted with `relay token` verify.
+# Never used outside this machine; set SUPABASE_JWT_SECRET to use another.
+dev_secret := "local-dev-only-secret-not-for-production-0000"
+
+# List the recipes.
+default:
+    @just --list
+
+# The main job end to end: services, api, worker, `relay submit` on a fixture video.
+demo *args:
+    scripts/demo "$@"
+
+# The whole test suite, as CI runs it; with args, only the tests (e.g. `just test -p protocol`).
+test *args:
+    scripts/test "$@"
+
+# Start (or reuse) the throwaway Redis and PostgreSQL; prints the env file to source.
+services:
+    scripts/services up
+
+# Stop the throwaway Redis and PostgreSQL (add --purge to delete their data).
+services-down *args:
+    scripts/services down "$@"
+
+# What runs where.
+services-status:
+    scripts/services status
+
+# Type-check every crate and target.
+check:
+    cargo check --workspace --all-targets
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Lint as CI does.
+clippy:
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# PLACEHOLDER: the load tool is not built yet.
+bench:
+    @echo "bench: not available yet: the load-test tool has not been written" >&2
+    @exit 1
+
+# Run the api gateway against the local services (APP_ENVIRONMENT=local).
+api *args:
+    . "$(scripts/services up)"; \
+    export APP_ENVIRONMENT=local SUPABASE_JWT_SECRET="${SUPABASE_JWT_SECRET:-{{ dev_secret }}}"; \
+    cargo run -p api -- "$@"
+
+# Run one worker against the local services (APP_ENVIRONMENT=local; offline providers without keys).
+worker *args:
+    . "$(scripts/services up)"; \
+    export APP_ENVIRONMENT=local; \
+    cargo run -p worker -- "$@"
