@@ -175,7 +175,8 @@ mod tests {
 
     #[test]
     fn refuses_other_links_saying_what_is_wrong() {
-        let cases: [(&str, fn(&TikTokUrlError) -> bool, &str); 11] = [
+        type Check = fn(&TikTokUrlError) -> bool;
+        let cases: [(&str, Check, &str); 11] = [
             ("not a url", |e| matches!(e, TikTokUrlError::NotAUrl), "free text"),
             ("www.tiktok.com/@chef/video/1", |e| matches!(e, TikTokUrlError::NotAUrl), "no scheme"),
             ("ftp://www.tiktok.com/@chef/video/1", |e| matches!(e, TikTokUrlError::Scheme(_)), "ftp"),

@@ -483,7 +483,8 @@ mod tests {
 
     #[test]
     fn bad_settings_name_their_variable() {
-        let cases: &[(&[(&str, &str)], Role, &str, &str)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Role, &'a str, &'a str);
+        let cases: &[Case] = &[
             (&[("REDIS_URL", "")], Role::Api, "REDIS_URL", "an empty seed variable counts as unset"),
             (&[("DATABASE_URL", "mysql://x")], Role::Api, "DATABASE_URL", "wrong scheme"),
             (&[("DATABASE_URL", "not a url")], Role::Worker, "DATABASE_URL", "not a URL"),
