@@ -177,6 +177,8 @@ pub struct WorkerSettings {
     pub event_ttl_hours: u64,
     /// Provider choice.
     pub providers: ProviderMode,
+    /// Simulated latency of each offline provider call (demo), in milliseconds.
+    pub offline_delay_ms: u64,
 }
 
 /// The Apify TikTok scraper.

@@ -11,7 +11,8 @@ use crate::providers::apify::{ApifyConfig, ApifyScraper};
 use crate::providers::fixtures::FixtureScraper;
 use crate::providers::llm::{LlmConfig, LlmExtractor};
 use crate::providers::rules::RuleExtractor;
-use crate::providers::{Extractor, Providers, Scraper};
+use crate::providers::{Extractor, ProviderError, Providers, ScrapeRequest, Scraper, VideoData};
+use protocol::{Language, Recipe};
 
 /// The providers the settings ask for.
 ///
@@ -19,6 +20,7 @@ use crate::providers::{Extractor, Providers, Scraper};
 /// When a real client cannot be built from its settings.
 pub(crate) fn providers(settings: &Settings) -> anyhow::Result<Providers> {
     let offline = settings.worker.providers == ProviderMode::Offline;
+    let delay = Duration::from_millis(settings.worker.offline_delay_ms);
     let scraper: Arc<dyn Scraper> = match (&settings.apify.token, offline) {
         (Some(token), false) => {
             let apify = &settings.apify;
@@ -31,7 +33,7 @@ pub(crate) fn providers(settings: &Settings) -> anyhow::Result<Providers> {
                 max_wait: Duration::from_secs(apify.max_wait_secs),
             })?)
         }
-        _ => Arc::new(FixtureScraper::new()),
+        _ => Arc::new(Delayed(FixtureScraper::new(), delay)),
     };
     let extractor: Arc<dyn Extractor> = match (&settings.llm.api_key, offline) {
         (Some(key), false) => {
@@ -44,7 +46,7 @@ pub(crate) fn providers(settings: &Settings) -> anyhow::Result<Providers> {
                 max_tokens: llm.max_tokens,
             })?)
         }
-        _ => Arc::new(RuleExtractor::new()),
+        _ => Arc::new(Delayed(RuleExtractor::new(), delay)),
     };
     tracing::info!(
         scraper = if offline || settings.apify.token.is_none() { "fixtures (offline)" } else { "apify" },
@@ -52,4 +54,27 @@ pub(crate) fn providers(settings: &Settings) -> anyhow::Result<Providers> {
         "providers selected"
     );
     Ok(Providers { scraper, extractor })
+}
+
+/// An offline provider that takes its time, like the real ones, so the demo's progress is visible.
+struct Delayed<P>(P, Duration);
+
+#[async_trait::async_trait]
+impl<P: Scraper> Scraper for Delayed<P> {
+    async fn scrape(&self, request: ScrapeRequest<'_>) -> Result<VideoData, ProviderError> {
+        tokio::time::sleep(self.1).await;
+        self.0.scrape(request).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<P: Extractor> Extractor for Delayed<P> {
+    fn details(&self) -> String {
+        self.0.details()
+    }
+
+    async fn extract(&self, video: &VideoData, language: &Language) -> Result<Recipe, ProviderError> {
+        tokio::time::sleep(self.1).await;
+        self.0.extract(video, language).await
+    }
 }
