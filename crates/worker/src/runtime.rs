@@ -21,8 +21,6 @@ use crate::providers::Providers;
 const CLAIM_BLOCK: Duration = Duration::from_secs(1);
 /// How often the reaper and the delayed-retry promoter run.
 const MAINTAIN_EVERY: Duration = Duration::from_secs(1);
-/// How often Postgres is compared with Redis for jobs Redis lost.
-const RECONCILE_EVERY: Duration = Duration::from_secs(15);
 
 /// The worker's tuning, from [`settings::WorkerSettings`].
 #[derive(Debug, Clone)]
@@ -243,9 +241,10 @@ async fn maintain(ctx: Context, lease: Duration, stop: CancellationToken) {
 }
 
 /// Postgres knows every unfinished task; a job Redis no longer has (restart without
-/// persistence, flush) is re-created so no task hangs.
+/// persistence, flush) is re-created so no task hangs. Runs once per lease period: a task is only
+/// a candidate after two lease periods without news, so this finds it within three.
 async fn reconcile(ctx: Context, lease: Duration, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(RECONCILE_EVERY);
+    let mut tick = tokio::time::interval(lease);
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
