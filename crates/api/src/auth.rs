@@ -1,0 +1,584 @@
+//! Access tokens: Supabase JWTs, verified with the project's HS256 secret or its JWKS.
+//!
+//! The algorithm is pinned per key, never taken from the token alone: HS256 tokens are checked
+//! only against `SUPABASE_JWT_SECRET`, ES256/RS256 tokens only against the JWKS key named by
+//! their `kid`, with the algorithm that key declares (or its curve/type implies). `alg: none`
+//! and every other algorithm are refused. `exp` is required (with the configured leeway), `aud`
+//! must be the configured audience (`authenticated`), and `sub` must be a user id: the project's
+//! `anon` and `service_role` API keys carry no `sub` and are refused.
+//!
+//! JWKS keys are cached by `kid`. A token naming an unknown `kid` triggers one refetch, at most
+//! once per [`JwksOptions::min_refetch_interval`], so a flood of forged `kid`s cannot turn the
+//! gateway into a load generator against the auth server.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, errors::ErrorKind};
+use protocol::UserId;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use settings::AuthSettings;
+use url::Url;
+
+use crate::error::ApiError;
+
+/// Why a request's token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No token at all.
+    #[error("this endpoint needs the user's Supabase access token in an `Authorization: Bearer` header")]
+    Missing,
+    /// Not a JWT (wrong shape, bad base64, bad JSON).
+    #[error("the access token is not a well-formed JWT")]
+    Malformed,
+    /// The token's `alg` is not one this server accepts for it (`none`, HS512, a mismatch with
+    /// the key's pinned algorithm).
+    #[error("the access token's algorithm is not accepted; sign in again to get a Supabase access token")]
+    Algorithm,
+    /// The token names a signing key this server does not know.
+    #[error("the access token was signed by an unknown key; sign in again")]
+    UnknownKey,
+    /// The signature does not verify.
+    #[error("the access token's signature is invalid")]
+    Signature,
+    /// `exp` is in the past (beyond the leeway).
+    #[error("the access token has expired; refresh the session and retry")]
+    Expired,
+    /// `aud` is missing or not the configured audience.
+    #[error("the access token is not meant for this service (its audience must be \"authenticated\")")]
+    Audience,
+    /// No `sub`, or a `sub` that is not a user id: an API key, not a signed-in user.
+    #[error("this is a project API key, not a user's access token; sign the user in and send their token")]
+    NotAUser,
+    /// The JWKS could not be fetched, so the token cannot be checked right now.
+    #[error("the signing keys are temporarily unavailable")]
+    KeysUnavailable,
+}
+
+/// The verified claims of a user's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    /// The user (`sub`).
+    pub sub: UserId,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: u64,
+    /// The Supabase role (`authenticated`), when present.
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawClaims {
+    sub: Option<String>,
+    exp: u64,
+    aud: Option<serde_json::Value>,
+    role: Option<String>,
+}
+
+/// Tuning of the JWKS cache.
+#[derive(Debug, Clone, Copy)]
+pub struct JwksOptions {
+    /// Least time between two fetches caused by unknown `kid`s (or after a failed fetch).
+    pub min_refetch_interval: Duration,
+    /// Keys older than this are refreshed before use, so a revoked key stops working.
+    pub max_age: Duration,
+    /// Timeout of one JWKS request.
+    pub timeout: Duration,
+}
+
+impl Default for JwksOptions {
+    fn default() -> Self {
+        Self {
+            min_refetch_interval: Duration::from_secs(30),
+            max_age: Duration::from_secs(600),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A JWKS key with the one algorithm it may verify.
+#[derive(Clone)]
+struct PinnedKey {
+    algorithm: Algorithm,
+    key: DecodingKey,
+}
+
+#[derive(Default)]
+struct KeyCache {
+    keys: HashMap<String, PinnedKey>,
+    fetched_at: Option<Instant>,
+}
+
+#[derive(Default)]
+struct FetchGate {
+    /// No fetch for an unknown `kid` (or after a failure) before this instant.
+    not_before: Option<Instant>,
+}
+
+struct Jwks {
+    url: Url,
+    http: reqwest::Client,
+    options: JwksOptions,
+    cache: RwLock<KeyCache>,
+    /// Single flight: one fetch at a time; the gate lives inside it.
+    gate: tokio::sync::Mutex<FetchGate>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawJwkSet {
+    keys: Vec<serde_json::Value>,
+}
+
+/// Why a fetch failed; logged, never shown to clients.
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error("JWKS request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("JWKS answered {0}")]
+    Status(reqwest::StatusCode),
+}
+
+impl Jwks {
+    fn cached(&self, kid: &str) -> (Option<PinnedKey>, bool) {
+        let cache = self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fresh = cache.fetched_at.is_some_and(|at| at.elapsed() < self.options.max_age);
+        (cache.keys.get(kid).cloned(), fresh)
+    }
+
+    async fn key(&self, kid: &str) -> Result<PinnedKey, AuthError> {
+        let (key, fresh) = self.cached(kid);
+        if let (Some(key), true) = (&key, fresh) {
+            return Ok(key.clone());
+        }
+        let mut gate = self.gate.lock().await;
+        // Another request may have fetched while this one waited for the gate.
+        let (key_now, fresh_now) = self.cached(kid);
+        match key_now {
+            Some(key) if fresh_now => return Ok(key),
+            // Known but stale: refresh (at most once per max_age, or per interval after a failed
+            // fetch) and fall back to the old key when the JWKS does not answer.
+            Some(stale) => {
+                if gate.not_before.is_some_and(|t| Instant::now() < t)
+                    || self.refresh(&mut gate).await.is_err()
+                {
+                    return Ok(stale);
+                }
+            }
+            None => {
+                let loaded = self.cache.read().map(|c| c.fetched_at.is_some()).unwrap_or(false);
+                let now = Instant::now();
+                if gate.not_before.is_some_and(|t| now < t) {
+                    return Err(if loaded { AuthError::UnknownKey } else { AuthError::KeysUnavailable });
+                }
+                // The first load is free; every later unknown-kid fetch costs the interval.
+                if loaded {
+                    gate.not_before = Some(now + self.options.min_refetch_interval);
+                }
+                if self.refresh(&mut gate).await.is_err() {
+                    return Err(AuthError::KeysUnavailable);
+                }
+            }
+        }
+        self.cached(kid).0.ok_or(AuthError::UnknownKey)
+    }
+
+    async fn refresh(&self, gate: &mut FetchGate) -> Result<(), FetchError> {
+        match self.fetch().await {
+            Ok(keys) => {
+                tracing::info!(keys = keys.len(), "fetched the JWKS");
+                let mut cache = self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                cache.keys = keys;
+                cache.fetched_at = Some(Instant::now());
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, url = %self.url, "could not fetch the JWKS");
+                gate.not_before = Some(Instant::now() + self.options.min_refetch_interval);
+                Err(error)
+            }
+        }
+    }
+
+    async fn fetch(&self) -> Result<HashMap<String, PinnedKey>, FetchError> {
+        let response = self.http.get(self.url.clone()).timeout(self.options.timeout).send().await?;
+        if !response.status().is_success() {
+            return Err(FetchError::Status(response.status()));
+        }
+        let set: RawJwkSet = response.json().await?;
+        Ok(set.keys.into_iter().filter_map(pin_key).collect())
+    }
+}
+
+/// Parses one JWK and pins its algorithm; keys we cannot use are skipped, not fatal.
+fn pin_key(value: serde_json::Value) -> Option<(String, PinnedKey)> {
+    let jwk: Jwk = serde_json::from_value(value).ok()?;
+    let kid = jwk.common.key_id.clone()?;
+    let implied = match &jwk.algorithm {
+        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => Algorithm::ES256,
+        AlgorithmParameters::RSA(_) => Algorithm::RS256,
+        _ => return None,
+    };
+    let declared = match jwk.common.key_algorithm {
+        None => implied,
+        Some(alg) => match alg.to_string().parse::<Algorithm>().ok()? {
+            declared if declared == implied => declared,
+            _ => return None,
+        },
+    };
+    let key = DecodingKey::from_jwk(&jwk).ok()?;
+    Some((kid, PinnedKey { algorithm: declared, key }))
+}
+
+/// Verifies access tokens (cheap to clone).
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<VerifierInner>,
+}
+
+struct VerifierInner {
+    hs256: Option<DecodingKey>,
+    jwks: Option<Jwks>,
+    audience: String,
+    leeway: u64,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("hs256", &self.inner.hs256.is_some())
+            .field("jwks", &self.inner.jwks.as_ref().map(|j| j.url.as_str()))
+            .finish()
+    }
+}
+
+impl Verifier {
+    /// A verifier for the configured secret and/or JWKS endpoint.
+    pub fn new(settings: &AuthSettings, options: JwksOptions) -> Self {
+        let hs256 =
+            settings.jwt_secret.as_ref().map(|s| DecodingKey::from_secret(s.expose_secret().as_bytes()));
+        let jwks = settings.jwks_endpoint().map(|url| Jwks {
+            url,
+            http: reqwest::Client::builder()
+                .connect_timeout(options.timeout)
+                .timeout(options.timeout)
+                .build()
+                .unwrap_or_default(),
+            options,
+            cache: RwLock::new(KeyCache::default()),
+            gate: tokio::sync::Mutex::new(FetchGate::default()),
+        });
+        Self {
+            inner: Arc::new(VerifierInner {
+                hs256,
+                jwks,
+                audience: settings.audience.clone(),
+                leeway: settings.leeway_secs,
+            }),
+        }
+    }
+
+    /// Verifies a token and returns its user.
+    ///
+    /// # Errors
+    /// [`AuthError`] saying why the token is refused.
+    pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let header = decode_header(token).map_err(|e| match e.kind() {
+            // An `alg` this library does not know (`none` included) fails header parsing.
+            ErrorKind::Json(_) if token_alg_is_unknown(token) => AuthError::Algorithm,
+            _ => AuthError::Malformed,
+        })?;
+        let (key, algorithm) = match header.alg {
+            Algorithm::HS256 => match &self.inner.hs256 {
+                Some(key) => (key.clone(), Algorithm::HS256),
+                None => return Err(AuthError::Algorithm),
+            },
+            Algorithm::ES256 | Algorithm::RS256 => {
+                let (Some(jwks), Some(kid)) = (&self.inner.jwks, header.kid.as_deref()) else {
+                    return Err(if self.inner.jwks.is_some() {
+                        AuthError::UnknownKey
+                    } else {
+                        AuthError::Algorithm
+                    });
+                };
+                let pinned = jwks.key(kid).await?;
+                if pinned.algorithm != header.alg {
+                    return Err(AuthError::Algorithm);
+                }
+                (pinned.key, pinned.algorithm)
+            }
+            _ => return Err(AuthError::Algorithm),
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = self.inner.leeway;
+        validation.set_required_spec_claims(&["exp"]);
+        validation.set_audience(&[&self.inner.audience]);
+        let data = decode::<RawClaims>(token, &key, &validation).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::InvalidAudience => AuthError::Audience,
+            ErrorKind::InvalidSignature => AuthError::Signature,
+            ErrorKind::InvalidAlgorithm => AuthError::Algorithm,
+            _ => AuthError::Malformed,
+        })?;
+        let claims = data.claims;
+        // An API key (anon/service_role) has no sub; say so before complaining about its audience.
+        let sub = claims.sub.as_deref().and_then(|s| UserId::parse(s).ok()).ok_or(AuthError::NotAUser)?;
+        if claims.aud.is_none() {
+            return Err(AuthError::Audience);
+        }
+        Ok(Claims { sub, exp: claims.exp, role: claims.role })
+    }
+}
+
+/// True when the header's `alg` is a string jsonwebtoken does not know (e.g. `none`).
+fn token_alg_is_unknown(token: &str) -> bool {
+    use base64::Engine as _;
+    let Some(header) = token.split('.').next() else { return false };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header.trim_end_matches('='))
+    else {
+        return false;
+    };
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("alg").and_then(|a| a.as_str()).map(|a| a.parse::<Algorithm>().is_err()))
+        .unwrap_or(false)
+}
+
+/// The bearer token of a request, if any.
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// The `token` query parameter, if any (sockets only: browsers cannot set headers on them).
+fn query_token(req: &HttpRequest) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .filter(|t| !t.is_empty())
+}
+
+async fn authenticate(req: &HttpRequest, token: Option<String>) -> Result<Claims, ApiError> {
+    let verifier = req
+        .app_data::<web::Data<Verifier>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the Verifier is not registered")))?
+        .clone();
+    let token = token.ok_or(AuthError::Missing)?;
+    verifier.verify(&token).await.map_err(ApiError::from)
+}
+
+/// The signed-in user of a request, from `Authorization: Bearer <token>`.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub Claims);
+
+impl AuthUser {
+    /// The user.
+    pub fn id(&self) -> UserId {
+        self.0.sub
+    }
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let token = bearer(&req).map(str::to_owned);
+            authenticate(&req, token).await.map(Self)
+        })
+    }
+}
+
+/// The signed-in user of a socket request: the bearer header, or else `?token=`.
+#[derive(Debug, Clone)]
+pub struct SocketUser(pub Claims);
+
+impl SocketUser {
+    /// The user.
+    pub fn id(&self) -> UserId {
+        self.0.sub
+    }
+}
+
+impl FromRequest for SocketUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let token = bearer(&req).map(str::to_owned).or_else(|| query_token(&req));
+            authenticate(&req, token).await.map(Self)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use secrecy::SecretString;
+    use serde_json::json;
+
+    const SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters";
+    const USER: &str = "7d1c2c4e-5d1f-4a8e-9f00-0123456789ab";
+
+    fn settings() -> AuthSettings {
+        AuthSettings {
+            jwt_secret: Some(SecretString::from(SECRET)),
+            supabase_url: None,
+            jwks_url: None,
+            audience: "authenticated".into(),
+            leeway_secs: 5,
+        }
+    }
+
+    fn now() -> u64 {
+        protocol::message::now_seconds() as u64
+    }
+
+    fn sign(claims: serde_json::Value, alg: Algorithm, secret: &str) -> String {
+        encode(&Header::new(alg), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    }
+
+    fn user_claims() -> serde_json::Value {
+        json!({"sub": USER, "aud": "authenticated", "role": "authenticated", "exp": now() + 3600})
+    }
+
+    fn b64(value: &serde_json::Value) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+    }
+
+    #[tokio::test]
+    async fn a_user_token_yields_its_subject() {
+        let verifier = Verifier::new(&settings(), JwksOptions::default());
+        let claims = verifier.verify(&sign(user_claims(), Algorithm::HS256, SECRET)).await.unwrap();
+        assert_eq!(claims.sub.to_string(), USER);
+        assert_eq!(claims.role.as_deref(), Some("authenticated"));
+    }
+
+    #[tokio::test]
+    async fn bad_tokens_are_refused_with_their_reason() {
+        let verifier = Verifier::new(&settings(), JwksOptions::default());
+        let mut expired = user_claims();
+        expired["exp"] = json!(now() - 120);
+        let mut within_leeway = user_claims();
+        within_leeway["exp"] = json!(now() - 1);
+        let mut wrong_aud = user_claims();
+        wrong_aud["aud"] = json!("anon");
+        let mut no_aud = user_claims();
+        no_aud.as_object_mut().unwrap().remove("aud");
+        let mut not_uuid = user_claims();
+        not_uuid["sub"] = json!("admin");
+        let anon_key =
+            json!({"iss": "supabase", "ref": "abc", "role": "anon", "iat": now(), "exp": now() + 3600});
+        let alg_none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&user_claims()));
+        let cases: Vec<(String, AuthError, &str)> = vec![
+            ("not-a-jwt".into(), AuthError::Malformed, "garbage"),
+            (sign(expired, Algorithm::HS256, SECRET), AuthError::Expired, "expired beyond the leeway"),
+            (
+                sign(user_claims(), Algorithm::HS256, "another-secret-of-sufficient-length!"),
+                AuthError::Signature,
+                "wrong secret",
+            ),
+            (sign(user_claims(), Algorithm::HS512, SECRET), AuthError::Algorithm, "HS512 is not pinned"),
+            (alg_none, AuthError::Algorithm, "alg none"),
+            (sign(wrong_aud, Algorithm::HS256, SECRET), AuthError::Audience, "wrong audience"),
+            (sign(no_aud, Algorithm::HS256, SECRET), AuthError::Audience, "no audience"),
+            (sign(anon_key, Algorithm::HS256, SECRET), AuthError::NotAUser, "the anon API key"),
+            (sign(not_uuid, Algorithm::HS256, SECRET), AuthError::NotAUser, "sub is not a user id"),
+        ];
+        for (token, expected, why) in cases {
+            assert_eq!(verifier.verify(&token).await, Err(expected), "{why}");
+        }
+        assert!(verifier.verify(&sign(within_leeway, Algorithm::HS256, SECRET)).await.is_ok(), "leeway");
+    }
+
+    #[tokio::test]
+    async fn asymmetric_tokens_need_a_configured_jwks() {
+        let verifier = Verifier::new(&settings(), JwksOptions::default());
+        let token = format!(
+            "{}.{}.c2ln",
+            b64(&json!({"alg": "ES256", "typ": "JWT", "kid": "k1"})),
+            b64(&user_claims())
+        );
+        assert_eq!(verifier.verify(&token).await, Err(AuthError::Algorithm));
+    }
+
+    fn es256_token(kid: &str) -> String {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys");
+        let pem = std::fs::read(format!("{dir}/{kid}.private.pem")).unwrap();
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid.into());
+        encode(&header, &user_claims(), &EncodingKey::from_ec_pem(&pem).unwrap()).unwrap()
+    }
+
+    fn jwk(kid: &str) -> serde_json::Value {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys");
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{kid}.jwk.json")).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_stale_key_keeps_working_while_the_jwks_is_down_without_a_fetch_per_request() {
+        use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"keys": [jwk("es256-a")]})))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET")).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+        let mut settings = settings();
+        settings.jwks_url = Some(Url::parse(&format!("{}/jwks.json", server.uri())).unwrap());
+        let options = JwksOptions {
+            max_age: Duration::ZERO,
+            min_refetch_interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(2),
+        };
+        let verifier = Verifier::new(&settings, options);
+
+        for _ in 0..5 {
+            assert!(verifier.verify(&es256_token("es256-a")).await.is_ok());
+        }
+
+        let fetches = server.received_requests().await.unwrap().len();
+        assert_eq!(fetches, 2, "one load, one failed refresh, then the interval holds");
+        assert_eq!(verifier.verify(&es256_token("es256-b")).await, Err(AuthError::UnknownKey));
+    }
+
+    #[test]
+    fn jwk_algorithms_are_pinned_by_key_type() {
+        let ec = json!({"kty": "EC", "crv": "P-256", "kid": "e",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
+        assert_eq!(pin_key(ec.clone()).map(|(_, k)| k.algorithm), Some(Algorithm::ES256));
+        let mut lying = ec;
+        lying["alg"] = json!("RS256");
+        assert!(pin_key(lying).is_none(), "an EC key claiming RS256 is skipped");
+        let oct = json!({"kty": "oct", "kid": "s", "k": "c2VjcmV0"});
+        assert!(pin_key(oct).is_none(), "symmetric keys from a JWKS are never trusted");
+    }
+
+    #[test]
+    fn bearer_and_query_tokens_are_read() {
+        let req = actix_web::test::TestRequest::default()
+            .insert_header((header::AUTHORIZATION, "Bearer abc.def.ghi"))
+            .uri("/ws/x?since=3&token=q.r.s")
+            .to_http_request();
+        assert_eq!(bearer(&req), Some("abc.def.ghi"));
+        assert_eq!(query_token(&req).as_deref(), Some("q.r.s"));
+        let basic = actix_web::test::TestRequest::default()
+            .insert_header((header::AUTHORIZATION, "Basic Zm9v"))
+            .to_http_request();
+        assert_eq!(bearer(&basic), None);
+    }
+}

@@ -1,0 +1,398 @@
+//! In-memory fan-out of task events to this process's sockets and long-polls.
+//!
+//! The gateway holds ONE Redis pub/sub subscription ([`bus::Feed`]); [`Hub::run`] consumes it and
+//! routes each event by task id to the sockets watching that task. Every socket has a bounded
+//! queue of raw JSON messages (`Arc<str>`, shared, never re-serialized per socket). A socket
+//! whose queue is full is a slow reader: it is removed and its
+//! [`Subscription::overflowed`] fires, so the socket closes with
+//! [`crate::ws::CLOSE_SLOW_READER`] and the client resumes with `?since=`.
+//!
+//! When the feed reports that it reconnected to Redis, pub/sub messages may have been lost, so
+//! every subscriber gets [`Delivery::Resync`] and re-reads the event log after its last seq.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use protocol::{TaskId, TaskState};
+use serde::Deserialize;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+
+/// What a socket subscriber receives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// A logged event of the task: its seq and its raw JSON, forwarded as-is.
+    Event {
+        /// The event's sequence number.
+        seq: u64,
+        /// The event, exactly as logged.
+        json: Arc<str>,
+        /// SUCCESS or FAILURE: the last event of the task.
+        terminal: bool,
+    },
+    /// Events may have been missed (Redis reconnected): re-read the log after the last seq.
+    Resync,
+}
+
+struct Subscriber {
+    tx: mpsc::Sender<Delivery>,
+    overflow: CancellationToken,
+}
+
+struct Entry {
+    subscribers: HashMap<u64, Subscriber>,
+    /// Bumped on every event or resync of the task; long-polls wait on it.
+    version: watch::Sender<u64>,
+}
+
+impl Entry {
+    fn new() -> Self {
+        Self { subscribers: HashMap::new(), version: watch::Sender::new(0) }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.subscribers.is_empty() && self.version.receiver_count() == 0
+    }
+}
+
+struct Inner {
+    tasks: Mutex<HashMap<TaskId, Entry>>,
+    next_id: AtomicU64,
+    capacity: usize,
+    metrics: Arc<Metrics>,
+}
+
+/// The fan-out (cheap to clone).
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").field("tasks", &self.lock().len()).finish()
+    }
+}
+
+/// The few fields of an event the hub looks at.
+#[derive(Deserialize)]
+struct Peek {
+    status: TaskState,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+impl Hub {
+    /// A hub whose subscribers queue at most `capacity` messages each.
+    pub fn new(capacity: usize, metrics: Arc<Metrics>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                tasks: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+                capacity: capacity.max(1),
+                metrics,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<TaskId, Entry>> {
+        // Nothing under this lock can panic halfway through an update; a poisoned map is usable.
+        self.inner.tasks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a socket for a task's events. Subscribe BEFORE reading the log, then drop
+    /// deliveries whose seq you already sent: that way nothing falls in between.
+    pub fn subscribe(&self, task_id: TaskId) -> Subscription {
+        let (tx, rx) = mpsc::channel(self.inner.capacity);
+        let overflow = CancellationToken::new();
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.lock()
+            .entry(task_id)
+            .or_insert_with(Entry::new)
+            .subscribers
+            .insert(id, Subscriber { tx, overflow: overflow.clone() });
+        Subscription { hub: self.clone(), task_id, id, rx, overflow }
+    }
+
+    /// Registers a long-poll: [`Waiter::changed`] returns after the task's next event. Register
+    /// BEFORE reading the snapshot.
+    pub fn waiter(&self, task_id: TaskId) -> Waiter {
+        let mut rx = self.lock().entry(task_id).or_insert_with(Entry::new).version.subscribe();
+        rx.mark_unchanged();
+        Waiter { hub: self.clone(), task_id, rx: Some(rx) }
+    }
+
+    /// Routes one event to the task's subscribers and waiters.
+    pub fn publish(&self, task_id: TaskId, seq: u64, json: Arc<str>) {
+        let peek = serde_json::from_str::<Peek>(&json).ok();
+        if let Some(peek) = &peek {
+            self.inner.metrics.task_finished(peek.status, peek.error.as_deref());
+        }
+        let terminal = peek.is_some_and(|p| p.status.is_terminal());
+        let mut tasks = self.lock();
+        let Some(entry) = tasks.get_mut(&task_id) else { return };
+        entry.version.send_modify(|v| *v = v.wrapping_add(1));
+        let delivery = Delivery::Event { seq, json, terminal };
+        self.offer(entry, &delivery);
+        if entry.is_idle() {
+            tasks.remove(&task_id);
+        }
+    }
+
+    /// Tells every subscriber and waiter to re-read the log (after a Redis reconnect).
+    pub fn resync_all(&self) {
+        let mut tasks = self.lock();
+        for entry in tasks.values_mut() {
+            entry.version.send_modify(|v| *v = v.wrapping_add(1));
+            self.offer(entry, &Delivery::Resync);
+        }
+        tasks.retain(|_, entry| !entry.is_idle());
+    }
+
+    fn offer(&self, entry: &mut Entry, delivery: &Delivery) {
+        entry.subscribers.retain(|_, sub| match sub.tx.try_send(delivery.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.inner.metrics.slow_reader();
+                sub.overflow.cancel();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+    }
+
+    /// Tasks with at least one subscriber or waiter here.
+    pub fn watched_tasks(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Consumes the feed until `shutdown`: every event is routed, every reconnect resyncs.
+    pub async fn run(self, mut feed: bus::Feed, shutdown: CancellationToken) {
+        loop {
+            let item = tokio::select! {
+                () = shutdown.cancelled() => break,
+                item = feed.next() => item,
+            };
+            match item {
+                bus::FeedItem::Event { task_id, seq, json } => self.publish(task_id, seq, json),
+                // Cancellations travel on another channel, for workers; nothing to route here.
+                bus::FeedItem::Cancelled(_) => {}
+                bus::FeedItem::Resynced => {
+                    tracing::info!(tasks = self.watched_tasks(), "event feed reconnected; resyncing sockets");
+                    self.inner.metrics.feed_resynced();
+                    self.resync_all();
+                }
+            }
+        }
+        tracing::debug!("hub stopped");
+    }
+
+    fn unsubscribe(&self, task_id: TaskId, id: u64) {
+        let mut tasks = self.lock();
+        if let Some(entry) = tasks.get_mut(&task_id) {
+            entry.subscribers.remove(&id);
+            if entry.is_idle() {
+                tasks.remove(&task_id);
+            }
+        }
+    }
+
+    fn forget_waiter(&self, task_id: TaskId) {
+        let mut tasks = self.lock();
+        if tasks.get(&task_id).is_some_and(Entry::is_idle) {
+            tasks.remove(&task_id);
+        }
+    }
+}
+
+/// A socket's registration; unregisters on drop.
+#[derive(Debug)]
+pub struct Subscription {
+    hub: Hub,
+    task_id: TaskId,
+    id: u64,
+    rx: mpsc::Receiver<Delivery>,
+    overflow: CancellationToken,
+}
+
+impl Subscription {
+    /// The next delivery. `None` only after the subscriber was dropped for overflowing.
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        self.rx.recv().await
+    }
+
+    /// Resolves when the queue overflowed and the hub dropped this subscriber.
+    pub async fn overflowed(&self) {
+        self.overflow.cancelled().await;
+    }
+
+    /// True once the queue overflowed.
+    pub fn is_overflowed(&self) -> bool {
+        self.overflow.is_cancelled()
+    }
+
+    /// A token cancelled when the queue overflows (to stop a stuck write).
+    pub fn overflow_token(&self) -> CancellationToken {
+        self.overflow.clone()
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.unsubscribe(self.task_id, self.id);
+    }
+}
+
+/// A long-poll's registration; unregisters on drop.
+#[derive(Debug)]
+pub struct Waiter {
+    hub: Hub,
+    task_id: TaskId,
+    rx: Option<watch::Receiver<u64>>,
+}
+
+impl Waiter {
+    /// Returns after the task's next event or resync since the last call (or registration).
+    pub async fn changed(&mut self) {
+        match self.rx.as_mut() {
+            Some(rx) => {
+                if rx.changed().await.is_err() {
+                    // The entry is gone only when nobody holds it: cannot happen while we do.
+                    std::future::pending::<()>().await;
+                }
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        // Drop the receiver first so the entry's receiver count no longer includes it.
+        self.rx.take();
+        self.hub.forget_waiter(self.task_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn hub(capacity: usize) -> Hub {
+        Hub::new(capacity, Arc::new(Metrics::default()))
+    }
+
+    fn event(seq: u64) -> Arc<str> {
+        Arc::from(format!("{{\"seq\":{seq}}}"))
+    }
+
+    async fn next(sub: &mut Subscription) -> Delivery {
+        tokio::time::timeout(Duration::from_secs(1), sub.recv()).await.expect("a delivery").expect("open")
+    }
+
+    #[tokio::test]
+    async fn events_reach_only_the_subscribers_of_their_task() {
+        let hub = hub(8);
+        let (a, b) = (TaskId::new(), TaskId::new());
+        let mut sub_a1 = hub.subscribe(a);
+        let mut sub_a2 = hub.subscribe(a);
+        let mut sub_b = hub.subscribe(b);
+        hub.publish(a, 1, event(1));
+        hub.publish(b, 7, event(7));
+        for sub in [&mut sub_a1, &mut sub_a2] {
+            assert_eq!(next(sub).await, Delivery::Event { seq: 1, json: event(1), terminal: false });
+        }
+        assert_eq!(next(&mut sub_b).await, Delivery::Event { seq: 7, json: event(7), terminal: false });
+        assert!(sub_a1.rx.try_recv().is_err(), "nothing else for a");
+    }
+
+    #[tokio::test]
+    async fn the_message_is_shared_not_copied() {
+        let hub = hub(8);
+        let task = TaskId::new();
+        let (mut s1, mut s2) = (hub.subscribe(task), hub.subscribe(task));
+        let json = event(1);
+        hub.publish(task, 1, json.clone());
+        let (Delivery::Event { json: j1, .. }, Delivery::Event { json: j2, .. }) =
+            (next(&mut s1).await, next(&mut s2).await)
+        else {
+            panic!("events expected")
+        };
+        assert!(Arc::ptr_eq(&j1, &j2) && Arc::ptr_eq(&j1, &json));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_the_slow_reader_and_keeps_the_others() {
+        let hub = hub(2);
+        let task = TaskId::new();
+        let slow = hub.subscribe(task);
+        let mut fast = hub.subscribe(task);
+        for seq in 1..=3 {
+            hub.publish(task, seq, event(seq));
+            assert_eq!(next(&mut fast).await, Delivery::Event { seq, json: event(seq), terminal: false });
+        }
+        assert!(slow.is_overflowed());
+        tokio::time::timeout(Duration::from_secs(1), slow.overflowed()).await.unwrap();
+        assert_eq!(hub.inner.metrics.snapshot().slow_readers, 1);
+        hub.publish(task, 4, event(4));
+        assert_eq!(next(&mut fast).await, Delivery::Event { seq: 4, json: event(4), terminal: false });
+    }
+
+    #[tokio::test]
+    async fn resync_reaches_every_subscriber_and_waiter() {
+        let hub = hub(4);
+        let (a, b) = (TaskId::new(), TaskId::new());
+        let mut sub_a = hub.subscribe(a);
+        let mut sub_b = hub.subscribe(b);
+        let mut waiter = hub.waiter(a);
+        hub.resync_all();
+        assert_eq!(next(&mut sub_a).await, Delivery::Resync);
+        assert_eq!(next(&mut sub_b).await, Delivery::Resync);
+        tokio::time::timeout(Duration::from_secs(1), waiter.changed()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_waiter_wakes_on_the_next_event_only() {
+        let hub = hub(4);
+        let task = TaskId::new();
+        hub.publish(task, 1, event(1));
+        let mut waiter = hub.waiter(task);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), waiter.changed()).await.is_err(),
+            "an event before registering does not count"
+        );
+        hub.publish(task, 2, event(2));
+        tokio::time::timeout(Duration::from_secs(1), waiter.changed()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn dropping_every_handle_forgets_the_task() {
+        let hub = hub(4);
+        let task = TaskId::new();
+        let sub = hub.subscribe(task);
+        let waiter = hub.waiter(task);
+        assert_eq!(hub.watched_tasks(), 1);
+        drop(sub);
+        assert_eq!(hub.watched_tasks(), 1, "the waiter still watches");
+        drop(waiter);
+        assert_eq!(hub.watched_tasks(), 0);
+        hub.publish(task, 1, event(1));
+        assert_eq!(hub.watched_tasks(), 0, "events for unwatched tasks leave nothing behind");
+    }
+
+    #[tokio::test]
+    async fn terminal_events_are_counted_by_outcome() {
+        let hub = hub(4);
+        let task = TaskId::new();
+        hub.publish(task, 5, Arc::from(r#"{"status":"SUCCESS","seq":5}"#));
+        hub.publish(task, 6, Arc::from(r#"{"status":"FAILURE","error":"cancelled"}"#));
+        hub.publish(task, 7, Arc::from(r#"{"status":"FAILURE","error":"not_a_recipe"}"#));
+        let snap = hub.inner.metrics.snapshot();
+        assert_eq!((snap.succeeded, snap.cancelled, snap.failed), (1, 1, 1));
+    }
+}

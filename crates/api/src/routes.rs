@@ -1,0 +1,601 @@
+//! HTTP handlers: submission, task snapshot and long-poll, cancellation, recipes, operations.
+
+use std::time::Duration;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use protocol::{Language, RecipeId, ScrapeRequest, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
+use serde::{Deserialize, Serialize};
+use store::{CancelOutcome, CreateOutcome, NewTask, RecipeRow};
+use time::format_description::well_known::Rfc3339;
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::metrics::Submission;
+use crate::startup::AppState;
+
+/// How long an `Idempotency-Key` is remembered.
+const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Longest accepted `Idempotency-Key`.
+const IDEMPOTENCY_KEY_MAX: usize = 255;
+/// What `Retry-After` says when the in-flight limit is reached (tasks take tens of seconds).
+const IN_FLIGHT_RETRY: Duration = Duration::from_secs(10);
+/// Recipes per page by default, and at most.
+const PAGE_DEFAULT: u32 = 20;
+const PAGE_MAX: u32 = 100;
+const JSON: &str = "application/json";
+const JSON_LD: &str = "application/ld+json";
+
+/// Registers every HTTP route except the socket.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/scrape/async", web::post().to(submit))
+        .route("/task/{task_id}", web::get().to(get_task))
+        .route("/task/{task_id}", web::delete().to(cancel_task))
+        .route("/recipes", web::get().to(list_recipes))
+        .route("/recipes/{recipe_id}", web::get().to(get_recipe))
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics))
+        .route("/openapi.json", web::get().to(openapi));
+}
+
+/// The answer for unknown paths: a 404 problem document.
+///
+/// # Errors
+/// Always [`ApiError::NotFound`].
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound("there is no such endpoint; see /openapi.json"))
+}
+
+/// The latest state of a task: its seq, state and the logged event.
+#[derive(Debug, Clone)]
+pub struct Current {
+    /// Seq of the latest event.
+    pub seq: u64,
+    /// Its state word.
+    pub state: TaskState,
+    /// The event, as logged.
+    pub json: String,
+}
+
+/// The task's latest state, if `owner` owns it: from Redis, or from Postgres when Redis no
+/// longer holds the task (expired) or is unreachable.
+///
+/// # Errors
+/// 404 for a missing or foreign task, 503 when neither store answers.
+pub async fn current(state: &AppState, task: TaskId, owner: UserId) -> Result<Current, ApiError> {
+    match state.bus.snapshot(task).await {
+        Ok(Some(snapshot)) if snapshot.owner == owner => {
+            return Ok(Current { seq: snapshot.seq, state: snapshot.state, json: snapshot.json });
+        }
+        Ok(Some(_)) => return Err(ApiError::task_not_found()),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(error = %error, "Redis snapshot failed; serving from Postgres"),
+    }
+    let row = state
+        .store
+        .task_for_owner(task, owner)
+        .await
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(ApiError::task_not_found)?;
+    let update = row.to_update();
+    let json = serde_json::to_string(&update).map_err(ApiError::internal)?;
+    Ok(Current { seq: update.seq, state: update.status, json })
+}
+
+fn invalid(kind: &'static str, detail: String) -> ApiError {
+    ApiError::Invalid { kind, detail }
+}
+
+fn json_response(mut builder: actix_web::HttpResponseBuilder, body: String) -> HttpResponse {
+    builder.insert_header((header::CONTENT_TYPE, JSON)).insert_header((header::CACHE_CONTROL, "no-store"));
+    builder.body(body)
+}
+
+fn accepted(task: TaskId, json: String) -> HttpResponse {
+    let mut builder = HttpResponse::Accepted();
+    builder.insert_header((header::LOCATION, format!("/task/{task}")));
+    json_response(builder, json)
+}
+
+/// The `Idempotency-Key` header, if present and well-formed.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let key =
+        value.to_str().ok().map(str::trim).filter(|k| {
+            (1..=IDEMPOTENCY_KEY_MAX).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
+        });
+    key.map(|k| Some(k.to_owned())).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters (a UUID is ideal)"
+        ))
+    })
+}
+
+/// `POST /scrape/async`: queue a recipe extraction.
+///
+/// Order: auth, body, `Idempotency-Key` (a retry is answered before any limit counts it),
+/// rate limit, in-flight limit, create (or join the user's running task for the same video and
+/// language), enqueue.
+///
+/// # Errors
+/// 400/413/415 for the body, 401, 422 for the URL or language, 429 for limits, 503 when Redis
+/// or Postgres is down.
+pub async fn submit(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    body: web::Json<ScrapeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let owner = user.id();
+    let result = submit_checked(&state, owner, &req, body.into_inner()).await;
+    match &result {
+        Ok(_) => {}
+        Err(ApiError::RateLimited { .. }) => state.metrics.submission(Submission::RateLimited),
+        Err(ApiError::Invalid { .. } | ApiError::BadRequest(_)) => {
+            state.metrics.submission(Submission::Rejected)
+        }
+        Err(_) => {}
+    }
+    result
+}
+
+async fn submit_checked(
+    state: &AppState,
+    owner: UserId,
+    req: &HttpRequest,
+    body: ScrapeRequest,
+) -> Result<HttpResponse, ApiError> {
+    let url = TikTokUrl::parse(&body.url).map_err(|e| invalid("invalid-url", e.to_string()))?;
+    let language = Language::parse(&body.language).map_err(|e| invalid("invalid-language", e.to_string()))?;
+    let key = idempotency_key(req)?;
+    let task_id = TaskId::new();
+    if let Some(key) = &key {
+        let earlier = state
+            .bus
+            .idempotency(owner, key, task_id, IDEMPOTENCY_TTL)
+            .await
+            .map_err(ApiError::unavailable)?;
+        if let Some(earlier) = earlier {
+            state.metrics.submission(Submission::Replayed);
+            return match current(state, earlier, owner).await {
+                Ok(now) => Ok(accepted(earlier, now.json)),
+                // The first request with this key has reserved it but not created its task yet.
+                Err(ApiError::NotFound(_)) => Err(ApiError::Conflict(
+                    "a request with this Idempotency-Key is still being processed; retry in a moment".into(),
+                )),
+                Err(other) => Err(other),
+            };
+        }
+    }
+    let result = admit_and_enqueue(state, owner, task_id, &url, &language).await;
+    if let Some(key) = &key {
+        // The key must name the task this request ended up with, or nothing.
+        let rebind = match &result {
+            Ok((id, _)) if *id == task_id => None,
+            Ok((id, _)) => Some(*id),
+            Err(_) => None,
+        };
+        if result.is_err() || rebind.is_some() {
+            if let Err(error) = state.bus.forget_idempotency(owner, key).await {
+                tracing::warn!(error = %error, "could not release an Idempotency-Key");
+            }
+        }
+        if let Some(id) = rebind {
+            if let Err(error) = state.bus.idempotency(owner, key, id, IDEMPOTENCY_TTL).await {
+                tracing::warn!(error = %error, "could not rebind an Idempotency-Key");
+            }
+        }
+    }
+    let (id, json) = result?;
+    Ok(accepted(id, json))
+}
+
+async fn admit_and_enqueue(
+    state: &AppState,
+    owner: UserId,
+    task_id: TaskId,
+    url: &TikTokUrl,
+    language: &Language,
+) -> Result<(TaskId, String), ApiError> {
+    let api = &state.api;
+    if let Some(wait) = state
+        .bus
+        .rate_limit("submit", owner, api.submissions_per_minute, Duration::from_secs(60))
+        .await
+        .map_err(ApiError::unavailable)?
+    {
+        return Err(ApiError::RateLimited {
+            retry_after: wait,
+            detail: format!(
+                "at most {} submissions per minute; retry after the Retry-After delay",
+                api.submissions_per_minute
+            ),
+        });
+    }
+    let max = api.max_tasks_in_flight;
+    let unfinished = state.store.count_unfinished(owner).await.map_err(ApiError::unavailable)?;
+    if unfinished >= i64::from(max) {
+        return Err(ApiError::RateLimited {
+            retry_after: IN_FLIGHT_RETRY,
+            detail: format!(
+                "you already have {unfinished} unfinished tasks (limit {max}); wait for one to finish or cancel one"
+            ),
+        });
+    }
+    let outcome = state
+        .store
+        .create_task(&NewTask { id: task_id, owner, url, language })
+        .await
+        .map_err(ApiError::unavailable)?;
+    match outcome {
+        CreateOutcome::Running(row) => {
+            state.metrics.submission(Submission::Joined);
+            let id = row.task_id();
+            let now = current(state, id, owner).await?;
+            Ok((id, now.json))
+        }
+        CreateOutcome::Created(_) => {
+            let job = bus::Job { task_id, owner, url: url.clone(), language: language.clone() };
+            match state.bus.enqueue(&job, &TaskUpdate::pending(task_id)).await {
+                Ok(event) => {
+                    state.metrics.submission(Submission::Created);
+                    tracing::info!(%task_id, "task queued");
+                    Ok((task_id, event))
+                }
+                Err(error) => {
+                    if let Err(e) = state.store.mark_enqueue_failed(task_id).await {
+                        tracing::error!(error = %e, %task_id, "could not mark an unqueued task failed");
+                    }
+                    Err(ApiError::unavailable(anyhow::Error::new(error).context("enqueue failed")))
+                }
+            }
+        }
+    }
+}
+
+/// Query of `GET /task/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct TaskQuery {
+    /// Long-poll: answer once there is an event after this seq.
+    pub since: Option<u64>,
+    /// Long-poll: wait at most this many seconds (capped by `api.long_poll_max_secs`).
+    pub wait: Option<u64>,
+}
+
+fn etag(seq: u64) -> String {
+    format!("\"{seq}\"")
+}
+
+/// The seq named by `If-None-Match`, when it names exactly one of our tags.
+fn if_none_match(req: &HttpRequest) -> Vec<String> {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/").to_owned())
+        .collect()
+}
+
+fn parse_task(raw: &str) -> Result<TaskId, ApiError> {
+    TaskId::parse(raw).map_err(|_| ApiError::task_not_found())
+}
+
+/// `GET /task/{id}`: the snapshot; `?since=&wait=` long-polls; `If-None-Match` gives 304.
+///
+/// # Errors
+/// 401, 404 for a missing or foreign task, 503.
+pub async fn get_task(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<TaskQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let task = parse_task(&path)?;
+    let owner = user.id();
+    let tags = if_none_match(&req);
+    // Without `since`, an If-None-Match naming our tag long-polls from that seq.
+    let since = query.since.or_else(|| tags.iter().find_map(|t| t.trim_matches('"').parse().ok()));
+    let wait = query.wait.map(|w| w.min(state.api.long_poll_max_secs)).filter(|w| *w > 0);
+    let mut now = match (since, wait) {
+        (Some(since), Some(wait)) => long_poll(&state, task, owner, since, Duration::from_secs(wait)).await?,
+        _ => current(&state, task, owner).await?,
+    };
+    let tag = etag(now.seq);
+    if tags.iter().any(|t| *t == tag || t == "*") {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, tag))
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .finish());
+    }
+    let mut builder = HttpResponse::Ok();
+    builder.insert_header((header::ETAG, tag)).insert_header((header::CACHE_CONTROL, "no-cache"));
+    builder.insert_header((header::CONTENT_TYPE, JSON));
+    Ok(builder.body(std::mem::take(&mut now.json)))
+}
+
+/// Waits until the task has an event after `since`, it is finished, `wait` passed or the
+/// gateway shuts down; then returns the current snapshot. Woken by the hub, never by polling.
+async fn long_poll(
+    state: &AppState,
+    task: TaskId,
+    owner: UserId,
+    since: u64,
+    wait: Duration,
+) -> Result<Current, ApiError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    // Register before reading, so an event between the read and the wait still wakes us.
+    let mut waiter = state.hub.waiter(task);
+    loop {
+        let now = current(state, task, owner).await?;
+        if now.seq > since || now.state.is_terminal() {
+            return Ok(now);
+        }
+        tokio::select! {
+            () = waiter.changed() => {}
+            () = tokio::time::sleep_until(deadline) => return Ok(now),
+            () = state.shutdown.cancelled() => return Ok(now),
+        }
+    }
+}
+
+/// `DELETE /task/{id}`: cancel a queued or running task.
+///
+/// # Errors
+/// 401, 404, 409 when the task already finished, 503.
+pub async fn cancel_task(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let task = parse_task(&path)?;
+    let owner = user.id();
+    // Postgres decides: a task it has finished cannot be cancelled, and once cancelled there,
+    // a worker can no longer finish it.
+    let row = match state.store.cancel_task(task, owner).await.map_err(ApiError::unavailable)? {
+        CancelOutcome::NotFound => return Err(ApiError::task_not_found()),
+        CancelOutcome::Finished(row) => {
+            return Err(ApiError::Conflict(format!("the task already finished with {}", row.status)));
+        }
+        CancelOutcome::Cancelled(row) => row,
+    };
+    state.metrics.cancel_request();
+    let update =
+        TaskUpdate::failure(task, u32::try_from(row.step).unwrap_or(0), "cancelled", "Task was cancelled");
+    let json = match state.bus.cancel(task, &update).await {
+        Ok(Some(event)) => {
+            if let Some(seq) = seq_of(&event) {
+                if let Err(error) = state.store.set_last_seq(task, seq).await {
+                    tracing::warn!(error = %error, %task, "could not record the cancel event's seq");
+                }
+            }
+            event
+        }
+        // Redis no longer knows the task or it just finished there: Postgres has the outcome.
+        Ok(None) => current(&state, task, owner).await?.json,
+        Err(error) => {
+            tracing::warn!(error = %error, %task, "cancelled in Postgres, but Redis was not told");
+            serde_json::to_string(&row.to_update()).map_err(ApiError::internal)?
+        }
+    };
+    tracing::info!(%task, "task cancelled");
+    Ok(json_response(HttpResponse::Ok(), json))
+}
+
+/// The seq of a logged event (they start with `{"seq":N,`).
+pub fn seq_of(event: &str) -> Option<u64> {
+    event.strip_prefix("{\"seq\":")?.split([',', '}']).next()?.parse().ok()
+}
+
+/// A recipe as served: ids and time around the recipe's fields.
+#[derive(Debug, Serialize)]
+pub struct RecipeBody {
+    /// Recipe id.
+    pub id: RecipeId,
+    /// The task that produced it.
+    pub task_id: TaskId,
+    /// When it was saved (RFC 3339).
+    pub created_at: String,
+    /// The recipe.
+    #[serde(flatten)]
+    pub recipe: protocol::Recipe,
+}
+
+impl From<RecipeRow> for RecipeBody {
+    fn from(row: RecipeRow) -> Self {
+        Self {
+            id: row.id,
+            task_id: row.task_id,
+            created_at: row.created_at.format(&Rfc3339).unwrap_or_default(),
+            recipe: row.recipe,
+        }
+    }
+}
+
+/// Whether the client prefers JSON-LD.
+fn wants_json_ld(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| range.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case(JSON_LD)))
+}
+
+/// `GET /recipes/{id}`: JSON, or schema.org JSON-LD with `Accept: application/ld+json`.
+///
+/// # Errors
+/// 401, 404 for a missing or foreign recipe, 503.
+pub async fn get_recipe(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::NotFound("no recipe with this id belongs to you");
+    let id = RecipeId::parse(&path).map_err(|_| not_found())?;
+    let row = state
+        .store
+        .recipe_for_owner(id, user.id())
+        .await
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(not_found)?;
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::VARY, "Accept"))
+        .insert_header((header::CACHE_CONTROL, "private, max-age=60"));
+    if wants_json_ld(&req) {
+        let mut doc = row.recipe.to_json_ld();
+        doc["identifier"] = serde_json::Value::from(row.id.to_string());
+        doc["dateCreated"] = serde_json::Value::from(row.created_at.format(&Rfc3339).unwrap_or_default());
+        response.insert_header((header::CONTENT_TYPE, JSON_LD));
+        return Ok(response.body(doc.to_string()));
+    }
+    Ok(response.json(RecipeBody::from(row)))
+}
+
+/// Query of `GET /recipes`.
+#[derive(Debug, Deserialize)]
+pub struct RecipesQuery {
+    /// Page size (1 to 100, default 20).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of `GET /recipes`.
+#[derive(Debug, Serialize)]
+pub struct RecipePage {
+    /// Recipes, newest first.
+    pub items: Vec<RecipeBody>,
+    /// Pass as `?cursor=` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /recipes`: the user's recipes, newest first, cursor-paginated.
+///
+/// # Errors
+/// 400 for a bad cursor or limit, 401, 503.
+pub async fn list_recipes(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<RecipesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(PAGE_DEFAULT);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("limit must be between 1 and {PAGE_MAX}")));
+    }
+    let before = query
+        .cursor
+        .as_deref()
+        .map(|c| {
+            RecipeId::parse(c).map_err(|_| ApiError::BadRequest("cursor must be a next_cursor value".into()))
+        })
+        .transpose()?;
+    // One extra row tells whether another page exists.
+    let mut rows =
+        state.store.list_recipes(user.id(), before, limit + 1).await.map_err(ApiError::unavailable)?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = more.then(|| rows.last().map(|r| r.id.to_string())).flatten();
+    let page = RecipePage { items: rows.into_iter().map(RecipeBody::from).collect(), next_cursor };
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(page))
+}
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: Redis and Postgres answer within two seconds, and the gateway is not shutting
+/// down (so the load balancer stops routing to it first).
+///
+/// # Errors
+/// 503 while shutting down or when a dependency does not answer.
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.shutdown.is_cancelled() {
+        return Err(ApiError::unavailable(anyhow::anyhow!("shutting down")));
+    }
+    let limit = Duration::from_secs(2);
+    let (redis, postgres) = tokio::join!(
+        tokio::time::timeout(limit, state.bus.ping()),
+        tokio::time::timeout(limit, state.store.ping())
+    );
+    let redis_ok = matches!(redis, Ok(Ok(())));
+    let postgres_ok = matches!(postgres, Ok(Ok(())));
+    if redis_ok && postgres_ok {
+        return Ok(
+            HttpResponse::Ok().json(serde_json::json!({"status": "ready", "redis": "ok", "postgres": "ok"}))
+        );
+    }
+    let down: Vec<&str> = [(!redis_ok).then_some("redis"), (!postgres_ok).then_some("postgres")]
+        .into_iter()
+        .flatten()
+        .collect();
+    Err(ApiError::unavailable(anyhow::anyhow!("not ready: {} unreachable", down.join(" and "))))
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let depth = match tokio::time::timeout(Duration::from_secs(1), state.bus.queue_depth()).await {
+        Ok(Ok(depth)) => Some(depth),
+        _ => None,
+    };
+    HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        ))
+        .body(state.metrics.render(depth, state.hub.watched_tasks()))
+}
+
+/// `GET /openapi.json`: the OpenAPI 3.1 description of this API.
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(crate::openapi::document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_is_read_from_a_logged_event() {
+        assert_eq!(seq_of(r#"{"seq":12,"type":"progress"}"#), Some(12));
+        assert_eq!(seq_of(r#"{"seq":3}"#), Some(3));
+        assert_eq!(seq_of(r#"{"type":"progress"}"#), None);
+    }
+
+    #[test]
+    fn json_ld_is_chosen_only_when_asked_for() {
+        let ask = |accept: &str| {
+            wants_json_ld(
+                &actix_web::test::TestRequest::default()
+                    .insert_header((header::ACCEPT, accept))
+                    .to_http_request(),
+            )
+        };
+        assert!(ask("application/ld+json"));
+        assert!(ask("text/html, application/ld+json;q=0.9"));
+        assert!(!ask("application/json"));
+        assert!(!ask("*/*"));
+    }
+
+    #[test]
+    fn idempotency_keys_are_checked() {
+        let with = |key: &str| {
+            idempotency_key(
+                &actix_web::test::TestRequest::default()
+                    .insert_header(("Idempotency-Key", key))
+                    .to_http_request(),
+            )
+        };
+        assert_eq!(with("abc-123").unwrap().as_deref(), Some("abc-123"));
+        assert!(with("has space").is_err());
+        assert!(with(&"k".repeat(300)).is_err());
+        assert_eq!(
+            idempotency_key(&actix_web::test::TestRequest::default().to_http_request()).unwrap(),
+            None
+        );
+    }
+}

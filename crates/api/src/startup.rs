@@ -1,0 +1,200 @@
+//! [`Application`]: builds the gateway from [`Settings`], binds its listener and runs it until a
+//! signal (or its [`CancellationToken`]) stops it.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use bus::{Bus, BusConfig, Feed};
+use settings::{ApiSettings, Settings};
+use store::Store;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::{JwksOptions, Verifier};
+use crate::error::{json_error, path_error, query_error};
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::ws::SocketSlots;
+use crate::{access_log, routes, ws};
+
+/// How long sockets and in-flight requests get to finish once shutdown starts.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Everything a handler needs (one per process, shared by the HTTP workers).
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Redis: queue, event log, limits.
+    pub bus: Bus,
+    /// Postgres: tasks and recipes.
+    pub store: Store,
+    /// This process's fan-out of task events.
+    pub hub: Hub,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Limits and socket tuning.
+    pub api: Arc<ApiSettings>,
+    /// Per-user socket counts on this process.
+    pub sockets: SocketSlots,
+    /// Cancelled when the process shuts down; sockets close with 1012.
+    pub shutdown: CancellationToken,
+    /// Socket tasks, awaited on shutdown.
+    pub tracker: TaskTracker,
+}
+
+/// The gateway, bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    hub_task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Connects to Postgres (running migrations) and Redis, subscribes to the event feed and
+    /// binds the listener (`api.port = 0` picks a free port).
+    ///
+    /// # Errors
+    /// When a dependency is unreachable or the address cannot be bound.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = Store::connect(settings.database_url(), settings.database.max_connections)
+            .await
+            .context("cannot connect to Postgres (DATABASE_URL)")?;
+        let bus = Bus::new(BusConfig {
+            url: settings.redis_url().to_owned(),
+            prefix: settings.redis.key_prefix.clone(),
+            pool_size: settings.redis.pool_size,
+            finished_ttl: Duration::from_secs(settings.worker.event_ttl_hours * 3600),
+        })
+        .context("invalid Redis settings (REDIS_URL)")?;
+        bus.ping().await.context("cannot reach Redis (REDIS_URL)")?;
+        let mut feed = Feed::new(bus.url(), bus.events_channel()).context("invalid REDIS_URL")?;
+        // Subscribe before serving: no event published after a socket subscribes can be missed.
+        feed.ready().await.context("cannot subscribe to the Redis event channel")?;
+
+        let metrics = Arc::new(Metrics::default());
+        let api = Arc::new(settings.api.clone());
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let hub = Hub::new(api.ws_queue_capacity, metrics.clone());
+        let hub_task = tokio::spawn(hub.clone().run(feed, shutdown.clone()));
+        let state = AppState {
+            bus,
+            store,
+            hub,
+            metrics: metrics.clone(),
+            api: api.clone(),
+            sockets: SocketSlots::default(),
+            shutdown: shutdown.clone(),
+            tracker: tracker.clone(),
+        };
+        let verifier = Verifier::new(&settings.auth, JwksOptions::default());
+
+        let listener = TcpListener::bind((api.host.as_str(), api.port))
+            .with_context(|| format!("cannot bind {}:{}", api.host, api.port))?;
+        let port = listener.local_addr().context("listener has no address")?.port();
+        let max_body = api.max_body_bytes;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(state.clone()))
+                .app_data(web::Data::new(verifier.clone()))
+                .app_data(web::Data::from(metrics.clone()))
+                .app_data(web::JsonConfig::default().limit(max_body).error_handler(json_error(max_body)))
+                .app_data(web::PayloadConfig::new(max_body))
+                .app_data(web::QueryConfig::default().error_handler(query_error))
+                .app_data(web::PathConfig::default().error_handler(path_error))
+                .configure(routes::configure)
+                .route("/ws/{task_id}", web::get().to(ws::socket))
+                .default_service(web::to(routes::not_found))
+                .wrap(from_fn(access_log::access_log))
+        })
+        .listen(listener)
+        .context("cannot listen")?
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .run();
+        tracing::info!(port, "gateway listening");
+        Ok(Self { port, server, shutdown, tracker, hub_task })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The token that stops this application (what SIGTERM/ctrl-c cancel).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until SIGTERM, ctrl-c or [`Application::shutdown_token`]; then closes every
+    /// socket with 1012, finishes in-flight requests and returns.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self { server, shutdown, tracker, hub_task, .. } = self;
+        let handle = server.handle();
+        let stopper = tokio::spawn({
+            let shutdown = shutdown.clone();
+            let tracker = tracker.clone();
+            async move {
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = signal() => {
+                        tracing::info!("shutdown signal received");
+                        shutdown.cancel();
+                    }
+                }
+                // Sockets first, while the HTTP workers are alive to flush their close frames
+                // (1012); only then stop accepting and finish in-flight requests.
+                tracker.close();
+                if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+                    tracing::warn!("some sockets did not close within the grace period");
+                }
+                handle.stop(true).await;
+            }
+        });
+        let result = server.await.context("HTTP server failed");
+        shutdown.cancel();
+        let _ = stopper.await;
+        let _ = hub_task.await;
+        tracing::info!("gateway stopped");
+        result
+    }
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

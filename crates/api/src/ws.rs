@@ -1,0 +1,455 @@
+//! `GET /ws/{task_id}`: a task's events over a WebSocket.
+//!
+//! Authentication and the ownership check happen before the upgrade (401, 404, 429 as HTTP
+//! problems). After it, the server subscribes to the hub FIRST, then reads the log, then drops
+//! live duplicates by seq, so there is no gap between replay and live events. Without `?since=`
+//! the first message is the current snapshot; with it, every event after that seq is replayed.
+//! After the terminal message the server closes with 1000. The close codes are listed below and
+//! in `docs/protocol.md`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
+use protocol::{TaskId, TaskState, UserId};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::auth::SocketUser;
+use crate::error::ApiError;
+use crate::hub::{Delivery, Subscription};
+use crate::routes::current;
+use crate::startup::AppState;
+
+/// 1000: the terminal message was sent; the task is over.
+pub const CLOSE_DONE: u16 = 1000;
+/// 1002: the client sent a malformed frame.
+pub const CLOSE_PROTOCOL: u16 = 1002;
+/// 1003: the client sent a binary frame (only the text `ping` is expected).
+pub const CLOSE_UNSUPPORTED: u16 = 1003;
+/// 1008: the client sent more than `api.ws_max_frames_per_minute` frames in a minute.
+pub const CLOSE_FLOOD: u16 = 1008;
+/// 1009: an inbound frame was larger than `api.ws_max_frame_bytes`.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// 1011: the event log could not be read; reconnect with `?since=` or poll.
+pub const CLOSE_ERROR: u16 = 1011;
+/// 1012: the gateway is shutting down; reconnect (another instance serves) with `?since=`.
+pub const CLOSE_RESTART: u16 = 1012;
+/// 4000: nothing heard from the client for `api.ws_client_timeout_secs`.
+pub const CLOSE_IDLE: u16 = 4000;
+/// 4001: the access token expired while the socket was open; refresh it and reconnect.
+pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+/// 4008: the client read too slowly and its queue overflowed; reconnect with `?since=`.
+pub const CLOSE_SLOW_READER: u16 = 4008;
+
+/// How long a close frame may wait for room in the outbound queue (a slow reader's is full)
+/// before the connection is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Retries of a failed event-log read before the socket closes with 1011.
+const LOG_READ_RETRIES: u32 = 3;
+/// How long the server waits for the client's close frame after sending its own.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
+
+/// Per-user socket counts on this process.
+#[derive(Debug, Clone, Default)]
+pub struct SocketSlots {
+    counts: Arc<Mutex<HashMap<UserId, u32>>>,
+}
+
+/// One of a user's socket slots; freed on drop.
+#[derive(Debug)]
+pub struct SocketSlot {
+    slots: SocketSlots,
+    user: UserId,
+}
+
+impl SocketSlots {
+    /// Takes a slot if the user has fewer than `max` sockets open here.
+    pub fn try_acquire(&self, user: UserId, max: u32) -> Option<SocketSlot> {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(user).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(SocketSlot { slots: self.clone(), user })
+    }
+
+    /// Sockets the user has open here.
+    pub fn count(&self, user: UserId) -> u32 {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner).get(&user).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut counts = self.slots.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.user) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// Query of `GET /ws/{task_id}` (the token is read by [`SocketUser`]).
+#[derive(Debug, Deserialize)]
+pub struct SocketQuery {
+    /// Replay every event after this seq first.
+    pub since: Option<u64>,
+}
+
+/// `GET /ws/{task_id}`: authenticate, check ownership and limits, upgrade.
+///
+/// # Errors
+/// 401, 404 (unknown or foreign task, or sockets disabled), 429 (too many sockets), 503.
+pub async fn socket(
+    state: web::Data<AppState>,
+    user: SocketUser,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<SocketQuery>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    if !state.api.sockets_enabled {
+        return Err(ApiError::NotFound("sockets are disabled here; poll GET /task/{id} instead"));
+    }
+    let task = TaskId::parse(&path).map_err(|_| ApiError::task_not_found())?;
+    let owner = user.id();
+    current(&state, task, owner).await?;
+    let slot = state.sockets.try_acquire(owner, state.api.max_sockets_per_user).ok_or_else(|| {
+        ApiError::RateLimited {
+            retry_after: Duration::from_secs(5),
+            detail: format!(
+                "at most {} sockets per user; close one (or poll GET /task/{{id}})",
+                state.api.max_sockets_per_user
+            ),
+        }
+    })?;
+    let (response, session, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::BadRequest(format!("this endpoint needs a WebSocket upgrade request: {e}")))?;
+    let stream = stream.max_frame_size(state.api.ws_max_frame_bytes);
+    let connection = Connection {
+        state: state.get_ref().clone(),
+        task,
+        owner,
+        token_expires: expiry_instant(user.0.exp),
+        session: Some(session),
+        last_seq: 0,
+        overflow: CancellationToken::new(),
+        _slot: slot,
+    };
+    let since = query.since;
+    let span = tracing::info_span!("socket", %task);
+    state.metrics.socket_opened();
+    state.tracker.spawn_local(connection.run(stream, since).instrument(span));
+    Ok(response)
+}
+
+/// The instant the token expires (seconds since the epoch -> monotonic clock).
+fn expiry_instant(exp: u64) -> Instant {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    Instant::now() + Duration::from_secs(exp.saturating_sub(now))
+}
+
+/// Why the socket loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+    /// The peer is gone (closed, or the connection dropped): nothing more to send.
+    Gone,
+}
+
+/// The few fields of an event the socket looks at.
+#[derive(Deserialize)]
+struct Peek {
+    seq: u64,
+    status: TaskState,
+}
+
+struct Connection {
+    state: AppState,
+    task: TaskId,
+    owner: UserId,
+    token_expires: Instant,
+    session: Option<Session>,
+    /// The seq of the last event sent to the client.
+    last_seq: u64,
+    /// Cancelled by the hub when this socket's queue overflows.
+    overflow: CancellationToken,
+    _slot: SocketSlot,
+}
+
+/// Inbound frame counting for the flood limit: a fixed one-minute window.
+struct FrameBudget {
+    window_start: Instant,
+    count: u32,
+    limit: u32,
+}
+
+impl FrameBudget {
+    fn allow(&mut self) -> bool {
+        if self.window_start.elapsed() >= Duration::from_secs(60) {
+            self.window_start = Instant::now();
+            self.count = 0;
+        }
+        self.count += 1;
+        self.count <= self.limit
+    }
+}
+
+impl Connection {
+    async fn run(mut self, mut stream: MessageStream, since: Option<u64>) {
+        // Subscribe before reading the log: every event from here on reaches us twice at worst.
+        let mut subscription = self.state.hub.subscribe(self.task);
+        self.overflow = subscription.overflow_token();
+        let end = match self.start(since).await {
+            Ok(true) => End::Close(CLOSE_DONE, "task finished"),
+            Ok(false) => self.serve(&mut subscription, &mut stream).await,
+            Err(end) => end,
+        };
+        drop(subscription);
+        // Counted before the close frame goes out, so whoever sees the frame sees the count.
+        let code = match end {
+            End::Close(code, _) => code,
+            End::Gone => 0,
+        };
+        tracing::debug!(code, last_seq = self.last_seq, "socket closed");
+        self.state.metrics.socket_closed(code);
+        if let End::Close(code, reason) = end {
+            self.close(code, reason, &mut stream).await;
+        }
+    }
+
+    /// Sends the current state (or the replay after `since`). Returns whether the task is over.
+    async fn start(&mut self, since: Option<u64>) -> Result<bool, End> {
+        let now = current(&self.state, self.task, self.owner).await.map_err(|_| log_error())?;
+        let Some(since) = since else {
+            self.send(now.json.into(), now.seq).await?;
+            return Ok(now.state.is_terminal());
+        };
+        // A `since` from the future would silence every live event: clamp it.
+        self.last_seq = since.min(now.seq);
+        if self.replay().await? {
+            return Ok(true);
+        }
+        // Redis may have lost the log (expired): Postgres' snapshot still moves the client on.
+        if now.seq > self.last_seq {
+            self.send(now.json.into(), now.seq).await?;
+        }
+        Ok(now.state.is_terminal() && self.last_seq >= now.seq)
+    }
+
+    /// Sends every logged event after `last_seq`. Returns whether a terminal one was among them.
+    async fn replay(&mut self) -> Result<bool, End> {
+        // Right after Redis comes back, pooled connections may still be the dead ones: a couple
+        // of quick retries let the pool replace them before the client is bothered.
+        let mut attempt = 0;
+        let events = loop {
+            match self.state.bus.events_after(self.task, self.last_seq).await {
+                Ok(events) => break events,
+                Err(error) if attempt < LOG_READ_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(error = %error, attempt, "event log read failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "cannot read the event log");
+                    return Err(log_error());
+                }
+            }
+        };
+        for event in events {
+            let Ok(peek) = serde_json::from_str::<Peek>(&event) else { continue };
+            if peek.seq <= self.last_seq {
+                continue;
+            }
+            self.send(event.into(), peek.seq).await?;
+            if peek.status.is_terminal() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn serve(&mut self, subscription: &mut Subscription, stream: &mut MessageStream) -> End {
+        let api = self.state.api.clone();
+        let shutdown = self.state.shutdown.clone();
+        let overflow = self.overflow.clone();
+        let client_timeout = Duration::from_secs(api.ws_client_timeout_secs.max(1));
+        let mut ping = tokio::time::interval(Duration::from_secs(api.ws_ping_secs.max(1)));
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ping.tick().await;
+        let mut last_heard = Instant::now();
+        let mut budget =
+            FrameBudget { window_start: Instant::now(), count: 0, limit: api.ws_max_frames_per_minute };
+        let token_expired = tokio::time::sleep_until(self.token_expires.into());
+        tokio::pin!(token_expired);
+        loop {
+            let step = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => Err(End::Close(CLOSE_RESTART, "server restarting; reconnect with since")),
+                () = overflow.cancelled() => Err(slow_reader()),
+                () = &mut token_expired => Err(End::Close(CLOSE_TOKEN_EXPIRED, "access token expired")),
+                frame = stream.recv() => {
+                    last_heard = Instant::now();
+                    self.inbound(frame, &mut budget).await
+                }
+                delivery = subscription.recv() => match delivery {
+                    Some(delivery) => self.deliver(delivery).await,
+                    None => Err(slow_reader()),
+                },
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > client_timeout {
+                        Err(End::Close(CLOSE_IDLE, "no frame from the client in time"))
+                    } else {
+                        self.ping().await
+                    }
+                }
+            };
+            match step {
+                Ok(true) => return End::Close(CLOSE_DONE, "task finished"),
+                Ok(false) => {}
+                Err(end) => return end,
+            }
+        }
+    }
+
+    /// Handles one inbound frame. Returns `Ok(false)` to go on.
+    async fn inbound(
+        &mut self,
+        frame: Option<Result<Message, ProtocolError>>,
+        budget: &mut FrameBudget,
+    ) -> Result<bool, End> {
+        let message = match frame {
+            None => return Err(End::Gone),
+            Some(Err(ProtocolError::Overflow)) => {
+                return Err(End::Close(CLOSE_TOO_BIG, "frame larger than the limit"));
+            }
+            Some(Err(error)) => {
+                tracing::debug!(error = %error, "bad inbound frame");
+                return Err(End::Close(CLOSE_PROTOCOL, "malformed frame"));
+            }
+            Some(Ok(message)) => message,
+        };
+        if matches!(message, Message::Close(_)) {
+            return Err(End::Gone);
+        }
+        if !budget.allow() {
+            return Err(End::Close(CLOSE_FLOOD, "too many frames"));
+        }
+        match message {
+            // The guide's client sends the text `ping` every 30 s and parses every message as
+            // JSON: it is accepted quietly, without an answer.
+            Message::Text(_) | Message::Pong(_) | Message::Continuation(_) | Message::Nop => Ok(false),
+            Message::Ping(bytes) => {
+                let session = self.session.as_mut().ok_or(End::Gone)?;
+                session.pong(&bytes).await.map_err(|_| End::Gone)?;
+                Ok(false)
+            }
+            Message::Binary(_) => Err(End::Close(CLOSE_UNSUPPORTED, "binary frames are not accepted")),
+            Message::Close(_) => Err(End::Gone),
+        }
+    }
+
+    /// Forwards a hub delivery. Returns whether the task is over.
+    async fn deliver(&mut self, delivery: Delivery) -> Result<bool, End> {
+        match delivery {
+            Delivery::Event { seq, .. } if seq <= self.last_seq => Ok(false),
+            // A gap (a message lost in transit): the log has everything, in order.
+            Delivery::Event { seq, .. } if seq > self.last_seq + 1 => self.replay().await,
+            Delivery::Event { seq, json, terminal } => {
+                self.send(json, seq).await?;
+                Ok(terminal)
+            }
+            Delivery::Resync => self.replay().await,
+        }
+    }
+
+    /// Writes one message; gives up when the writer is stuck and the queue overflows, or on
+    /// shutdown.
+    async fn send(&mut self, json: Arc<str>, seq: u64) -> Result<(), End> {
+        let session = self.session.as_mut().ok_or(End::Gone)?;
+        tokio::select! {
+            sent = session.text(&*json) => sent.map_err(|_| End::Gone)?,
+            () = self.overflow.cancelled() => return Err(slow_reader()),
+            () = tokio::time::sleep(Duration::from_secs(self.state.api.ws_client_timeout_secs.max(1))) => {
+                return Err(slow_reader());
+            }
+            () = self.state.shutdown.cancelled() => {
+                return Err(End::Close(CLOSE_RESTART, "server restarting; reconnect with since"));
+            }
+        }
+        self.last_seq = seq;
+        self.state.metrics.delivered();
+        Ok(())
+    }
+
+    async fn ping(&mut self) -> Result<bool, End> {
+        let session = self.session.as_mut().ok_or(End::Gone)?;
+        session.ping(b"").await.map_err(|_| End::Gone)?;
+        Ok(false)
+    }
+
+    /// The closing handshake: send the close frame, then wait (briefly) for the client's.
+    async fn close(&mut self, code: u16, reason: &str, stream: &mut MessageStream) {
+        let Some(session) = self.session.take() else { return };
+        // While a clone lives, the response stays open: the connection is not torn down (and
+        // unread client frames do not turn into a TCP reset) before the client has the frame.
+        let keep_open = session.clone();
+        let reason = CloseReason { code: CloseCode::from(code), description: Some(reason.to_owned()) };
+        // A reader that stopped reading cannot take the close frame either: give up then.
+        let sent = tokio::time::timeout(CLOSE_TIMEOUT, session.close(Some(reason))).await;
+        if matches!(sent, Ok(Ok(()))) {
+            let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
+                while let Some(Ok(frame)) = stream.recv().await {
+                    if matches!(frame, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        drop(keep_open);
+    }
+}
+
+fn slow_reader() -> End {
+    End::Close(CLOSE_SLOW_READER, "reading too slowly; reconnect with since")
+}
+
+fn log_error() -> End {
+    End::Close(CLOSE_ERROR, "the task's events are unavailable; reconnect with since or poll")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_slots_are_counted_per_user_and_freed_on_drop() {
+        let slots = SocketSlots::default();
+        let (alice, bob) = (UserId::from_uuid(uuid::Uuid::new_v4()), UserId::from_uuid(uuid::Uuid::new_v4()));
+        let a1 = slots.try_acquire(alice, 2).unwrap();
+        let _a2 = slots.try_acquire(alice, 2).unwrap();
+        assert!(slots.try_acquire(alice, 2).is_none(), "third socket refused");
+        assert!(slots.try_acquire(bob, 2).is_some(), "other users are not affected");
+        drop(a1);
+        assert_eq!(slots.count(alice), 1);
+        assert!(slots.try_acquire(alice, 2).is_some());
+    }
+
+    #[test]
+    fn the_frame_budget_refuses_beyond_its_limit() {
+        let mut budget = FrameBudget { window_start: Instant::now(), count: 0, limit: 3 };
+        assert!((0..3).all(|_| budget.allow()));
+        assert!(!budget.allow());
+        budget.window_start -= Duration::from_secs(61);
+        assert!(budget.allow(), "a new window starts afresh");
+    }
+}
