@@ -3,6 +3,7 @@
 mod failover;
 mod outages;
 mod paths;
+mod startup;
 
 use std::time::Duration;
 
