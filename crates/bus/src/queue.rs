@@ -192,25 +192,8 @@ impl Bus {
         update: &TaskUpdate,
         dead: bool,
     ) -> Result<WriteOutcome, BusError> {
-        let id = claim.job.task_id.to_string();
-        let mut conn = self.conn().await?;
-        let reply: String = FINISH
-            .key(self.key(&["job", &id]))
-            .key(self.key(&["task", &id]))
-            .key(self.key(&["log", &id]))
-            .key(self.key(&["leases"]))
-            .key(self.processing(worker))
-            .key(self.key(&["dead"]))
-            .arg(claim.token.to_string())
-            .arg(draft_json(update)?)
-            .arg(&id)
-            .arg(update.status.as_str())
-            .arg(self.events_channel())
-            .arg(self.ttl_for(update))
-            .arg(if dead { "1" } else { "0" })
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(WriteOutcome::parse(&reply))
+        let flag = if dead { "1" } else { "0" };
+        self.settle(&FINISH, worker, claim, update, "dead", flag.to_owned()).await
     }
 
     /// Logs `update` (a retry notice) and parks the job until `delay` has passed.
@@ -224,21 +207,38 @@ impl Bus {
         update: &TaskUpdate,
         delay: Duration,
     ) -> Result<WriteOutcome, BusError> {
+        let ready_at = now_ms() + delay.as_millis() as u64;
+        self.settle(&RETRY, worker, claim, update, "delayed", ready_at.to_string()).await
+    }
+
+    /// Runs a script that logs `update` and lets go of the claim. Both take the same keys and
+    /// arguments, and differ in where the job goes: `target` (the dead-letter list or the
+    /// delayed set), told by `extra` (the dead flag or the due time).
+    async fn settle(
+        &self,
+        script: &Script,
+        worker: &str,
+        claim: &Claim,
+        update: &TaskUpdate,
+        target: &str,
+        extra: String,
+    ) -> Result<WriteOutcome, BusError> {
         let id = claim.job.task_id.to_string();
         let mut conn = self.conn().await?;
-        let reply: String = RETRY
+        let reply: String = script
             .key(self.key(&["job", &id]))
             .key(self.key(&["task", &id]))
             .key(self.key(&["log", &id]))
             .key(self.key(&["leases"]))
             .key(self.processing(worker))
-            .key(self.key(&["delayed"]))
+            .key(self.key(&[target]))
             .arg(claim.token.to_string())
             .arg(draft_json(update)?)
             .arg(&id)
+            .arg(update.status.as_str())
             .arg(self.events_channel())
             .arg(self.ttl_for(update))
-            .arg(now_ms() + delay.as_millis() as u64)
+            .arg(extra)
             .invoke_async(&mut conn)
             .await?;
         Ok(WriteOutcome::parse(&reply))

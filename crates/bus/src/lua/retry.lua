@@ -1,5 +1,5 @@
 -- A transient failure: log the retry event and park the job in the delayed set.
--- KEYS: job, task, log, leases, processing, delayed. ARGV: token, body, task_id, channel, ttl, ready_at_ms
+-- KEYS: job, task, log, leases, processing, delayed. ARGV: token, body, task_id, state, channel, ttl, ready_at_ms
 local state = redis.call('HGET', KEYS[2], 'state')
 if is_terminal(state) then
   redis.call('LREM', KEYS[5], 1, ARGV[3])
@@ -9,9 +9,9 @@ end
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
   return 'lost'
 end
-local event = append(KEYS[2], KEYS[3], ARGV[4], ARGV[2], ARGV[3], 'PROGRESS', tonumber(ARGV[5]))
+local event = append(KEYS[2], KEYS[3], ARGV[5], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6]))
 redis.call('HDEL', KEYS[1], 'token', 'worker')
 redis.call('ZREM', KEYS[4], ARGV[3])
 redis.call('LREM', KEYS[5], 1, ARGV[3])
-redis.call('ZADD', KEYS[6], ARGV[6], ARGV[3])
+redis.call('ZADD', KEYS[6], ARGV[7], ARGV[3])
 return event
