@@ -11,6 +11,7 @@
 
 pub mod access_log;
 pub mod auth;
+pub mod demo;
 pub mod error;
 pub mod hub;
 pub mod metrics;

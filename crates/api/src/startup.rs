@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{JwksOptions, Verifier};
+use crate::demo::Mounts;
 use crate::error::{json_error, path_error, query_error};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
@@ -100,6 +101,8 @@ impl Application {
             tracker: tracker.clone(),
         };
         let verifier = Verifier::new(&settings.auth, JwksOptions::default());
+        // The web demo and the development token endpoint, when the settings turn them on.
+        let mounts = Mounts::from_settings(&settings);
 
         let listener = TcpListener::bind((api.host.as_str(), api.port))
             .with_context(|| format!("cannot bind {}:{}", api.host, api.port))?;
@@ -116,6 +119,7 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .configure(routes::configure)
                 .route("/ws/{task_id}", web::get().to(ws::socket))
+                .configure(|cfg| mounts.configure(cfg))
                 .default_service(web::to(routes::not_found))
                 .wrap(from_fn(access_log::access_log))
         })

@@ -3,6 +3,7 @@
 //! database per test). `scripts/services` provides both.
 
 mod auth;
+mod demo;
 mod flow;
 mod helpers;
 mod inputs;
