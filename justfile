@@ -45,10 +45,13 @@ fmt:
 clippy:
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# PLACEHOLDER: the load tool is not built yet.
-bench:
-    @echo "bench: not available yet: the load-test tool has not been written" >&2
-    @exit 1
+# The load tests (docs/performance.md) on release builds, a few minutes; figures also in
+# target/bench.json. With args, one scenario: `just bench latency --sockets 500`.
+bench *args:
+    cargo build --release -p api -p worker -p loadgen
+    . "$(scripts/services up)"; \
+    if [ $# -eq 0 ]; then set -- all --json target/bench.json; fi; \
+    target/release/loadgen "$@"
 
 # Run the api gateway against the local services (APP_ENVIRONMENT=local).
 api *args:

@@ -10,13 +10,15 @@
 //! When the feed reports that it reconnected to Redis, pub/sub messages may have been lost, so
 //! every subscriber gets [`Delivery::Resync`] and re-reads the event log after its last seq.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
 
 use protocol::{TaskId, TaskState};
 use serde::Deserialize;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
@@ -37,24 +39,95 @@ pub enum Delivery {
     Resync,
 }
 
+/// One socket's bounded queue, shared by the hub (writer) and the socket (reader).
+///
+/// Deliberately small: an idle socket holds one of these for its whole life, so it costs about a
+/// hundred bytes (the deque allocates only while messages wait), where a `tokio::sync::mpsc`
+/// channel with its first block of slots costs about 1.5 KiB.
+#[derive(Debug)]
+struct Queue {
+    state: Mutex<QueueState>,
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    items: VecDeque<Delivery>,
+    /// The reader waiting for an item.
+    reader: Option<Waker>,
+    /// A task waiting for the overflow (a socket stuck in a write).
+    overflow_waiter: Option<Waker>,
+    /// The queue was full when the hub offered a message: the subscriber was dropped.
+    overflowed: bool,
+    /// The reader is gone.
+    closed: bool,
+}
+
+/// The result of offering a delivery to a queue.
+enum Offer {
+    Queued,
+    Overflowed,
+    Closed,
+}
+
+impl Queue {
+    fn new() -> Arc<Self> {
+        Arc::new(Self { state: Mutex::new(QueueState::default()) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn offer(&self, delivery: &Delivery, capacity: usize) -> Offer {
+        let mut state = self.lock();
+        if state.closed {
+            return Offer::Closed;
+        }
+        if state.items.len() >= capacity {
+            state.overflowed = true;
+            // Queued messages are still readable; then recv() ends.
+            wake(state.reader.take());
+            wake(state.overflow_waiter.take());
+            return Offer::Overflowed;
+        }
+        state.items.push_back(delivery.clone());
+        wake(state.reader.take());
+        Offer::Queued
+    }
+}
+
+fn wake(waker: Option<Waker>) {
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
 struct Subscriber {
-    tx: mpsc::Sender<Delivery>,
-    overflow: CancellationToken,
+    id: u64,
+    queue: Arc<Queue>,
 }
 
 struct Entry {
-    subscribers: HashMap<u64, Subscriber>,
-    /// Bumped on every event or resync of the task; long-polls wait on it.
-    version: watch::Sender<u64>,
+    /// Usually one socket per task: a vector beats a map here.
+    subscribers: Vec<Subscriber>,
+    /// Bumped on every event or resync of the task; long-polls wait on it. Made on the first
+    /// long-poll only: sockets do not need it.
+    version: Option<watch::Sender<u64>>,
 }
 
 impl Entry {
     fn new() -> Self {
-        Self { subscribers: HashMap::new(), version: watch::Sender::new(0) }
+        Self { subscribers: Vec::new(), version: None }
     }
 
     fn is_idle(&self) -> bool {
-        self.subscribers.is_empty() && self.version.receiver_count() == 0
+        self.subscribers.is_empty() && self.version.as_ref().is_none_or(|v| v.receiver_count() == 0)
+    }
+
+    fn bump(&self) {
+        if let Some(version) = &self.version {
+            version.send_modify(|v| *v = v.wrapping_add(1));
+        }
     }
 }
 
@@ -106,35 +179,40 @@ impl Hub {
     /// Registers a socket for a task's events. Subscribe BEFORE reading the log, then drop
     /// deliveries whose seq you already sent: that way nothing falls in between.
     pub fn subscribe(&self, task_id: TaskId) -> Subscription {
-        let (tx, rx) = mpsc::channel(self.inner.capacity);
-        let overflow = CancellationToken::new();
+        let queue = Queue::new();
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        self.lock()
-            .entry(task_id)
-            .or_insert_with(Entry::new)
-            .subscribers
-            .insert(id, Subscriber { tx, overflow: overflow.clone() });
-        Subscription { hub: self.clone(), task_id, id, rx, overflow }
+        let mut tasks = self.lock();
+        let subscribers = &mut tasks.entry(task_id).or_insert_with(Entry::new).subscribers;
+        subscribers.reserve_exact(1);
+        subscribers.push(Subscriber { id, queue: queue.clone() });
+        drop(tasks);
+        Subscription { hub: self.clone(), task_id, id, queue }
     }
 
     /// Registers a long-poll: [`Waiter::changed`] returns after the task's next event. Register
     /// BEFORE reading the snapshot.
     pub fn waiter(&self, task_id: TaskId) -> Waiter {
-        let mut rx = self.lock().entry(task_id).or_insert_with(Entry::new).version.subscribe();
+        let mut tasks = self.lock();
+        let entry = tasks.entry(task_id).or_insert_with(Entry::new);
+        let mut rx = entry.version.get_or_insert_with(|| watch::Sender::new(0)).subscribe();
+        drop(tasks);
         rx.mark_unchanged();
         Waiter { hub: self.clone(), task_id, rx: Some(rx) }
     }
 
     /// Routes one event to the task's subscribers and waiters.
     pub fn publish(&self, task_id: TaskId, seq: u64, json: Arc<str>) {
-        let peek = serde_json::from_str::<Peek>(&json).ok();
+        // Only a terminal event needs a look inside (metrics, and closing sockets after it);
+        // a quote inside a JSON string is escaped, so this text only matches the field itself.
+        let maybe_terminal = json.contains(r#""status":"SUCCESS""#) || json.contains(r#""status":"FAILURE""#);
+        let peek = maybe_terminal.then(|| serde_json::from_str::<Peek>(&json).ok()).flatten();
         if let Some(peek) = &peek {
             self.inner.metrics.task_finished(peek.status, peek.error.as_deref());
         }
         let terminal = peek.is_some_and(|p| p.status.is_terminal());
         let mut tasks = self.lock();
         let Some(entry) = tasks.get_mut(&task_id) else { return };
-        entry.version.send_modify(|v| *v = v.wrapping_add(1));
+        entry.bump();
         let delivery = Delivery::Event { seq, json, terminal };
         self.offer(entry, &delivery);
         if entry.is_idle() {
@@ -146,21 +224,20 @@ impl Hub {
     pub fn resync_all(&self) {
         let mut tasks = self.lock();
         for entry in tasks.values_mut() {
-            entry.version.send_modify(|v| *v = v.wrapping_add(1));
+            entry.bump();
             self.offer(entry, &Delivery::Resync);
         }
         tasks.retain(|_, entry| !entry.is_idle());
     }
 
     fn offer(&self, entry: &mut Entry, delivery: &Delivery) {
-        entry.subscribers.retain(|_, sub| match sub.tx.try_send(delivery.clone()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        entry.subscribers.retain(|sub| match sub.queue.offer(delivery, self.inner.capacity) {
+            Offer::Queued => true,
+            Offer::Overflowed => {
                 self.inner.metrics.slow_reader();
-                sub.overflow.cancel();
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Offer::Closed => false,
         });
     }
 
@@ -193,7 +270,7 @@ impl Hub {
     fn unsubscribe(&self, task_id: TaskId, id: u64) {
         let mut tasks = self.lock();
         if let Some(entry) = tasks.get_mut(&task_id) {
-            entry.subscribers.remove(&id);
+            entry.subscribers.retain(|sub| sub.id != id);
             if entry.is_idle() {
                 tasks.remove(&task_id);
             }
@@ -209,40 +286,97 @@ impl Hub {
 }
 
 /// A socket's registration; unregisters on drop.
-#[derive(Debug)]
 pub struct Subscription {
     hub: Hub,
     task_id: TaskId,
     id: u64,
-    rx: mpsc::Receiver<Delivery>,
-    overflow: CancellationToken,
+    queue: Arc<Queue>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription").field("task_id", &self.task_id).field("id", &self.id).finish()
+    }
 }
 
 impl Subscription {
-    /// The next delivery. `None` only after the subscriber was dropped for overflowing.
+    /// The next delivery. `None` only after the subscriber was dropped for overflowing (and
+    /// everything queued before that was read).
     pub async fn recv(&mut self) -> Option<Delivery> {
-        self.rx.recv().await
+        poll_fn(|cx| {
+            let mut state = self.queue.lock();
+            if let Some(delivery) = state.items.pop_front() {
+                return Poll::Ready(Some(delivery));
+            }
+            if state.overflowed {
+                return Poll::Ready(None);
+            }
+            if !state.reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                state.reader = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Resolves when the queue overflowed and the hub dropped this subscriber.
     pub async fn overflowed(&self) {
-        self.overflow.cancelled().await;
+        self.overflow_signal().fired().await;
     }
 
     /// True once the queue overflowed.
     pub fn is_overflowed(&self) -> bool {
-        self.overflow.is_cancelled()
+        self.queue.lock().overflowed
     }
 
-    /// A token cancelled when the queue overflows (to stop a stuck write).
-    pub fn overflow_token(&self) -> CancellationToken {
-        self.overflow.clone()
+    /// A handle that fires when the queue overflows (to stop a stuck write).
+    pub fn overflow_signal(&self) -> OverflowSignal {
+        OverflowSignal { queue: Some(self.queue.clone()) }
+    }
+
+    #[cfg(test)]
+    fn try_recv(&mut self) -> Option<Delivery> {
+        self.queue.lock().items.pop_front()
     }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
+        {
+            let mut state = self.queue.lock();
+            state.closed = true;
+            state.items.clear();
+        }
         self.hub.unsubscribe(self.task_id, self.id);
+    }
+}
+
+/// Fires when a socket's queue overflows. One task at a time may wait on it (the socket's own).
+#[derive(Debug, Clone, Default)]
+pub struct OverflowSignal {
+    queue: Option<Arc<Queue>>,
+}
+
+impl OverflowSignal {
+    /// A signal that never fires (before the socket subscribed).
+    pub fn never() -> Self {
+        Self::default()
+    }
+
+    /// Resolves once the queue overflowed.
+    pub async fn fired(&self) {
+        let Some(queue) = &self.queue else { return std::future::pending().await };
+        poll_fn(|cx| {
+            let mut state = queue.lock();
+            if state.overflowed {
+                return Poll::Ready(());
+            }
+            if !state.overflow_waiter.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                state.overflow_waiter = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await;
     }
 }
 
@@ -308,7 +442,7 @@ mod tests {
             assert_eq!(next(sub).await, Delivery::Event { seq: 1, json: event(1), terminal: false });
         }
         assert_eq!(next(&mut sub_b).await, Delivery::Event { seq: 7, json: event(7), terminal: false });
-        assert!(sub_a1.rx.try_recv().is_err(), "nothing else for a");
+        assert!(sub_a1.try_recv().is_none(), "nothing else for a");
     }
 
     #[tokio::test]

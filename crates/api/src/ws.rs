@@ -15,12 +15,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
 use protocol::{TaskId, TaskState, UserId};
 use serde::Deserialize;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::auth::SocketUser;
 use crate::error::ApiError;
-use crate::hub::{Delivery, Subscription};
+use crate::hub::{Delivery, OverflowSignal, Subscription};
 use crate::routes::current;
 use crate::startup::AppState;
 
@@ -134,17 +133,20 @@ pub async fn socket(
         .map_err(|e| ApiError::BadRequest(format!("this endpoint needs a WebSocket upgrade request: {e}")))?;
     let stream = stream.max_frame_size(state.api.ws_max_frame_bytes);
     let connection = Connection {
-        state: state.get_ref().clone(),
+        state: state.clone(),
         task,
         owner,
         token_expires: expiry_instant(user.0.exp),
         session: Some(session),
         last_seq: 0,
-        overflow: CancellationToken::new(),
+        overflow: OverflowSignal::never(),
         _slot: slot,
     };
     let since = query.since;
-    let span = tracing::info_span!("socket", %task);
+    // A debug span: at the default `info` level it is disabled and costs an idle socket nothing
+    // (an enabled span keeps its formatted fields for the socket's whole life). The few log
+    // lines below carry the task id themselves.
+    let span = tracing::debug_span!("socket", %task);
     state.metrics.socket_opened();
     state.tracker.spawn_local(connection.run(stream, since).instrument(span));
     Ok(response)
@@ -172,16 +174,19 @@ struct Peek {
     status: TaskState,
 }
 
+/// One socket's state. An idle socket costs this, the `serve` loop's future and the hub's queue,
+/// so cold paths (the first read, replays, the close) are boxed futures: they take memory only
+/// while they run.
 struct Connection {
-    state: AppState,
+    state: web::Data<AppState>,
     task: TaskId,
     owner: UserId,
     token_expires: Instant,
     session: Option<Session>,
     /// The seq of the last event sent to the client.
     last_seq: u64,
-    /// Cancelled by the hub when this socket's queue overflows.
-    overflow: CancellationToken,
+    /// Fires when this socket's hub queue overflows.
+    overflow: OverflowSignal,
     _slot: SocketSlot,
 }
 
@@ -207,8 +212,8 @@ impl Connection {
     async fn run(mut self, mut stream: MessageStream, since: Option<u64>) {
         // Subscribe before reading the log: every event from here on reaches us twice at worst.
         let mut subscription = self.state.hub.subscribe(self.task);
-        self.overflow = subscription.overflow_token();
-        let end = match self.start(since).await {
+        self.overflow = subscription.overflow_signal();
+        let end = match Box::pin(self.start(since)).await {
             Ok(true) => End::Close(CLOSE_DONE, "task finished"),
             Ok(false) => self.serve(&mut subscription, &mut stream).await,
             Err(end) => end,
@@ -219,10 +224,10 @@ impl Connection {
             End::Close(code, _) => code,
             End::Gone => 0,
         };
-        tracing::debug!(code, last_seq = self.last_seq, "socket closed");
+        tracing::debug!(task = %self.task, code, last_seq = self.last_seq, "socket closed");
         self.state.metrics.socket_closed(code);
         if let End::Close(code, reason) = end {
-            self.close(code, reason, &mut stream).await;
+            Box::pin(self.close(code, reason, &mut stream)).await;
         }
     }
 
@@ -255,11 +260,11 @@ impl Connection {
                 Ok(events) => break events,
                 Err(error) if attempt < LOG_READ_RETRIES => {
                     attempt += 1;
-                    tracing::debug!(error = %error, attempt, "event log read failed; retrying");
+                    tracing::debug!(task = %self.task, error = %error, attempt, "event log read failed; retrying");
                     tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
                 }
                 Err(error) => {
-                    tracing::warn!(error = %error, "cannot read the event log");
+                    tracing::warn!(task = %self.task, error = %error, "cannot read the event log");
                     return Err(log_error());
                 }
             }
@@ -282,32 +287,38 @@ impl Connection {
         let shutdown = self.state.shutdown.clone();
         let overflow = self.overflow.clone();
         let client_timeout = Duration::from_secs(api.ws_client_timeout_secs.max(1));
-        let mut ping = tokio::time::interval(Duration::from_secs(api.ws_ping_secs.max(1)));
-        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ping.tick().await;
+        let ping_every = Duration::from_secs(api.ws_ping_secs.max(1));
         let mut last_heard = Instant::now();
         let mut budget =
             FrameBudget { window_start: Instant::now(), count: 0, limit: api.ws_max_frames_per_minute };
-        let token_expired = tokio::time::sleep_until(self.token_expires.into());
-        tokio::pin!(token_expired);
+        // One timer for both the next ping and the token's expiry: one timer entry per socket.
+        let mut next_ping = Instant::now() + ping_every;
+        let timer = tokio::time::sleep_until(next_ping.min(self.token_expires).into());
+        tokio::pin!(timer);
         loop {
             let step = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => Err(End::Close(CLOSE_RESTART, "server restarting; reconnect with since")),
-                () = overflow.cancelled() => Err(slow_reader()),
-                () = &mut token_expired => Err(End::Close(CLOSE_TOKEN_EXPIRED, "access token expired")),
+                () = overflow.fired() => Err(slow_reader()),
                 frame = stream.recv() => {
                     last_heard = Instant::now();
                     self.inbound(frame, &mut budget).await
                 }
+                // Boxed: the write's future is large and an idle socket should not carry it.
                 delivery = subscription.recv() => match delivery {
-                    Some(delivery) => self.deliver(delivery).await,
+                    Some(delivery) => Box::pin(self.deliver(delivery)).await,
                     None => Err(slow_reader()),
                 },
-                _ = ping.tick() => {
-                    if last_heard.elapsed() > client_timeout {
+                // Last, as the ping tick was: a frame already waiting counts before the idle check.
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if now >= self.token_expires {
+                        Err(End::Close(CLOSE_TOKEN_EXPIRED, "access token expired"))
+                    } else if last_heard.elapsed() > client_timeout {
                         Err(End::Close(CLOSE_IDLE, "no frame from the client in time"))
                     } else {
+                        next_ping = now + ping_every;
+                        timer.as_mut().reset(next_ping.min(self.token_expires).into());
                         self.ping().await
                     }
                 }
@@ -349,7 +360,7 @@ impl Connection {
             Message::Text(_) | Message::Pong(_) | Message::Continuation(_) | Message::Nop => Ok(false),
             Message::Ping(bytes) => {
                 let session = self.session.as_mut().ok_or(End::Gone)?;
-                session.pong(&bytes).await.map_err(|_| End::Gone)?;
+                Box::pin(session.pong(&bytes)).await.map_err(|_| End::Gone)?;
                 Ok(false)
             }
             Message::Binary(_) => Err(End::Close(CLOSE_UNSUPPORTED, "binary frames are not accepted")),
@@ -362,12 +373,12 @@ impl Connection {
         match delivery {
             Delivery::Event { seq, .. } if seq <= self.last_seq => Ok(false),
             // A gap (a message lost in transit): the log has everything, in order.
-            Delivery::Event { seq, .. } if seq > self.last_seq + 1 => self.replay().await,
+            Delivery::Event { seq, .. } if seq > self.last_seq + 1 => Box::pin(self.replay()).await,
             Delivery::Event { seq, json, terminal } => {
                 self.send(json, seq).await?;
                 Ok(terminal)
             }
-            Delivery::Resync => self.replay().await,
+            Delivery::Resync => Box::pin(self.replay()).await,
         }
     }
 
@@ -377,7 +388,7 @@ impl Connection {
         let session = self.session.as_mut().ok_or(End::Gone)?;
         tokio::select! {
             sent = session.text(&*json) => sent.map_err(|_| End::Gone)?,
-            () = self.overflow.cancelled() => return Err(slow_reader()),
+            () = self.overflow.fired() => return Err(slow_reader()),
             () = tokio::time::sleep(Duration::from_secs(self.state.api.ws_client_timeout_secs.max(1))) => {
                 return Err(slow_reader());
             }
@@ -392,7 +403,7 @@ impl Connection {
 
     async fn ping(&mut self) -> Result<bool, End> {
         let session = self.session.as_mut().ok_or(End::Gone)?;
-        session.ping(b"").await.map_err(|_| End::Gone)?;
+        Box::pin(session.ping(b"")).await.map_err(|_| End::Gone)?;
         Ok(false)
     }
 

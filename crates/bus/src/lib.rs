@@ -113,8 +113,9 @@ pub(crate) fn now_ms() -> u64 {
 /// The Redis bus (cheap to clone: connection handles).
 ///
 /// Non-blocking commands share one multiplexed, self-reconnecting connection: concurrent jobs
-/// and requests pipeline on it with no per-command pool checkout. Blocking `BLMOVE` claims use
-/// the pool, so they never stall the shared connection.
+/// and requests pipeline on it with no per-command pool checkout. A claim takes a waiting job in
+/// one script call on it; only on an empty queue does it block in `BLMOVE`, on a pooled
+/// connection, so it never stalls the shared one.
 #[derive(Clone)]
 pub struct Bus {
     pool: Pool,

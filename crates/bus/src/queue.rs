@@ -9,7 +9,10 @@ use uuid::Uuid;
 
 use crate::{Bus, BusError, Job, draft_json, now_ms};
 
-static CLAIM: LazyLock<Script> = script!("lua/claim.lua");
+static CLAIM: LazyLock<Script> =
+    LazyLock::new(|| Script::new(concat!(include_str!("lua/take.lua"), include_str!("lua/claim.lua"))));
+static CLAIM_NEXT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(concat!(include_str!("lua/take.lua"), include_str!("lua/claim_next.lua"))));
 static PUBLISH: LazyLock<Script> = script!("lua/publish.lua");
 static FINISH: LazyLock<Script> = script!("lua/finish.lua");
 static RETRY: LazyLock<Script> = script!("lua/retry.lua");
@@ -92,6 +95,10 @@ impl Bus {
 
     /// Waits up to `block` for a job and takes a lease of `lease` on it.
     ///
+    /// While jobs are waiting this is one round trip (a script moves the next id to this
+    /// worker's processing list and takes the lease); only on an empty queue does it block in
+    /// `BLMOVE` on a connection of its own and then take the lease (two round trips).
+    ///
     /// # Errors
     /// [`BusError`] on Redis failure or an unreadable job.
     pub async fn claim(
@@ -100,6 +107,21 @@ impl Bus {
         block: Duration,
         lease: Duration,
     ) -> Result<Option<Claim>, BusError> {
+        let token = Uuid::new_v4();
+        let mut conn = self.conn().await?;
+        let next: Option<Vec<String>> = CLAIM_NEXT
+            .key(self.key(&["queue"]))
+            .key(self.processing(worker))
+            .key(self.key(&["leases"]))
+            .arg(self.prefix())
+            .arg(token.to_string())
+            .arg(worker)
+            .arg(now_ms() + lease.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await?;
+        if let Some(fields) = next {
+            return self.claimed(worker, token, fields).await;
+        }
         let mut blocking = self.blocking_conn().await?;
         let moved: Option<String> = redis::cmd("BLMOVE")
             .arg(self.key(&["queue"]))
@@ -110,23 +132,36 @@ impl Bus {
             .query_async(&mut *blocking)
             .await?;
         drop(blocking);
-        let mut conn = self.conn().await?;
         let Some(id) = moved else { return Ok(None) };
-        let token = Uuid::new_v4();
-        let reply: Option<(String, String, String, u32, String, u64, String)> = CLAIM
-            .key(self.key(&["job", &id]))
+        let fields: Vec<String> = CLAIM
             .key(self.key(&["leases"]))
-            .key(self.key(&["task", &id]))
+            .arg(self.prefix())
             .arg(&id)
             .arg(token.to_string())
             .arg(worker)
             .arg(now_ms() + lease.as_millis() as u64)
             .invoke_async(&mut conn)
             .await?;
-        let Some((owner, url, language, attempt, run, seq, state)) = reply else {
-            // Cancelled while queued: nothing to run.
-            self.drop_task(worker, &id).await?;
-            return Ok(None);
+        self.claimed(worker, token, fields).await
+    }
+
+    /// Builds the claim from `{id, owner, url, language, attempts, run, seq, state}`; a lone
+    /// `{id}` is a job cancelled while queued: nothing to run, the id is let go.
+    async fn claimed(
+        &self,
+        worker: &str,
+        token: Uuid,
+        fields: Vec<String>,
+    ) -> Result<Option<Claim>, BusError> {
+        let [id, owner, url, language, attempt, run, seq, state] = match <[String; 8]>::try_from(fields) {
+            Ok(fields) => fields,
+            Err(fields) => {
+                let [id] = fields.as_slice() else {
+                    return Err(BusError::Corrupt(format!("unexpected claim reply {fields:?}")));
+                };
+                self.drop_task(worker, id).await?;
+                return Ok(None);
+            }
         };
         let corrupt = |what: &str, e: String| BusError::Corrupt(format!("job {id}: {what}: {e}"));
         let job = Job {
@@ -138,9 +173,9 @@ impl Bus {
         Ok(Some(Claim {
             job,
             token,
-            attempt,
+            attempt: attempt.parse().map_err(|_| corrupt("attempts", attempt.clone()))?,
             run_id: (!run.is_empty()).then_some(run),
-            seq,
+            seq: seq.parse().map_err(|_| corrupt("seq", seq.clone()))?,
             state: TaskState::parse(&state),
         }))
     }

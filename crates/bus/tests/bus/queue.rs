@@ -137,3 +137,35 @@ async fn the_apify_run_is_remembered_across_claims() {
     assert_eq!(again.run_id.as_deref(), Some("run-42"));
     assert_eq!(bus.run(job.task_id).await.unwrap().as_deref(), Some("run-42"));
 }
+
+#[tokio::test]
+async fn a_queued_id_whose_job_is_gone_is_let_go_and_the_next_one_claimed() {
+    let bus = test_bus();
+    let gone = queued(&bus).await;
+    let next = queued(&bus).await;
+    // The first job's hash vanished (expired, deleted by hand) while its id waited in the queue.
+    let mut conn = redis::Client::open(bus.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{}:job:{}", bus.prefix(), gone.task_id);
+    redis::cmd("DEL").arg(key).query_async::<()>(&mut conn).await.unwrap();
+
+    assert!(bus.claim("w1", NO_WAIT, LEASE).await.unwrap().is_none(), "nothing to run");
+    assert!(bus.held("w1").await.unwrap().is_empty(), "the id was let go");
+    let claim = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().expect("the next job");
+    assert_eq!((claim.job, claim.attempt), (next, 1));
+}
+
+#[tokio::test]
+async fn a_claim_on_an_empty_queue_waits_for_the_next_job() {
+    let bus = test_bus();
+    let waiting = tokio::spawn({
+        let bus = bus.clone();
+        async move { bus.claim("w1", Duration::from_secs(5), LEASE).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let job = queued(&bus).await;
+
+    let claim = waiting.await.unwrap().unwrap().expect("claimed once queued");
+
+    assert_eq!((claim.job, claim.attempt, claim.seq), (job.clone(), 1, 1));
+    assert_eq!(bus.held("w1").await.unwrap(), vec![job.task_id.to_string()]);
+}

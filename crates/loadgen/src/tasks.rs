@@ -1,0 +1,207 @@
+//! Tasks to watch, and events published on them the way the worker publishes them.
+//!
+//! Tasks are created as the gateway creates them (a Postgres row, then the enqueue script that
+//! logs PENDING), one user per task so no per-user limit applies. They are then claimed with the
+//! worker's own calls (`Bus::claim`: BLMOVE + the claim script), and events are logged with
+//! `Bus::publish` (the worker's Lua path: seq, log, snapshot, PUBLISH). Every event carries its
+//! publish time in `details`, so receivers can measure publish-to-receive latency.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use bus::{Bus, Claim, Job};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use protocol::{Language, RecipeId, Step, TaskId, TaskUpdate, TikTokUrl, UserId};
+use store::NewTask;
+use tokio::task::JoinSet;
+
+use crate::stack::Stack;
+
+/// The worker id the load tool claims under.
+const PUBLISHER: &str = "loadgen";
+/// A recipe video the offline scraper knows.
+pub(crate) const RECIPE_URLS: [&str; 3] = [
+    "https://www.tiktok.com/@cozykitchenwithmia/video/7311770584007226424",
+    "https://www.tiktok.com/@kochen.mit.lena/video/7326497432544955876",
+    "https://www.tiktok.com/@brunchbydan/video/7339557630099983671",
+];
+/// What `details` starts with on a stamped event.
+const STAMP: &str = "loadgen-stamp:";
+
+/// A task of its own user, with that user's access token.
+#[derive(Debug, Clone)]
+pub(crate) struct Task {
+    /// The task.
+    pub(crate) id: TaskId,
+    /// Its owner's access token.
+    pub(crate) token: String,
+}
+
+/// Creates `n` PENDING tasks, each of a new user.
+///
+/// # Errors
+/// On Redis or Postgres failure.
+pub(crate) async fn create(stack: &Stack, n: usize) -> anyhow::Result<Vec<Task>> {
+    let url = TikTokUrl::parse(RECIPE_URLS[0])?;
+    let language = Language::parse("en")?;
+    stream::iter(0..n)
+        .map(|_| async {
+            let user = uuid::Uuid::new_v4();
+            let job = Job {
+                task_id: TaskId::new(),
+                owner: UserId::from_uuid(user),
+                url: url.clone(),
+                language: language.clone(),
+            };
+            let new = NewTask { id: job.task_id, owner: job.owner, url: &job.url, language: &job.language };
+            stack.store.create_task(&new).await?;
+            stack.bus.enqueue(&job, &TaskUpdate::pending(job.task_id)).await?;
+            Ok(Task { id: job.task_id, token: stack.token(user)? })
+        })
+        .buffered(16)
+        .try_collect()
+        .await
+}
+
+/// Claims every queued task (as a worker would), in the order of `tasks`.
+///
+/// # Errors
+/// On Redis failure, or when a task cannot be claimed.
+pub(crate) async fn claim(bus: &Bus, tasks: &[Task]) -> anyhow::Result<Vec<Claim>> {
+    let mut claims: std::collections::HashMap<TaskId, Claim> = stream::iter(0..tasks.len())
+        .map(|_| async {
+            let claim = bus.claim(PUBLISHER, Duration::from_secs(1), Duration::from_secs(3600)).await?;
+            let claim = claim.context("the queue ran dry before every task was claimed")?;
+            anyhow::Ok((claim.job.task_id, claim))
+        })
+        .buffer_unordered(8)
+        .try_collect()
+        .await?;
+    tasks.iter().map(|t| claims.remove(&t.id).context("a task was not claimed")).collect()
+}
+
+/// Ends every claimed task with SUCCESS (open sockets then close with 1000), newest claim
+/// first so each removal from the processing list is found at its head.
+pub(crate) async fn finish(bus: &Bus, claims: &[Claim]) {
+    let failures = stream::iter(claims.iter().rev())
+        .map(|claim| async move {
+            let update = TaskUpdate::completion(claim.job.task_id, RecipeId::new(), "loadgen".to_owned());
+            bus.finish(PUBLISHER, claim, &update, false).await
+        })
+        .buffer_unordered(16)
+        .filter(|r| std::future::ready(r.is_err()))
+        .count()
+        .await;
+    if failures > 0 {
+        eprintln!("loadgen: {failures} tasks could not be finished");
+    }
+}
+
+/// Microseconds since the Unix epoch.
+pub(crate) fn now_micros() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or_default()
+}
+
+/// The publish time carried by an event's `details`, if it is a stamped event.
+pub(crate) fn stamp_of(details: Option<&str>) -> Option<u64> {
+    details?.strip_prefix(STAMP)?.parse().ok()
+}
+
+/// The fields of an event the receivers look at.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Peek {
+    /// The event's seq.
+    pub(crate) seq: u64,
+    /// Its state word.
+    pub(crate) status: protocol::TaskState,
+    /// The stamp, on events the load tool published.
+    #[serde(default)]
+    pub(crate) details: Option<String>,
+}
+
+/// What the publisher did.
+#[derive(Debug, Default)]
+pub(crate) struct Published {
+    /// Events logged and published.
+    pub(crate) sent: u64,
+    /// Publishes that failed.
+    pub(crate) errors: u64,
+    /// How many events each task (by index) got.
+    pub(crate) per_task: Vec<u64>,
+    /// Duration of each publish call (the Lua script's round trip), microseconds.
+    pub(crate) call_micros: Vec<u64>,
+}
+
+/// Publishes `rate` events per second for `secs` seconds, round robin over `claims`, in an
+/// open loop: each event starts on schedule whether or not earlier ones are done, so a slow
+/// system shows up as latency instead of silently lowering the rate.
+pub(crate) async fn publish_open_loop(bus: &Bus, claims: Arc<Vec<Claim>>, rate: u32, secs: u64) -> Published {
+    let total = u64::from(rate) * secs;
+    let mut published = Published { per_task: vec![0; claims.len()], ..Published::default() };
+    if claims.is_empty() || total == 0 {
+        return published;
+    }
+    let mut calls = JoinSet::new();
+    let start = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut started = 0u64;
+    while started < total {
+        tick.tick().await;
+        let due = ((start.elapsed().as_secs_f64() * f64::from(rate)) as u64 + 1).min(total);
+        while started < due {
+            let index = (started % claims.len() as u64) as usize;
+            published.per_task[index] += 1;
+            let (bus, claims) = (bus.clone(), claims.clone());
+            calls.spawn(async move {
+                let claim = &claims[index];
+                let stamp = now_micros();
+                let details = Some(format!("{STAMP}{stamp}"));
+                let update = TaskUpdate::progress(claim.job.task_id, Step::Extracting, details);
+                let began = Instant::now();
+                let outcome = bus.publish(claim, &update).await;
+                (outcome, began.elapsed())
+            });
+            started += 1;
+        }
+        // Collect what finished, so the set does not grow with the whole run.
+        while let Some(done) = calls.try_join_next() {
+            record(&mut published, done);
+        }
+    }
+    let drain = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(done) = calls.join_next().await {
+            record(&mut published, done);
+        }
+    });
+    if drain.await.is_err() {
+        published.errors += calls.len() as u64;
+    }
+    published
+}
+
+type CallResult = Result<(Result<bus::WriteOutcome, bus::BusError>, Duration), tokio::task::JoinError>;
+
+fn record(published: &mut Published, done: CallResult) {
+    match done {
+        Ok((Ok(bus::WriteOutcome::Logged { .. }), took)) => {
+            published.sent += 1;
+            published.call_micros.push(took.as_micros() as u64);
+        }
+        _ => published.errors += 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_round_trip_through_details() {
+        let stamp = now_micros();
+        assert_eq!(stamp_of(Some(&format!("{STAMP}{stamp}"))), Some(stamp));
+        assert_eq!(stamp_of(Some("Fetching caption")), None);
+        assert_eq!(stamp_of(None), None);
+    }
+}
