@@ -33,6 +33,7 @@ pub(crate) fn providers(settings: &Settings) -> anyhow::Result<Providers> {
                 max_wait: Duration::from_secs(apify.max_wait_secs),
             })?)
         }
+        _ if delay.is_zero() => Arc::new(FixtureScraper::new()),
         _ => Arc::new(Delayed(FixtureScraper::new(), delay)),
     };
     let extractor: Arc<dyn Extractor> = match (&settings.llm.api_key, offline) {
@@ -46,6 +47,7 @@ pub(crate) fn providers(settings: &Settings) -> anyhow::Result<Providers> {
                 max_tokens: llm.max_tokens,
             })?)
         }
+        _ if delay.is_zero() => Arc::new(RuleExtractor::new()),
         _ => Arc::new(Delayed(RuleExtractor::new(), delay)),
     };
     tracing::info!(
