@@ -4,7 +4,7 @@
 //!
 //! | key | type | what |
 //! |---|---|---|
-//! | `p:queue` | list | task ids ready to run (LPUSH in, BLMOVE from the right) |
+//! | `p:queue` | list | task ids ready to run (LPUSH in; LMOVE, or BLMOVE when empty, from the right) |
 //! | `p:processing:<worker>` | list | task ids a worker has taken |
 //! | `p:leases` | zset | task id -> lease expiry (ms); the heartbeat renews it |
 //! | `p:workers` | zset | worker id -> last heartbeat (ms) |
@@ -96,7 +96,7 @@ pub struct BusConfig {
     pub url: String,
     /// Prefix of every key.
     pub prefix: String,
-    /// Connections in the pool.
+    /// Connections in the pool used for blocking claims (`BLMOVE`).
     pub pool_size: usize,
     /// How long a finished task's log stays in Redis (Postgres keeps the outcome for good).
     pub finished_ttl: Duration,

@@ -68,7 +68,7 @@ pub struct RedisSettings {
     pub url: Option<SecretString>,
     /// Prefix of every key, so several deployments (and tests) can share one Redis.
     pub key_prefix: String,
-    /// Connections per process.
+    /// Connections per process for blocking claims; other commands share one connection.
     pub pool_size: usize,
 }
 
