@@ -16,5 +16,5 @@ pub use ids::{IdError, RecipeId, TaskId, UserId};
 pub use language::{Language, LanguageError};
 pub use message::{MessageType, ScrapeRequest, Step, TOTAL_STEPS, TaskState, TaskUpdate};
 pub use problem::Problem;
-pub use recipe::{Ingredient, Recipe, RecipeSource};
+pub use recipe::{Ingredient, Measure, Recipe, RecipeSource};
 pub use tiktok::{TikTokUrl, TikTokUrlError};

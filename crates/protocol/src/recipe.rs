@@ -4,18 +4,56 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// One ingredient line, parsed where possible; `raw` always keeps the original text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Every field after `note` was added later and is optional on the wire (absent when empty), so
+/// stored recipes and older clients keep working; the `ingredients` crate fills them the same way
+/// whichever extractor produced the recipe.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ingredient {
     /// The line as written ("200 g Spaghetti").
     pub raw: String,
-    /// Amount, when the line has one (`0.5` for "½").
+    /// Amount, when the line has one (`0.5` for "½"); the lower end of a range ("2-3").
     pub quantity: Option<f64>,
-    /// Unit as written or normalised ("g", "EL", "cup").
+    /// Unit in its canonical code ("g", "ml", "tbsp", "cup", "clove"), or as written when the
+    /// unit is not a known one.
     pub unit: Option<String>,
-    /// What to use ("Spaghetti").
+    /// The food as it would appear on a shopping list ("Spaghetti", "egg").
     pub name: String,
-    /// Anything after the name ("finely chopped").
+    /// Anything after the name ("finely chopped"): preparation and comment together, as before.
     pub note: Option<String>,
+    /// The upper end of a range ("2-3 eggs" -> 3), absent for a single amount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity_max: Option<f64>,
+    /// The unit as the line wrote it ("EL", "c", "Stk."), when it differs from nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_text: Option<String>,
+    /// A size or grade ("large", "14-ounce", "Gr. M").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    /// What to do to it before use ("finely chopped", "diced", "room temperature").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preparation: Option<String>,
+    /// What is neither name nor preparation ("for garnish", "optional", "or shallots").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// The second measure of a metric/imperial pair ("125g/4½oz butter" -> 4.5 oz).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt: Option<Measure>,
+}
+
+/// An amount with its unit: the second measure of an ingredient line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Measure {
+    /// Amount (lower end of a range).
+    pub quantity: f64,
+    /// Upper end of a range, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity_max: Option<f64>,
+    /// Canonical unit code, or as written when unknown.
+    pub unit: Option<String>,
+    /// The unit as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_text: Option<String>,
 }
 
 /// Where a recipe came from.
@@ -112,7 +150,7 @@ mod tests {
                 quantity: Some(200.0),
                 unit: Some("g".into()),
                 name: "Spaghetti".into(),
-                note: None,
+                ..Ingredient::default()
             }],
             steps: vec!["Cook the pasta.".into(), "Mix with eggs.".into()],
             tags: vec!["pasta".into()],

@@ -343,7 +343,7 @@ pub(crate) fn recipe(title: &str, url: &str) -> Recipe {
             quantity: Some(200.0),
             unit: Some("g".into()),
             name: "Spaghetti".into(),
-            note: None,
+            ..Ingredient::default()
         }],
         steps: vec!["Cook the pasta.".into(), "Mix with eggs.".into()],
         tags: vec!["pasta".into()],

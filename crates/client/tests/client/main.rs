@@ -92,7 +92,7 @@ pub(crate) fn carbonara() -> Recipe {
             quantity: Some(200.0),
             unit: Some("g".into()),
             name: "Spaghetti".into(),
-            note: None,
+            ..Ingredient::default()
         }],
         steps: vec!["Cook the pasta.".into(), "Mix with the eggs off the heat.".into()],
         tags: vec!["pasta".into()],

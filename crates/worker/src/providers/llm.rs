@@ -718,7 +718,14 @@ impl Answer {
                         .collect::<Vec<_>>()
                         .join(" ")
                 });
-                Some(Ingredient { raw, quantity, unit, name, note: non_empty(i.note) })
+                Some(Ingredient {
+                    raw,
+                    quantity,
+                    unit,
+                    name,
+                    note: non_empty(i.note),
+                    ..Ingredient::default()
+                })
             })
             .take(MAX_ITEMS)
             .collect();

@@ -95,7 +95,7 @@ impl Extractor for EchoExtractor {
                 quantity: Some(1.0),
                 unit: None,
                 name: "tomato".into(),
-                note: None,
+                ..Ingredient::default()
             }],
             steps: vec!["Cook.".into()],
             tags: vec![],

@@ -139,6 +139,7 @@ mod tests {
             unit: unit.map(Into::into),
             name: name.into(),
             note: note.map(Into::into),
+            ..Ingredient::default()
         }
     }
 

@@ -234,7 +234,7 @@ fn amount_after_name(raw: &str) -> Option<Ingredient> {
                 quantity: Some(lead.quantity),
                 unit: lead.unit.map(str::to_owned),
                 name,
-                note: None,
+                ..Ingredient::default()
             })
             .filter(|_| right[lead.name_start..].trim().is_empty())
     };
@@ -290,7 +290,14 @@ pub(super) fn parse_ingredient(text: &str) -> Option<Ingredient> {
     if !has_letters(&name) {
         return None;
     }
-    Some(Ingredient { raw: raw.clone(), quantity, unit: unit.map(str::to_owned), name, note })
+    Some(Ingredient {
+        raw: raw.clone(),
+        quantity,
+        unit: unit.map(str::to_owned),
+        name,
+        note,
+        ..Ingredient::default()
+    })
 }
 
 /// Whether a comma fragment describes the ingredient before it ("minced", "to taste", "gehackt").

@@ -510,7 +510,7 @@ fn measure_at(text: &str, at: usize, require_unit: bool) -> Option<(Ingredient, 
         quantity: Some(lead.quantity),
         unit: lead.unit.map(str::to_owned),
         name,
-        note: None,
+        ..Ingredient::default()
     };
     Some((ingredient, end))
 }
