@@ -1,0 +1,3 @@
+//! Bench: analyse a 60 s 720p video.
+
+fn main() {}

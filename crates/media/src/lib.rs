@@ -1,0 +1,101 @@
+//! Media analysis of one downloaded cooking video with ffmpeg, ffprobe and Tesseract.
+//!
+//! (Skeleton: keyframes and OCR are being filled in.)
+
+mod audio;
+mod download;
+mod error;
+mod frames;
+mod ocr;
+mod probe;
+mod run;
+mod tools;
+mod workdir;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub use audio::extract_audio;
+pub use download::download;
+pub use error::MediaError;
+pub use frames::{Frame, keyframes};
+pub use ocr::read_text;
+pub use probe::{Probe, probe};
+pub use tools::{MissingTools, Tools, ocr_languages};
+pub use workdir::Workdir;
+
+/// The caps of one media pass; the worker fills them from its settings
+/// (`worker.media_max_bytes`, `worker.media_max_secs`, `worker.media_max_frames`), which own
+/// the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest video download, in bytes.
+    pub max_bytes: u64,
+    /// Longest video, in seconds ([`MediaError::TooLong`] past it).
+    pub max_secs: u32,
+    /// Most frames [`keyframes`] keeps.
+    pub max_frames: usize,
+    /// Longest side of a kept frame, in pixels (768 matches the LLM's low-detail tile).
+    pub frame_long_side: u32,
+    /// Longest wait for one step: the download, and each ffprobe/ffmpeg/tesseract call.
+    pub timeout: Duration,
+}
+
+/// Where the time of one [`analyse`] went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// ffprobe, audio extraction and keyframes.
+    pub ffmpeg: Duration,
+    /// Tesseract on the kept frames.
+    pub ocr: Duration,
+}
+
+/// Everything the media pass found in one video.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Duration and streams.
+    pub probe: Probe,
+    /// The speech audio for transcription, inside the work folder; `None` without audio.
+    pub audio: Option<PathBuf>,
+    /// The kept frames, in time order.
+    pub frames: Vec<Frame>,
+    /// The de-duplicated on-screen text, one line per text line; empty when none was read.
+    pub on_screen_text: String,
+    /// Time spent per tool.
+    pub timings: Timings,
+}
+
+/// The whole media pass over one downloaded video: probe, audio, keyframes, OCR.
+///
+/// `dir` is the task's [`Workdir`]; `language` is the task's BCP-47 language, which picks the
+/// OCR languages.
+///
+/// # Errors
+/// [`MediaError::Unreadable`] for a file that is not a video or has no video stream,
+/// [`MediaError::TooLong`] past `limits.max_secs`, and the errors of each step.
+#[tracing::instrument(skip_all, fields(language))]
+pub async fn analyse(
+    tools: &Tools,
+    video: &Path,
+    dir: &Path,
+    limits: &Limits,
+    language: &str,
+) -> Result<Analysis, MediaError> {
+    let start = Instant::now();
+    let probe = probe(tools, video, limits).await?;
+    if !probe.has_video {
+        return Err(MediaError::Unreadable("the file has no video stream".to_owned()));
+    }
+    if probe.duration_secs > f64::from(limits.max_secs) {
+        return Err(MediaError::TooLong { secs: probe.duration_secs, limit: limits.max_secs });
+    }
+    let audio = extract_audio(tools, video, dir, &probe, limits).await?;
+    let frames = keyframes(tools, video, dir, &probe, limits).await?;
+    let ffmpeg = start.elapsed();
+    let ocr_start = Instant::now();
+    let languages = ocr_languages(tools, language);
+    let languages: Vec<&str> = languages.iter().map(String::as_str).collect();
+    let on_screen_text = read_text(tools, &frames, dir, &languages, limits).await?;
+    let timings = Timings { ffmpeg, ocr: ocr_start.elapsed() };
+    Ok(Analysis { probe, audio, frames, on_screen_text, timings })
+}
