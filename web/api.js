@@ -139,9 +139,13 @@ export class Gateway {
     return this.request("DELETE", `/task/${encodeURIComponent(taskId)}`);
   }
 
-  /** GET /recipes/{id}. */
-  recipe(recipeId) {
-    return this.request("GET", `/recipes/${encodeURIComponent(recipeId)}`);
+  /** GET /recipes/{id}, optionally scaled to `servings` and converted to `units` ("metric", "us"). */
+  recipe(recipeId, { servings, units } = {}) {
+    const query = new URLSearchParams();
+    if (servings) query.set("servings", String(servings));
+    if (units) query.set("units", units);
+    const suffix = query.size ? `?${query}` : "";
+    return this.request("GET", `/recipes/${encodeURIComponent(recipeId)}${suffix}`);
   }
 
   /** GET /recipes: a page of the user's recipes, newest first. */

@@ -58,6 +58,7 @@ function el(tag, props = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : String(value));
   }
   for (const child of children.flat()) {
@@ -371,7 +372,7 @@ async function showRecipe(recipeId) {
   try {
     const recipe = await gateway.recipe(recipeId);
     if (current.taskId !== taskId) return;
-    ui.recipeSlot.replaceChildren(recipeView(recipe));
+    ui.recipeSlot.replaceChildren(adaptableRecipe(recipe));
     ui.statusDetails.hidden = true;
   } catch (error) {
     if (current.taskId !== taskId) return;
@@ -381,8 +382,68 @@ async function showRecipe(recipeId) {
   }
 }
 
-/** The recipe card: title, servings, times, ingredients, steps and the source video. */
-function recipeView(recipe, headingLevel = 3) {
+/** Most servings the stepper offers (the gateway accepts up to 100). */
+const SERVINGS_MAX = 100;
+
+/**
+ * The recipe card with its own controls: a servings stepper (when the recipe names its servings)
+ * and a units toggle. Each change asks the gateway for the adapted recipe (it scales, rounds and
+ * converts) and redraws the card in place; the view so far stays if that fails.
+ */
+function adaptableRecipe(recipe, headingLevel = 3) {
+  const holder = el("div", { class: "recipe-holder" });
+  const base = Number.isInteger(recipe.servings) ? recipe.servings : null;
+  const view = { servings: base, units: "" };
+  let shown = recipe;
+  const draw = (problem) => {
+    holder.replaceChildren(recipeView(shown, headingLevel, controls(problem)));
+  };
+  const change = async (next) => {
+    const wanted = { ...view, ...next };
+    try {
+      shown = await gateway.recipe(recipe.id, {
+        servings: wanted.servings !== base ? wanted.servings : undefined,
+        units: wanted.units || undefined,
+      });
+      Object.assign(view, wanted);
+      draw();
+    } catch (error) {
+      draw(`Could not adapt the recipe: ${error.message}`);
+    }
+  };
+  const controls = (problem) => {
+    const stepper = base
+      ? el("div", { class: "stepper", role: "group", "aria-label": "Servings" },
+          el("button", {
+            type: "button", class: "step-button", "aria-label": "Fewer servings", text: "−",
+            disabled: view.servings <= 1 ? "" : null,
+            onclick: () => change({ servings: view.servings - 1 }),
+          }),
+          el("output", { class: "servings-count", "aria-live": "polite", text: `${view.servings} servings` }),
+          el("button", {
+            type: "button", class: "step-button", "aria-label": "More servings", text: "+",
+            disabled: view.servings >= SERVINGS_MAX ? "" : null,
+            onclick: () => change({ servings: view.servings + 1 }),
+          }),
+        )
+      : null;
+    const units = el("div", { class: "units-toggle", role: "radiogroup", "aria-label": "Units" },
+      [["", "As written"], ["metric", "Metric"], ["us", "US"]].map(([value, label]) =>
+        el("button", {
+          type: "button", role: "radio", class: "unit-choice", "data-units": value || "written",
+          "aria-checked": String(view.units === value), text: label,
+          onclick: () => view.units !== value && change({ units: value }),
+        })),
+    );
+    return el("div", { class: "recipe-controls" }, stepper, units,
+      problem ? el("p", { class: "message", "data-kind": "error", text: problem }) : null);
+  };
+  draw();
+  return holder;
+}
+
+/** The recipe card: title, servings, times, controls, ingredients, steps and the source video. */
+function recipeView(recipe, headingLevel = 3, controls = null) {
   const id = `recipe-${recipe.id || Math.random().toString(36).slice(2)}`;
   const facts = [
     ["Servings", Number.isInteger(recipe.servings) ? String(recipe.servings) : null],
@@ -408,6 +469,7 @@ function recipeView(recipe, headingLevel = 3) {
           facts.map(([name, value]) => el("div", {}, el("dt", { text: name }), el("dd", { text: value }))),
         )
       : null,
+    controls,
     el("div", { class: "recipe-columns" },
       el("div", {},
         el(sub, { text: "Ingredients" }),
@@ -474,7 +536,7 @@ function recipeItem(recipe) {
     body,
   );
   details.addEventListener("toggle", () => {
-    if (details.open && !body.firstChild) body.append(recipeView(recipe, 4));
+    if (details.open && !body.firstChild) body.append(adaptableRecipe(recipe, 4));
   });
   return el("li", { "data-recipe-id": recipe.id }, details);
 }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod hub;
 pub mod metrics;
 pub mod openapi;
+pub mod recipes;
 pub mod routes;
 pub mod startup;
 pub mod ws;

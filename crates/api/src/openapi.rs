@@ -76,13 +76,77 @@ fn schemas() -> Value {
         },
         "Ingredient": {
             "type": "object",
+            "description": "One ingredient line: `raw` as written, the rest parsed from it. Fields after `note` are absent when empty.",
             "required": ["raw", "name"],
             "properties": {
-                "raw": {"type": "string"},
-                "quantity": {"type": ["number", "null"]},
+                "raw": {"type": "string", "examples": ["125g/4½oz butter, diced"]},
+                "quantity": {"type": ["number", "null"], "description": "The amount; the lower end of a range."},
+                "unit": {"type": ["string", "null"], "description": "Canonical unit code (g, ml, tsp, tbsp, cup, piece, clove, ...)."},
+                "name": {"type": "string", "description": "The food as on a shopping list."},
+                "note": {"type": ["string", "null"], "description": "Preparation and comment together."},
+                "quantity_max": {"type": "number", "description": "The upper end of a range (2-3)."},
+                "unit_text": {"type": "string", "description": "The unit as written (EL, c, Stk.)."},
+                "size": {"type": "string"},
+                "preparation": {"type": "string"},
+                "comment": {"type": "string", "description": "Neither name nor preparation: for garnish, optional, or shallots."},
+                "alt": {"$ref": "#/components/schemas/Measure"}
+            }
+        },
+        "Measure": {
+            "type": "object",
+            "description": "The second measure of a metric/imperial pair.",
+            "required": ["quantity"],
+            "properties": {
+                "quantity": {"type": "number"},
+                "quantity_max": {"type": "number"},
                 "unit": {"type": ["string", "null"]},
-                "name": {"type": "string"},
-                "note": {"type": ["string", "null"]}
+                "unit_text": {"type": "string"}
+            }
+        },
+        "ShoppingListRequest": {
+            "type": "object",
+            "required": ["recipes"],
+            "additionalProperties": false,
+            "properties": {
+                "recipes": {"type": "array", "minItems": 1, "maxItems": 50, "items": {
+                    "type": "object",
+                    "required": ["id"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "servings": {"type": "integer", "minimum": 1, "maximum": 100}
+                    }
+                }},
+                "units": {"type": "string", "enum": ["metric", "us"]}
+            }
+        },
+        "ShoppingItem": {
+            "type": "object",
+            "description": "One merged item: the same food in compatible units summed.",
+            "required": ["name", "text", "recipes"],
+            "properties": {
+                "name": {"type": "string", "examples": ["egg"]},
+                "quantity": {"type": ["number", "null"]},
+                "unit": {"type": ["string", "null"], "description": "Canonical unit code."},
+                "text": {"type": "string", "description": "The item as one line.", "examples": ["5 eggs"]},
+                "recipes": {"type": "array", "items": {"type": "string", "format": "uuid"},
+                            "description": "The recipes it comes from."}
+            }
+        },
+        "ShoppingList": {
+            "type": "object",
+            "required": ["items", "recipes"],
+            "properties": {
+                "items": {"type": "array", "items": {"$ref": "#/components/schemas/ShoppingItem"}},
+                "recipes": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["id", "title"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "title": {"type": "string"},
+                        "servings": {"type": "integer"}
+                    }
+                }}
             }
         },
         "Recipe": {
@@ -220,16 +284,36 @@ pub fn document() -> Value {
                 }
             }},
             "/recipes/{recipe_id}": {"get": {
-                "summary": "One recipe, as JSON or schema.org JSON-LD",
-                "parameters": [{"name": "recipe_id", "in": "path", "required": true,
-                                "schema": {"type": "string", "format": "uuid", "examples": [recipe_id]}}],
+                "summary": "One recipe, as JSON or schema.org JSON-LD, optionally scaled and converted",
+                "parameters": [
+                    {"name": "recipe_id", "in": "path", "required": true,
+                     "schema": {"type": "string", "format": "uuid", "examples": [recipe_id]}},
+                    {"name": "servings", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                     "description": "Scale every quantity to this many servings."},
+                    {"name": "units", "in": "query", "schema": {"type": "string", "enum": ["metric", "us"]},
+                     "description": "Convert volumes, masses and oven temperatures."}
+                ],
                 "responses": {
                     "200": {"description": "The recipe.", "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Recipe"}},
                         "application/ld+json": {"schema": {"type": "object", "description": "A schema.org Recipe."}}
                     }},
+                    "400": problem_response("Bad servings or units."),
                     "401": unauthorized,
                     "404": problem_response("No such recipe for this user."),
+                    "503": unavailable
+                }
+            }},
+            "/shopping-list": {"post": {
+                "summary": "The ingredients of several of the user's recipes, merged",
+                "requestBody": {"required": true, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/ShoppingListRequest"}}}},
+                "responses": {
+                    "200": {"description": "The merged list.", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/ShoppingList"}}}},
+                    "400": problem_response("Empty or too long list, a recipe named twice, bad servings or units."),
+                    "401": unauthorized,
+                    "404": problem_response("A recipe is missing or belongs to another user."),
                     "503": unavailable
                 }
             }},
@@ -264,6 +348,7 @@ mod tests {
             ("/ws/{task_id}", "get"),
             ("/recipes", "get"),
             ("/recipes/{recipe_id}", "get"),
+            ("/shopping-list", "post"),
             ("/healthz", "get"),
             ("/readyz", "get"),
             ("/metrics", "get"),

@@ -4,14 +4,14 @@ use std::time::Duration;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use protocol::{Language, RecipeId, ScrapeRequest, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
-use serde::{Deserialize, Serialize};
-use store::{CancelOutcome, CreateOutcome, NewTask, RecipeRow};
-use time::format_description::well_known::Rfc3339;
+use protocol::{Language, ScrapeRequest, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
+use serde::Deserialize;
+use store::{CancelOutcome, CreateOutcome, NewTask};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::metrics::Submission;
+use crate::recipes;
 use crate::startup::AppState;
 
 /// How long an `Idempotency-Key` is remembered.
@@ -20,19 +20,16 @@ const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 const IDEMPOTENCY_KEY_MAX: usize = 255;
 /// What `Retry-After` says when the in-flight limit is reached (tasks take tens of seconds).
 const IN_FLIGHT_RETRY: Duration = Duration::from_secs(10);
-/// Recipes per page by default, and at most.
-const PAGE_DEFAULT: u32 = 20;
-const PAGE_MAX: u32 = 100;
 const JSON: &str = "application/json";
-const JSON_LD: &str = "application/ld+json";
 
 /// Registers every HTTP route except the socket.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/scrape/async", web::post().to(submit))
         .route("/task/{task_id}", web::get().to(get_task))
         .route("/task/{task_id}", web::delete().to(cancel_task))
-        .route("/recipes", web::get().to(list_recipes))
-        .route("/recipes/{recipe_id}", web::get().to(get_recipe))
+        .route("/recipes", web::get().to(recipes::list_recipes))
+        .route("/recipes/{recipe_id}", web::get().to(recipes::get_recipe))
+        .route("/shopping-list", web::post().to(recipes::shopping_list))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
@@ -388,121 +385,6 @@ pub fn seq_of(event: &str) -> Option<u64> {
     event.strip_prefix("{\"seq\":")?.split([',', '}']).next()?.parse().ok()
 }
 
-/// A recipe as served: ids and time around the recipe's fields.
-#[derive(Debug, Serialize)]
-pub struct RecipeBody {
-    /// Recipe id.
-    pub id: RecipeId,
-    /// The task that produced it.
-    pub task_id: TaskId,
-    /// When it was saved (RFC 3339).
-    pub created_at: String,
-    /// The recipe.
-    #[serde(flatten)]
-    pub recipe: protocol::Recipe,
-}
-
-impl From<RecipeRow> for RecipeBody {
-    fn from(row: RecipeRow) -> Self {
-        Self {
-            id: row.id,
-            task_id: row.task_id,
-            created_at: row.created_at.format(&Rfc3339).unwrap_or_default(),
-            recipe: row.recipe,
-        }
-    }
-}
-
-/// Whether the client prefers JSON-LD.
-fn wants_json_ld(req: &HttpRequest) -> bool {
-    req.headers()
-        .get_all(header::ACCEPT)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|range| range.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case(JSON_LD)))
-}
-
-/// `GET /recipes/{id}`: JSON, or schema.org JSON-LD with `Accept: application/ld+json`.
-///
-/// # Errors
-/// 401, 404 for a missing or foreign recipe, 503.
-pub async fn get_recipe(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    req: HttpRequest,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let not_found = || ApiError::NotFound("no recipe with this id belongs to you");
-    let id = RecipeId::parse(&path).map_err(|_| not_found())?;
-    let row = state
-        .store
-        .recipe_for_owner(id, user.id())
-        .await
-        .map_err(ApiError::unavailable)?
-        .ok_or_else(not_found)?;
-    let mut response = HttpResponse::Ok();
-    response
-        .insert_header((header::VARY, "Accept"))
-        .insert_header((header::CACHE_CONTROL, "private, max-age=60"));
-    if wants_json_ld(&req) {
-        let mut doc = row.recipe.to_json_ld();
-        doc["identifier"] = serde_json::Value::from(row.id.to_string());
-        doc["dateCreated"] = serde_json::Value::from(row.created_at.format(&Rfc3339).unwrap_or_default());
-        response.insert_header((header::CONTENT_TYPE, JSON_LD));
-        return Ok(response.body(doc.to_string()));
-    }
-    Ok(response.json(RecipeBody::from(row)))
-}
-
-/// Query of `GET /recipes`.
-#[derive(Debug, Deserialize)]
-pub struct RecipesQuery {
-    /// Page size (1 to 100, default 20).
-    pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-/// A page of `GET /recipes`.
-#[derive(Debug, Serialize)]
-pub struct RecipePage {
-    /// Recipes, newest first.
-    pub items: Vec<RecipeBody>,
-    /// Pass as `?cursor=` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
-/// `GET /recipes`: the user's recipes, newest first, cursor-paginated.
-///
-/// # Errors
-/// 400 for a bad cursor or limit, 401, 503.
-pub async fn list_recipes(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    query: web::Query<RecipesQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(PAGE_DEFAULT);
-    if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("limit must be between 1 and {PAGE_MAX}")));
-    }
-    let before = query
-        .cursor
-        .as_deref()
-        .map(|c| {
-            RecipeId::parse(c).map_err(|_| ApiError::BadRequest("cursor must be a next_cursor value".into()))
-        })
-        .transpose()?;
-    // One extra row tells whether another page exists.
-    let mut rows =
-        state.store.list_recipes(user.id(), before, limit + 1).await.map_err(ApiError::unavailable)?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next_cursor = more.then(|| rows.last().map(|r| r.id.to_string())).flatten();
-    let page = RecipePage { items: rows.into_iter().map(RecipeBody::from).collect(), next_cursor };
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(page))
-}
-
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
@@ -564,21 +446,6 @@ mod tests {
         assert_eq!(seq_of(r#"{"seq":12,"type":"progress"}"#), Some(12));
         assert_eq!(seq_of(r#"{"seq":3}"#), Some(3));
         assert_eq!(seq_of(r#"{"type":"progress"}"#), None);
-    }
-
-    #[test]
-    fn json_ld_is_chosen_only_when_asked_for() {
-        let ask = |accept: &str| {
-            wants_json_ld(
-                &actix_web::test::TestRequest::default()
-                    .insert_header((header::ACCEPT, accept))
-                    .to_http_request(),
-            )
-        };
-        assert!(ask("application/ld+json"));
-        assert!(ask("text/html, application/ld+json;q=0.9"));
-        assert!(!ask("application/json"));
-        assert!(!ask("*/*"));
     }
 
     #[test]

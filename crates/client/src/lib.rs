@@ -10,7 +10,9 @@
 //!   resumes with `?since=` after every reconnect (exponential backoff with full jitter), the
 //!   long-poll `GET /task/{id}?since=&wait=` covers the time the socket is down, and every `seq`
 //!   is handed out exactly once, in order, whichever transport delivered it.
-//! - [`Client::recipe`], [`Client::recipe_json_ld`] and [`Client::cancel`] cover the rest.
+//! - [`Client::recipe`], [`Client::recipe_json_ld`] (each also for a [`View`]: scaled to other
+//!   servings, converted to metric or US units), [`Client::shopping_list`] and
+//!   [`Client::cancel`] cover the rest.
 //!
 //! Every request carries the user's Supabase access token (`Authorization: Bearer`, or
 //! `?token=` on the socket, where browsers cannot set headers). Errors are [`ClientError`]s,
@@ -37,6 +39,7 @@ use uuid::Uuid;
 
 pub use backoff::Backoff;
 pub use error::{BoxError, ClientError};
+pub use ingredients::{ShoppingItem, UnitSystem};
 pub use message::decode_message;
 pub use sequence::SeqFilter;
 pub use watch::{CLOSE_TOKEN_EXPIRED, Watch};
@@ -54,6 +57,45 @@ const SUBMIT_ATTEMPTS: u32 = 4;
 
 /// JSON-LD media type, for `Accept` on `GET /recipes/{id}`.
 const JSON_LD: &str = "application/ld+json";
+
+/// How to show a recipe: scaled to other servings and/or converted to a unit system. The
+/// default is the recipe as saved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct View {
+    /// Scale every quantity to this many servings (1 to 100).
+    pub servings: Option<u32>,
+    /// Convert volumes, masses and oven temperatures.
+    pub units: Option<UnitSystem>,
+}
+
+/// The answer of `POST /shopping-list`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ShoppingList {
+    /// Merged items, in the order their food first appears.
+    pub items: Vec<ShoppingItem>,
+    /// The recipes it was made from, in the order they were asked for.
+    pub recipes: Vec<ListedRecipe>,
+}
+
+/// A recipe a shopping list was made from.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ListedRecipe {
+    /// Recipe id.
+    pub id: RecipeId,
+    /// Its title.
+    pub title: String,
+    /// The servings the list counts (absent when the recipe names none).
+    #[serde(default)]
+    pub servings: Option<u32>,
+}
+
+/// The query-parameter spelling of a unit system.
+fn units_name(units: UnitSystem) -> &'static str {
+    match units {
+        UnitSystem::Metric => "metric",
+        UnitSystem::Us => "us",
+    }
+}
 
 /// Where the gateway is and how to talk to it.
 #[derive(Clone)]
@@ -243,7 +285,16 @@ impl Client {
     /// [`ClientError::NotFound`] for an unknown or foreign recipe, [`ClientError::Protocol`]
     /// when the body holds no recipe.
     pub async fn recipe(&self, recipe_id: RecipeId) -> Result<Recipe, ClientError> {
-        recipe_from_document(&self.recipe_document(recipe_id).await?)
+        self.recipe_view(recipe_id, View::default()).await
+    }
+
+    /// The recipe scaled and converted as `view` asks (`?servings=`, `?units=`); the gateway
+    /// does the arithmetic, so every client shows the same amounts.
+    ///
+    /// # Errors
+    /// As [`Client::recipe`]; [`ClientError::Http`] 400 for servings outside 1 to 100.
+    pub async fn recipe_view(&self, recipe_id: RecipeId, view: View) -> Result<Recipe, ClientError> {
+        recipe_from_document(&self.recipe_document_view(recipe_id, view).await?)
     }
 
     /// The recipe document exactly as the server sends it as `application/json`.
@@ -251,9 +302,16 @@ impl Client {
     /// # Errors
     /// As [`Client::recipe`].
     pub async fn recipe_document(&self, recipe_id: RecipeId) -> Result<Value, ClientError> {
-        let request = self
-            .request(Method::GET, self.endpoint(&["recipes", &recipe_id.to_string()]))
-            .header(ACCEPT, "application/json");
+        self.recipe_document_view(recipe_id, View::default()).await
+    }
+
+    /// [`Client::recipe_document`] for a [`View`].
+    ///
+    /// # Errors
+    /// As [`Client::recipe_view`].
+    pub async fn recipe_document_view(&self, recipe_id: RecipeId, view: View) -> Result<Value, ClientError> {
+        let request =
+            self.request(Method::GET, self.recipe_url(recipe_id, view)).header(ACCEPT, "application/json");
         let response = self.send(request, "reading the recipe").await?;
         read_json(response, "the recipe").await
     }
@@ -266,18 +324,62 @@ impl Client {
     /// # Errors
     /// As [`Client::recipe`].
     pub async fn recipe_json_ld(&self, recipe_id: RecipeId) -> Result<Value, ClientError> {
-        let request = self
-            .request(Method::GET, self.endpoint(&["recipes", &recipe_id.to_string()]))
-            .header(ACCEPT, JSON_LD);
+        self.recipe_json_ld_view(recipe_id, View::default()).await
+    }
+
+    /// [`Client::recipe_json_ld`] for a [`View`].
+    ///
+    /// # Errors
+    /// As [`Client::recipe_view`].
+    pub async fn recipe_json_ld_view(&self, recipe_id: RecipeId, view: View) -> Result<Value, ClientError> {
+        let request = self.request(Method::GET, self.recipe_url(recipe_id, view)).header(ACCEPT, JSON_LD);
         let document = match self.send(request, "reading the recipe").await {
             Ok(response) => read_json::<Value>(response, "the recipe").await?,
-            Err(ClientError::Http { status: 406, .. }) => self.recipe_document(recipe_id).await?,
+            Err(ClientError::Http { status: 406, .. }) => self.recipe_document_view(recipe_id, view).await?,
             Err(e) => return Err(e),
         };
         if document.get("@context").is_some() {
             return Ok(document);
         }
         Ok(recipe_from_document(&document)?.to_json_ld())
+    }
+
+    /// The merged ingredients of several of the user's recipes (`POST /shopping-list`): each
+    /// recipe with the servings to shop for (its own when `None`), optionally converted.
+    ///
+    /// # Errors
+    /// [`ClientError::NotFound`] when any recipe is unknown or foreign; [`ClientError::Http`]
+    /// 400 for an empty list, a recipe named twice or bad servings.
+    pub async fn shopping_list(
+        &self,
+        recipes: &[(RecipeId, Option<u32>)],
+        units: Option<UnitSystem>,
+    ) -> Result<ShoppingList, ClientError> {
+        let recipes: Vec<Value> = recipes
+            .iter()
+            .map(|(id, servings)| match servings {
+                Some(n) => serde_json::json!({"id": id, "servings": n}),
+                None => serde_json::json!({"id": id}),
+            })
+            .collect();
+        let mut body = serde_json::json!({"recipes": recipes});
+        if let Some(units) = units {
+            body["units"] = serde_json::to_value(units).unwrap_or_default();
+        }
+        let request = self.request(Method::POST, self.endpoint(&["shopping-list"])).json(&body);
+        let response = self.send(request, "making the shopping list").await?;
+        read_json(response, "the shopping list").await
+    }
+
+    fn recipe_url(&self, recipe_id: RecipeId, view: View) -> Url {
+        let mut url = self.endpoint(&["recipes", &recipe_id.to_string()]);
+        if let Some(servings) = view.servings {
+            url.query_pairs_mut().append_pair("servings", &servings.to_string());
+        }
+        if let Some(units) = view.units {
+            url.query_pairs_mut().append_pair("units", units_name(units));
+        }
+        url
     }
 
     /// Cancels a task (`DELETE /task/{id}`). Returns the task's new snapshot when the server

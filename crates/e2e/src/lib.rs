@@ -26,13 +26,13 @@ pub fn bin_dir() -> &'static Path {
         // The test executable lives in target/<profile>/deps.
         let exe = std::env::current_exe().expect("test executable path");
         let dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
-        if !dir.join("api").exists() || !dir.join("worker").exists() {
+        if ["api", "worker", "relay"].iter().any(|bin| !dir.join(bin).exists()) {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let status = std::process::Command::new(cargo)
-                .args(["build", "-p", "api", "-p", "worker"])
+                .args(["build", "-p", "api", "-p", "worker", "-p", "client"])
                 .status()
                 .expect("run cargo build");
-            assert!(status.success(), "cargo build -p api -p worker failed");
+            assert!(status.success(), "cargo build -p api -p worker -p client failed");
         }
         dir
     })

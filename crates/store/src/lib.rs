@@ -499,6 +499,27 @@ impl Store {
         Ok(row.map(RecipeRow::from))
     }
 
+    /// Those of `ids` that `owner` owns, in no particular order; foreign and unknown ids are
+    /// simply absent, so the caller cannot tell them apart.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn recipes_for_owner(
+        &self,
+        ids: &[RecipeId],
+        owner: UserId,
+    ) -> Result<Vec<RecipeRow>, StoreError> {
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        let rows: Vec<RawRecipeRow> = sqlx::query_as(
+            "SELECT id, task_id, data, created_at FROM recipes WHERE owner = $1 AND id = ANY($2)",
+        )
+        .bind(owner.as_uuid())
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(RecipeRow::from).collect())
+    }
+
     /// `owner`'s recipes, newest first, starting after `before` (the last id of the previous page).
     ///
     /// # Errors

@@ -302,17 +302,22 @@ impl FakeWorker {
 
     /// Saves a recipe and logs SUCCESS; returns the recipe id.
     pub(crate) async fn succeed(&self, claim: &Claim, title: &str) -> RecipeId {
-        let task = claim.job.task_id;
+        self.succeed_with(claim, &recipe(title, claim.job.url.as_str())).await
+    }
+
+    /// Saves the given recipe and logs SUCCESS; returns the recipe id.
+    pub(crate) async fn succeed_with(&self, claim: &Claim, recipe: &Recipe) -> RecipeId {
+        let (task, title) = (claim.job.task_id, recipe.title.clone());
         let seq = self.bus.snapshot(task).await.expect("snapshot").expect("task in Redis").seq;
         let recipe_id = self
             .store
-            .finish_success(task, claim.token, &recipe(title, claim.job.url.as_str()), seq + 1)
+            .finish_success(task, claim.token, recipe, seq + 1)
             .await
             .expect("finish in Postgres")
             .expect("the claim still holds");
         let outcome = self
             .bus
-            .finish(&self.id, claim, &TaskUpdate::completion(task, recipe_id, title.to_owned()), false)
+            .finish(&self.id, claim, &TaskUpdate::completion(task, recipe_id, title), false)
             .await
             .expect("finish");
         assert!(matches!(outcome, WriteOutcome::Logged { .. }), "{outcome:?}");
@@ -326,6 +331,15 @@ impl FakeWorker {
             self.step(&claim, step, None).await;
         }
         (claim.job.task_id, self.succeed(&claim, title).await)
+    }
+
+    /// Runs a whole job that ends with the given recipe.
+    pub(crate) async fn complete_with(&self, recipe: &Recipe) -> RecipeId {
+        let claim = self.claim().await;
+        for step in [Step::Preparing, Step::Scraping, Step::Extracting, Step::Saving] {
+            self.step(&claim, step, None).await;
+        }
+        self.succeed_with(&claim, recipe).await
     }
 }
 

@@ -64,3 +64,147 @@ async fn the_recipe_list_is_newest_first_and_paginated_by_cursor() {
     let bad = app.http.get(app.url("/recipes?limit=0")).bearer_auth(&owner.token).send().await.unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+/// A recipe for `servings` whose ingredient lines are parsed the way the worker parses them.
+fn recipe_with(title: &str, servings: u32, lines: &[&str], steps: &[&str]) -> protocol::Recipe {
+    let mut recipe = crate::helpers::recipe(title, &crate::helpers::video_url("1"));
+    recipe.language = "en".into();
+    recipe.servings = Some(servings);
+    recipe.ingredients = lines.iter().map(|line| ingredients::parse(line, "en")).collect();
+    recipe.steps = steps.iter().map(|s| (*s).to_owned()).collect();
+    recipe
+}
+
+/// The ingredient whose name is `name`.
+fn item<'a>(recipe: &'a Value, name: &str) -> &'a Value {
+    let items = recipe["ingredients"].as_array().unwrap();
+    items.iter().find(|i| i["name"] == name).unwrap_or_else(|| panic!("no {name} in {items:?}"))
+}
+
+#[tokio::test]
+async fn a_recipe_is_scaled_to_other_servings_and_converted_in_both_forms() {
+    let app = spawn_app().await;
+    let owner = TestUser::new();
+    app.start_task(&owner, "1").await;
+    let saved = recipe_with(
+        "Custard",
+        2,
+        &["4 eggs", "250 ml milk", "2 tablespoons sugar"],
+        &["Bake at 350°F for 30 minutes."],
+    );
+    let recipe_id = app.worker().complete_with(&saved).await;
+    let get = |query: &str, accept: &str| {
+        let request = app
+            .http
+            .get(app.url(&format!("/recipes/{recipe_id}{query}")))
+            .bearer_auth(&owner.token)
+            .header("accept", accept);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+
+    let three = get("?servings=3", "application/json").await;
+    let metric = get("?units=metric", "application/json").await;
+    let us = get("?units=us", "application/json").await;
+    let ld = get("?servings=4", "application/ld+json").await;
+    let as_written = get("", "application/json").await;
+
+    assert_eq!(three["servings"], 3);
+    assert_eq!(item(&three, "eggs")["quantity"], 6.0, "{three}");
+    assert_eq!(item(&three, "milk")["quantity"], 375.0);
+    assert_eq!(item(&three, "sugar")["quantity"], 3.0);
+    assert!(item(&three, "eggs")["raw"].as_str().unwrap().starts_with("6 "), "the line is re-rendered");
+    assert!(metric["steps"][0].as_str().unwrap().contains("175 °C"), "{}", metric["steps"]);
+    assert_eq!(item(&us, "milk")["unit"], "cup", "{us}");
+    let cups = item(&us, "milk")["quantity"].as_f64().unwrap();
+    assert!((1.0..=1.1).contains(&cups), "250 ml is about a cup: {cups}");
+    assert_eq!(ld["recipeYield"], "4");
+    assert!(ld["recipeIngredient"][0].as_str().unwrap().starts_with("8 "), "{}", ld["recipeIngredient"]);
+    assert_eq!(item(&as_written, "eggs")["quantity"], 4.0, "without parameters nothing changes");
+    assert_eq!(as_written["steps"][0], "Bake at 350°F for 30 minutes.");
+}
+
+#[tokio::test]
+async fn bad_servings_and_units_get_a_400_problem() {
+    let app = spawn_app().await;
+    let owner = TestUser::new();
+    app.start_task(&owner, "1").await;
+    let (_, recipe_id) = app.worker().complete("Soup").await;
+    for (query, why) in [
+        ("servings=0", "no servings"),
+        ("servings=101", "past the maximum"),
+        ("servings=-2", "negative"),
+        ("servings=two", "not a number"),
+        ("units=imperial", "an unknown system"),
+    ] {
+        let response = app
+            .http
+            .get(app.url(&format!("/recipes/{recipe_id}?{query}")))
+            .bearer_auth(&owner.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{why}: {query}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{why}");
+    }
+}
+
+#[tokio::test]
+async fn a_shopping_list_merges_the_owners_recipes_and_refuses_foreign_ones() {
+    let app = spawn_app().await;
+    let (owner, stranger) = (TestUser::new(), TestUser::new());
+    app.start_task(&owner, "1").await;
+    let cake = app
+        .worker()
+        .complete_with(&recipe_with("Cake", 4, &["3 eggs", "200 g flour", "2 cloves garlic"], &[]))
+        .await;
+    app.start_task(&owner, "2").await;
+    let bread = app
+        .worker()
+        .complete_with(&recipe_with("Bread", 2, &["1 egg", "0.5 kg flour", "1 tsp garlic"], &[]))
+        .await;
+    app.start_task(&stranger, "3").await;
+    let (_, foreign) = app.worker().complete("Not yours").await;
+    let list = |body: Value, user: &TestUser| {
+        let request = app.http.post(app.url("/shopping-list")).bearer_auth(&user.token).json(&body);
+        async move { request.send().await.unwrap() }
+    };
+
+    // Bread for 4 doubles it: 3 + 2 eggs, 200 g + 1 kg flour.
+    let response = list(
+        serde_json::json!({"recipes": [{"id": cake.to_string()}, {"id": bread.to_string(), "servings": 4}]}),
+        &owner,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let items = body["items"].as_array().unwrap();
+    let named = |name: &str| items.iter().filter(|i| i["name"] == name).collect::<Vec<_>>();
+    let eggs = named("eggs");
+    assert_eq!(eggs.len(), 1, "{items:?}");
+    assert_eq!(eggs[0]["quantity"], 5.0);
+    assert_eq!(eggs[0]["recipes"].as_array().unwrap().len(), 2, "both recipes are named");
+    let flour = named("flour");
+    assert_eq!(flour.len(), 1, "{items:?}");
+    let grams = match flour[0]["unit"].as_str() {
+        Some("kg") => flour[0]["quantity"].as_f64().unwrap() * 1000.0,
+        _ => flour[0]["quantity"].as_f64().unwrap(),
+    };
+    assert_eq!(grams, 1200.0, "{:?}", flour[0]);
+    assert_eq!(named("garlic").len(), 2, "cloves and teaspoons stay side by side: {items:?}");
+    assert_eq!(body["recipes"][1]["servings"], 4);
+
+    for (body, status, why) in [
+        (serde_json::json!({"recipes": [{"id": foreign.to_string()}]}), 404, "a foreign recipe"),
+        (
+            serde_json::json!({"recipes": [{"id": cake.to_string()}, {"id": foreign.to_string()}]}),
+            404,
+            "one foreign",
+        ),
+        (serde_json::json!({"recipes": []}), 400, "an empty list"),
+        (serde_json::json!({"recipes": [{"id": cake.to_string()}, {"id": cake.to_string()}]}), 400, "twice"),
+        (serde_json::json!({"recipes": [{"id": cake.to_string(), "servings": 0}]}), 400, "no servings"),
+        (serde_json::json!({"recipe_ids": [cake.to_string()]}), 400, "an unknown field"),
+    ] {
+        assert_eq!(list(body, &owner).await.status(), status, "{why}");
+    }
+}

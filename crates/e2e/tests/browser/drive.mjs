@@ -206,6 +206,25 @@ async function checkRecipeCard(page, video) {
   return title;
 }
 
+/** The card's servings stepper scales the lines (2 -> 3 servings) and the units toggle converts them. */
+async function checkServingsAndUnits(page) {
+  const card = "#recipe-slot";
+  const lines = () => page.locator(`${card} .ingredients li`).allTextContents();
+  check((await page.textContent(`${card} .servings-count`)).trim() === "2 servings", "the stepper starts at 2");
+  await page.click(`${card} [aria-label="More servings"]`);
+  await page.waitForFunction((sel) => document.querySelector(sel)?.textContent.trim() === "3 servings", `${card} .servings-count`);
+  const scaled = await lines();
+  check(scaled.includes("6 Stk. Eier (Gr. M)"), `4 eggs for 2 become 6 for 3: ${scaled.join(" | ")}`);
+  check(scaled.some((line) => /^375 ml Milch/.test(line)), `250 ml milk become 375 ml: ${scaled.join(" | ")}`);
+  await page.click(`${card} [data-units="us"]`);
+  await page.waitForSelector(`${card} [data-units="us"][aria-checked="true"]`);
+  const us = await lines();
+  check(us.some((line) => /cups? Milch/.test(line)), `US units show the milk in cups: ${us.join(" | ")}`);
+  await page.click(`${card} [data-units="written"]`);
+  await page.waitForSelector(`${card} [data-units="written"][aria-checked="true"]`);
+  check((await lines()).includes("6 Stk. Eier (Gr. M)"), "back to the units as written, still for 3");
+}
+
 async function signIn(page) {
   await page.waitForSelector('body[data-ready="true"]');
   check((await page.textContent("#who")).includes("Not signed in"), "a new visitor is not signed in");
@@ -285,7 +304,10 @@ async function run() {
       check(transports.includes("polling") && !transports.includes("socket"), `polling only: ${transports}`);
       check(record.states.at(-1) === "ready", "ready by polling");
       await page.waitForSelector("#recipe-list > li");
+      const lines = await page.locator("#recipe-slot .ingredients li").allTextContents();
+      check(lines.includes("4 Stk. Eier (Gr. M)"), `one line per ingredient, as written: ${lines.join(" | ")}`);
       await shot(page, "ready");
+      await checkServingsAndUnits(page);
     }
 
     const final = await seen(page);

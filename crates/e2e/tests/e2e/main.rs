@@ -1,6 +1,7 @@
 //! End-to-end and fault tests: the real binaries, real Redis and Postgres, real sockets.
 
 mod failover;
+mod lists;
 mod outages;
 mod paths;
 mod startup;

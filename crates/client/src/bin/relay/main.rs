@@ -4,7 +4,8 @@
 //! relay token --sub <uuid> [--ttl 1h] [--email a@b.c]   mint a dev token (needs SUPABASE_JWT_SECRET)
 //! relay submit <tiktok-url> [--lang de] [--json] [--poll]
 //! relay watch <task-id> [--json] [--poll]
-//! relay recipe <recipe-id> [--format text|json|jsonld]
+//! relay recipe <recipe-id> [--format text|json|jsonld] [--servings N] [--units metric|us]
+//! relay list <recipe-id>[:servings]... [--units metric|us] [--json]  a merged shopping list
 //! relay cancel <task-id>
 //! ```
 //!
@@ -31,7 +32,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use client::{Client, ClientConfig, Watch};
+use client::{Client, ClientConfig, UnitSystem, View, Watch};
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use protocol::{Language, RecipeId, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
@@ -107,15 +108,64 @@ enum Command {
     Recipe {
         /// The recipe id.
         id: RecipeId,
-        /// text: readable; json: as the server stores it; jsonld: schema.org Recipe.
+        /// text: readable; json: as the server sends it; jsonld: schema.org Recipe.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Scale the amounts to this many servings (1 to 100).
+        #[arg(long)]
+        servings: Option<u32>,
+        /// Convert amounts and oven temperatures to metric or US units.
+        #[arg(long, value_enum)]
+        units: Option<Units>,
+    },
+    /// Print one shopping list for several saved recipes, the same foods summed.
+    List {
+        /// Recipe ids, each optionally with the servings to shop for: `<id>` or `<id>:4`.
+        #[arg(required = true, value_parser = parse_list_item)]
+        recipes: Vec<(RecipeId, Option<u32>)>,
+        /// Convert amounts to metric or US units.
+        #[arg(long, value_enum)]
+        units: Option<Units>,
+        /// Print the list as the server sent it, as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Cancel a task.
     Cancel {
         /// The task id.
         task_id: TaskId,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Units {
+    Metric,
+    Us,
+}
+
+impl From<Units> for UnitSystem {
+    fn from(units: Units) -> Self {
+        match units {
+            Units::Metric => Self::Metric,
+            Units::Us => Self::Us,
+        }
+    }
+}
+
+/// `<recipe-id>` or `<recipe-id>:<servings>`.
+fn parse_list_item(text: &str) -> Result<(RecipeId, Option<u32>), String> {
+    let (id, servings) = match text.split_once(':') {
+        Some((id, servings)) => {
+            let servings =
+                servings.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
+                    format!("servings must be a whole number from 1 to 100, got {servings:?}")
+                })?;
+            (id, Some(servings))
+        }
+        None => (text, None),
+    };
+    let id = RecipeId::parse(id).map_err(|e| format!("{id:?} is not a recipe id: {e}"))?;
+    Ok((id, servings))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -155,7 +205,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token { .. } => Ok(ExitCode::SUCCESS),
         Command::Submit { link, lang, json, .. } => submit(&client, &link, &lang, json).await,
         Command::Watch { task_id, json, .. } => watch(&client, task_id, json).await,
-        Command::Recipe { id, format } => recipe(&client, id, format).await,
+        Command::Recipe { id, format, servings, units } => {
+            recipe(&client, id, format, View { servings, units: units.map(Into::into) }).await
+        }
+        Command::List { recipes, units, json } => list(&client, &recipes, units, json).await,
         Command::Cancel { task_id } => cancel(&client, task_id).await,
     }
 }
@@ -222,11 +275,28 @@ async fn watch(client: &Client, task_id: TaskId, json: bool) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-async fn recipe(client: &Client, id: RecipeId, format: Format) -> anyhow::Result<ExitCode> {
+async fn recipe(client: &Client, id: RecipeId, format: Format, view: View) -> anyhow::Result<ExitCode> {
     match format {
-        Format::Text => print!("{}", render::recipe_text(&client.recipe(id).await?)),
-        Format::Json => print_json(&client.recipe_document(id).await?)?,
-        Format::Jsonld => print_json(&client.recipe_json_ld(id).await?)?,
+        Format::Text => print!("{}", render::recipe_text(&client.recipe_view(id, view).await?)),
+        Format::Json => print_json(&client.recipe_document_view(id, view).await?)?,
+        Format::Jsonld => print_json(&client.recipe_json_ld_view(id, view).await?)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(
+    client: &Client,
+    recipes: &[(RecipeId, Option<u32>)],
+    units: Option<Units>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let list = client.shopping_list(recipes, units.map(Into::into)).await?;
+    if json {
+        print_json(&serde_json::json!({"items": list.items, "recipes": list.recipes.iter().map(|r| {
+            serde_json::json!({"id": r.id, "title": r.title, "servings": r.servings})
+        }).collect::<Vec<_>>()}))?;
+    } else {
+        print!("{}", render::shopping_list_text(&list));
     }
     Ok(ExitCode::SUCCESS)
 }

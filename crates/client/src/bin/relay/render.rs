@@ -81,10 +81,32 @@ pub(crate) fn recipe_text(recipe: &Recipe) -> String {
     out
 }
 
-/// "200 g", "2", "EL", or "" when the line has neither quantity nor unit.
+/// A shopping list: one line per item, then the recipes it was made for.
+pub(crate) fn shopping_list_text(list: &client::ShoppingList) -> String {
+    let mut out = String::from("Shopping list\n=============\n");
+    for item in &list.items {
+        let _ = writeln!(out, "  [ ] {}", item.text);
+    }
+    out.push('\n');
+    let _ = writeln!(out, "For");
+    for recipe in &list.recipes {
+        match recipe.servings {
+            Some(servings) => {
+                let _ = writeln!(out, "  - {} ({servings} servings)", recipe.title);
+            }
+            None => {
+                let _ = writeln!(out, "  - {}", recipe.title);
+            }
+        }
+    }
+    out
+}
+
+/// "200 g", "2", "EL", or "" when the line has neither quantity nor unit; the unit as the line
+/// wrote it, so a German recipe keeps its "EL".
 fn amount_text(ingredient: &Ingredient) -> String {
     let quantity = ingredient.quantity.map(quantity_text);
-    let unit = ingredient.unit.as_deref().filter(|u| !u.is_empty());
+    let unit = ingredient.unit_text.as_deref().or(ingredient.unit.as_deref()).filter(|u| !u.is_empty());
     match (quantity, unit) {
         (Some(q), Some(u)) => format!("{q} {u}"),
         (Some(q), None) => q,
