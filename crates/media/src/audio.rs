@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::run::run;
+use crate::run::{ffmpeg, run};
 use crate::{Limits, MediaError, Probe, Tools};
 
 /// Extracts the first audio stream as mono 16 kHz MP3 at 32 kbit/s into `dir/audio.mp3`.
@@ -29,31 +29,10 @@ pub async fn extract_audio(
     }
     let out = dir.join("audio.mp3");
     let max_secs = limits.max_secs.to_string();
-    let args = [
-        "-nostdin".as_ref(),
-        "-hide_banner".as_ref(),
-        "-loglevel".as_ref(),
-        "error".as_ref(),
-        "-y".as_ref(),
-        "-i".as_ref(),
-        video.as_os_str(),
-        "-map".as_ref(),
-        "0:a:0".as_ref(),
-        "-vn".as_ref(),
-        "-sn".as_ref(),
-        "-dn".as_ref(),
-        "-ac".as_ref(),
-        "1".as_ref(),
-        "-ar".as_ref(),
-        "16000".as_ref(),
-        "-c:a".as_ref(),
-        "libmp3lame".as_ref(),
-        "-b:a".as_ref(),
-        "32k".as_ref(),
-        "-t".as_ref(),
-        max_secs.as_ref(),
-        out.as_os_str(),
-    ];
-    run("ffmpeg", tools.ffmpeg(), args, limits.timeout).await?;
+    let mut cmd = ffmpeg(tools.ffmpeg());
+    cmd.arg("-i").arg(video);
+    cmd.args(["-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1", "-ar", "16000"]);
+    cmd.args(["-c:a", "libmp3lame", "-b:a", "32k", "-t", &max_secs]).arg(&out);
+    run("ffmpeg", cmd, limits.timeout).await?;
     Ok(Some(out))
 }

@@ -24,8 +24,7 @@ pub async fn download(
     dest: &Path,
     limits: &Limits,
 ) -> Result<u64, MediaError> {
-    let result = match tokio::time::timeout(limits.timeout, fetch(client, url, dest, limits)).await
-    {
+    let result = match tokio::time::timeout(limits.timeout, fetch(client, url, dest, limits)).await {
         Ok(result) => result,
         Err(_) => Err(MediaError::Timeout { what: "download", after: limits.timeout }),
     };
@@ -41,11 +40,7 @@ async fn fetch(
     dest: &Path,
     limits: &Limits,
 ) -> Result<u64, MediaError> {
-    let mut response = client
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|e| MediaError::Download(describe(e)))?;
+    let mut response = client.get(url.clone()).send().await.map_err(|e| MediaError::Download(describe(e)))?;
     let status = response.status();
     if !status.is_success() {
         let code = status.as_u16();
@@ -60,9 +55,7 @@ async fn fetch(
     }
     let mut file = tokio::fs::File::create(dest).await?;
     let mut written: u64 = 0;
-    while let Some(chunk) =
-        response.chunk().await.map_err(|e| MediaError::Download(describe(e)))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| MediaError::Download(describe(e)))? {
         written += chunk.len() as u64;
         if written > limits.max_bytes {
             return Err(MediaError::TooLarge { limit: limits.max_bytes });

@@ -65,10 +65,7 @@ impl MediaError {
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
-            Self::TooLarge { .. }
-                | Self::TooLong { .. }
-                | Self::Unreadable(_)
-                | Self::DownloadRefused { .. }
+            Self::TooLarge { .. } | Self::TooLong { .. } | Self::Unreadable(_) | Self::DownloadRefused { .. }
         )
     }
 

@@ -1,14 +1,38 @@
 //! On-screen text: Tesseract on every kept frame, lines merged and de-duplicated.
+//!
+//! Overlays in cooking videos are mostly white text with a dark outline or box over the
+//! picture. Tesseract reads dark text on a light ground best, so each frame is first turned
+//! grey and negated (one ffmpeg call for all frames, ~50 ms); on our test overlays that reads
+//! white-on-dark-box text that the colour frame misses entirely, at no loss elsewhere.
+//! Upscaling was measured too and bought nothing at 768 px. Page segmentation mode 6 (one
+//! uniform block) reads stacked overlay lines in order and invents less noise from the
+//! picture than sparse mode 11. Words under a confidence of [`MIN_CONF`] are dropped, then
+//! lines with fewer than two letters (OCR noise like "=|" or "27 50").
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use tokio::process::Command;
+
+use crate::run::{ffmpeg, run};
 use crate::{Frame, Limits, MediaError, Tools};
 
+/// Tesseract's per-word confidence (0–100) below which a word is taken for noise: real
+/// overlay words score 85–97, texture read as letters 30–60.
+const MIN_CONF: f64 = 50.0;
+/// Frames read at once: tesseract is CPU-bound and the worker has other tasks.
+const PARALLEL: usize = 2;
+
 /// Reads the text on `frames` with Tesseract in `languages` (e.g. `["deu", "eng"]`, see
-/// [`crate::ocr_languages`]), one line per text line, in order of first appearance.
+/// [`crate::ocr_languages`]), one text line per output line, in the frames' order and then top
+/// to bottom. A line seen before (the same overlay on three frames, or read with a character
+/// of difference) appears once; lines that differ in a number ("2 eggs", "3 eggs") are kept
+/// apart. Costs ~0.3 s per 768 px frame on one core; two frames run at once.
+///
+/// `dir` receives the prepared images; they are removed before returning.
 ///
 /// # Errors
-/// [`MediaError::ToolFailed`] / [`MediaError::Timeout`] from tesseract; [`MediaError::Io`].
+/// [`MediaError::ToolFailed`] / [`MediaError::Timeout`] from ffmpeg or tesseract (a missing
+/// language's data is a `ToolFailed` naming it); [`MediaError::Io`].
 #[tracing::instrument(skip_all, fields(frames = frames.len()))]
 pub async fn read_text(
     tools: &Tools,
@@ -17,6 +41,174 @@ pub async fn read_text(
     languages: &[&str],
     limits: &Limits,
 ) -> Result<String, MediaError> {
-    let _ = (tools, frames, dir, languages, limits);
-    Ok(String::new())
+    if frames.is_empty() {
+        return Ok(String::new());
+    }
+    let work = dir.join("ocr");
+    tokio::fs::create_dir_all(&work).await?;
+    let result = read_all(tools, frames, &work, languages, limits).await;
+    let _ = tokio::fs::remove_dir_all(&work).await;
+    let pages = result?;
+    let mut merged = Lines::default();
+    for page in &pages {
+        for line in page {
+            merged.add(line);
+        }
+    }
+    Ok(merged.into_text())
 }
+
+async fn read_all(
+    tools: &Tools,
+    frames: &[Frame],
+    work: &Path,
+    languages: &[&str],
+    limits: &Limits,
+) -> Result<Vec<Vec<String>>, MediaError> {
+    for (i, frame) in frames.iter().enumerate() {
+        tokio::fs::write(work.join(format!("in_{i:04}.jpg")), &frame.jpeg).await?;
+    }
+    let mut cmd = ffmpeg(tools.ffmpeg());
+    cmd.args(["-f", "image2", "-start_number", "0", "-i"]).arg(work.join("in_%04d.jpg"));
+    cmd.args(["-vf", "format=gray,negate", "-start_number", "0"]).arg(work.join("ocr_%04d.pgm"));
+    run("ffmpeg", cmd, limits.timeout).await?;
+
+    let images: Vec<PathBuf> = (0..frames.len()).map(|i| work.join(format!("ocr_{i:04}.pgm"))).collect();
+    let lang = if languages.is_empty() { "eng".to_owned() } else { languages.join("+") };
+    // Lanes instead of spawned tasks: everything stays inside this future, so dropping it
+    // drops (and kills) every running tesseract.
+    let lane = |k: usize| {
+        let (images, lang) = (&images, &lang);
+        async move {
+            let mut pages = Vec::new();
+            for i in (k..images.len()).step_by(PARALLEL) {
+                pages.push((i, tesseract(tools, &images[i], lang, limits).await?));
+            }
+            Ok::<_, MediaError>(pages)
+        }
+    };
+    let (a, b) = tokio::join!(lane(0), lane(1));
+    let mut pages: Vec<(usize, Vec<String>)> = a?.into_iter().chain(b?).collect();
+    pages.sort_by_key(|(i, _)| *i);
+    Ok(pages.into_iter().map(|(_, lines)| lines).collect())
+}
+
+async fn tesseract(
+    tools: &Tools,
+    image: &Path,
+    lang: &str,
+    limits: &Limits,
+) -> Result<Vec<String>, MediaError> {
+    let mut cmd = Command::new(tools.tesseract());
+    cmd.arg(image).args(["stdout", "-l", lang, "--psm", "6", "tsv"]);
+    // Tesseract's OpenMP threads fight each other when two run on two cores; one each is
+    // faster in total.
+    cmd.env("OMP_THREAD_LIMIT", "1");
+    let out = run("tesseract", cmd, limits.timeout).await?;
+    Ok(parse_tsv(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Lines from Tesseract's TSV (level, page, block, par, line, word, left, top, width, height,
+/// conf, text), confident words only, junk lines dropped.
+fn parse_tsv(tsv: &str) -> Vec<String> {
+    let mut lines: Vec<((u32, u32, u32), String)> = Vec::new();
+    for row in tsv.lines().skip(1) {
+        let cols: Vec<&str> = row.split('\t').collect();
+        let [_, _, block, par, line, _, _, _, _, _, conf, text] = cols[..] else { continue };
+        let text = text.trim();
+        let conf: f64 = conf.trim().parse().unwrap_or(-1.0);
+        if text.is_empty() || conf < MIN_CONF {
+            continue;
+        }
+        let key = (block.parse().unwrap_or(0), par.parse().unwrap_or(0), line.parse().unwrap_or(0));
+        match lines.last_mut() {
+            Some((k, acc)) if *k == key => {
+                acc.push(' ');
+                acc.push_str(text);
+            }
+            _ => lines.push((key, text.to_owned())),
+        }
+    }
+    lines.into_iter().map(|(_, l)| l).filter(|l| !is_junk(l)).collect()
+}
+
+/// Fewer than two letters, unless a number stands with a unit letter ("200 g").
+fn is_junk(line: &str) -> bool {
+    let letters = line.chars().filter(|c| c.is_alphabetic()).count();
+    let digits = line.chars().filter(char::is_ascii_digit).count();
+    !(letters >= 2 || (letters == 1 && digits >= 1))
+}
+
+/// The merged lines, in first-seen order, with their comparison keys.
+#[derive(Default)]
+struct Lines {
+    kept: Vec<(String, String)>,
+}
+
+impl Lines {
+    fn add(&mut self, line: &str) {
+        let key = normalise(line);
+        if key.is_empty() {
+            return;
+        }
+        for (text, seen) in &mut self.kept {
+            if same_line(seen, &key) {
+                // Keep the fuller reading ("200 g flo" on a fading frame, "200 g flour" later).
+                if key.len() > seen.len() {
+                    *text = line.trim().to_owned();
+                    *seen = key;
+                }
+                return;
+            }
+        }
+        self.kept.push((line.trim().to_owned(), key));
+    }
+
+    fn into_text(self) -> String {
+        self.kept.into_iter().map(|(text, _)| text).collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// Lower case, letters and digits only, single spaces.
+fn normalise(line: &str) -> String {
+    let mapped: String = line
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c.to_lowercase().next().unwrap_or(c) } else { ' ' })
+        .collect();
+    mapped.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The same text read twice: equal digits (a number is never fuzzy) and at most one edit per
+/// eight characters, or one reading contained in the other.
+fn same_line(a: &str, b: &str) -> bool {
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    if digits(a) != digits(b) {
+        return false;
+    }
+    if a == b {
+        return true;
+    }
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.chars().count() >= 5 && long.contains(short) {
+        return true;
+    }
+    let longest = a.chars().count().max(b.chars().count());
+    edit_distance(a, b) * 8 <= longest
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests;

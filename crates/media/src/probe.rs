@@ -74,16 +74,9 @@ struct SideData {
 /// [`MediaError::Timeout`]; [`MediaError::ToolFailed`] when ffprobe cannot be started.
 #[tracing::instrument(skip_all)]
 pub async fn probe(tools: &Tools, video: &Path, limits: &Limits) -> Result<Probe, MediaError> {
-    let args = [
-        "-v".as_ref(),
-        "error".as_ref(),
-        "-print_format".as_ref(),
-        "json".as_ref(),
-        "-show_format".as_ref(),
-        "-show_streams".as_ref(),
-        video.as_os_str(),
-    ];
-    let out = match run("ffprobe", tools.ffprobe(), args, limits.timeout).await {
+    let mut cmd = tokio::process::Command::new(tools.ffprobe());
+    cmd.args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"]).arg(video);
+    let out = match run("ffprobe", cmd, limits.timeout).await {
         Ok(out) => out,
         // ffprobe exits 1 on files it cannot parse: that is the file's fault, not the
         // machine's. A signal or a failure to start stays a ToolFailed.
@@ -111,8 +104,7 @@ fn parse(json: &[u8]) -> Result<Probe, MediaError> {
         .or_else(|| report.streams.iter().filter_map(|s| secs(&s.duration)).reduce(f64::max))
         .filter(|d| d.is_finite() && *d >= 0.0)
         .ok_or_else(|| MediaError::Unreadable("ffprobe reports no duration".to_owned()))?;
-    let (mut width, mut height) =
-        video.map_or((0, 0), |v| (v.width.unwrap_or(0), v.height.unwrap_or(0)));
+    let (mut width, mut height) = video.map_or((0, 0), |v| (v.width.unwrap_or(0), v.height.unwrap_or(0)));
     if let Some(v) = video {
         // Phones store portrait video as landscape plus a rotation; ffmpeg applies it when
         // decoding, so the frames we extract have the rotated size.

@@ -1,8 +1,6 @@
 //! Running one external tool: killed on drop and on timeout, output bounded.
 
-use std::ffi::OsStr;
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -17,38 +15,36 @@ const STDERR_TAIL: usize = 4 * 1024;
 /// only guards memory against a misbehaving tool.
 const STDOUT_CAP: usize = 8 * 1024 * 1024;
 
+/// A command for one of the tools, with the flags every ffmpeg call shares when `program` is
+/// ffmpeg: no stdin interaction, errors only (our stderr tail is for the reason, not progress).
+pub(crate) fn ffmpeg(program: &std::path::Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]);
+    cmd
+}
+
 /// What a successful run printed.
 #[derive(Debug)]
 pub(crate) struct Output {
     pub(crate) stdout: Vec<u8>,
 }
 
-/// Runs `program args` with stdin closed, stdout and the tail of stderr captured, and waits at
-/// most `timeout`. The child is killed when the timeout passes and when the returned future is
+/// Runs `cmd` with stdin closed, stdout and the tail of stderr captured, and waits at most
+/// `timeout`. The child is killed when the timeout passes and when the returned future is
 /// dropped (`kill_on_drop`), so a cancelled task never leaves an ffmpeg running.
 ///
 /// # Errors
 /// [`MediaError::Timeout`]; [`MediaError::ToolFailed`] for a spawn error, a non-zero exit or a
 /// signal, with the stderr tail.
-pub(crate) async fn run<I, S>(
+pub(crate) async fn run(
     tool: &'static str,
-    program: &Path,
-    args: I,
+    mut cmd: Command,
     timeout: Duration,
-) -> Result<Output, MediaError>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+) -> Result<Output, MediaError> {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|e| MediaError::ToolFailed {
         tool,
-        message: format!("could not start {}: {e}", program.display()),
+        message: format!("could not start {:?}: {e}", cmd.as_std().get_program()),
     })?;
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -66,10 +62,8 @@ where
             return Err(MediaError::Timeout { what: tool, after: timeout });
         }
     };
-    let status = status.map_err(|e| MediaError::ToolFailed {
-        tool,
-        message: format!("waiting for it failed: {e}"),
-    })?;
+    let status = status
+        .map_err(|e| MediaError::ToolFailed { tool, message: format!("waiting for it failed: {e}") })?;
     if status.success() {
         Ok(Output { stdout })
     } else {

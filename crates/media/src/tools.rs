@@ -114,19 +114,13 @@ fn is_executable(path: &Path) -> bool {
 }
 
 fn list_languages(tesseract: &Path) -> Vec<String> {
-    let Ok(out) = std::process::Command::new(tesseract)
-        .arg("--list-langs")
-        .stdin(std::process::Stdio::null())
-        .output()
+    let Ok(out) =
+        std::process::Command::new(tesseract).arg("--list-langs").stdin(std::process::Stdio::null()).output()
     else {
         return Vec::new();
     };
     // Tesseract 4 prints the list on stderr, 5 on stdout; the header line ends with a colon.
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.contains(' ') && !l.ends_with(':') && *l != "osd")
