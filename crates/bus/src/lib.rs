@@ -10,9 +10,10 @@
 //! | `p:workers` | zset | worker id -> last heartbeat (ms) |
 //! | `p:delayed` | zset | task id -> when a retry is due (ms) |
 //! | `p:dead` | list | dead-lettered task ids |
-//! | `p:job:<task>` | hash | owner, url, language, attempts, claim token, worker, Apify run |
+//! | `p:job:<task>` | hash | owner, url, language, attempts, claim token, worker, Apify run, video-downloading Apify run (`media_run`) |
 //! | `p:task:<task>` | hash | owner, seq, state, snap (latest event), base |
 //! | `p:log:<task>` | list | every event of the task, in seq order |
+//! | `p:media:<video>` | string (TTL) | the worker's media cache: transcript, on-screen text, frames of one video |
 //! | `p:events` | channel | `<task> <seq> <event>` for the gateways |
 //! | `p:cancel` | channel | task ids cancelled by their owner, for the workers |
 //!

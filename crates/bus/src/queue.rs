@@ -382,6 +382,46 @@ impl Bus {
         Ok(conn.hget(self.key(&["job", &task.to_string()]), "run").await?)
     }
 
+    /// Remembers the task's second Apify run, the one that downloads the video (the media pass
+    /// of the cascade), beside the first so a retry re-attaches to each.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn set_media_run(&self, task: TaskId, run_id: &str) -> Result<(), BusError> {
+        let mut conn = self.conn().await?;
+        conn.hset::<_, _, _, ()>(self.key(&["job", &task.to_string()]), "media_run", run_id).await?;
+        Ok(())
+    }
+
+    /// The video-downloading Apify run remembered for a task.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn media_run(&self, task: TaskId) -> Result<Option<String>, BusError> {
+        let mut conn = self.conn().await?;
+        Ok(conn.hget(self.key(&["job", &task.to_string()]), "media_run").await?)
+    }
+
+    /// Stores what the media pass read from a video (opaque bytes), for `ttl`.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn set_media_cache(&self, video_id: &str, value: &[u8], ttl: Duration) -> Result<(), BusError> {
+        let mut conn = self.conn().await?;
+        let secs = ttl.as_secs().max(1);
+        conn.set_ex::<_, _, ()>(self.key(&["media", video_id]), value, secs).await?;
+        Ok(())
+    }
+
+    /// What the media pass read from a video earlier, if it is still cached.
+    ///
+    /// # Errors
+    /// [`BusError`] on Redis failure.
+    pub async fn media_cache(&self, video_id: &str) -> Result<Option<Vec<u8>>, BusError> {
+        let mut conn = self.conn().await?;
+        Ok(conn.get(self.key(&["media", video_id])).await?)
+    }
+
     /// Whether Redis still has the job of this task (queued, delayed or running).
     ///
     /// # Errors

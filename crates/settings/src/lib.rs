@@ -179,6 +179,40 @@ pub struct WorkerSettings {
     pub providers: ProviderMode,
     /// Simulated latency of each offline provider call (demo), in milliseconds.
     pub offline_delay_ms: u64,
+    /// When to download and read the video itself (frames, on-screen text, speech).
+    pub media: MediaMode,
+    /// Largest video file downloaded, in bytes.
+    pub media_max_bytes: u64,
+    /// Longest video analysed, in seconds.
+    pub media_max_secs: u64,
+    /// Most keyframes kept per video (they go to OCR and, as images, to the LLM).
+    pub media_max_frames: usize,
+    /// Root of the per-task media folders; empty means the system temp folder.
+    pub media_dir: String,
+    /// Longest time for the video download, and separately for its analysis, in seconds.
+    pub media_timeout_secs: u64,
+}
+
+/// When the worker reads the video itself, as the cost-aware cascade decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaMode {
+    /// Caption and subtitles first; the video only when they hold no (or a too thin) recipe.
+    Auto,
+    /// Download and read the video on the first pass.
+    Always,
+    /// Caption, subtitles and cover only.
+    Never,
+}
+
+impl WorkerSettings {
+    /// The folder per-task media folders are made in.
+    pub fn media_root(&self) -> PathBuf {
+        match self.media_dir.trim() {
+            "" => std::env::temp_dir().join("recipe-relay-media"),
+            dir => PathBuf::from(dir),
+        }
+    }
 }
 
 /// The Apify TikTok scraper.
@@ -211,6 +245,21 @@ pub struct LlmSettings {
     pub request_timeout_secs: u64,
     /// Output token limit.
     pub max_tokens: u32,
+    /// Input token budget of one request: text is trimmed, then frames dropped, to fit.
+    pub max_input_tokens: u32,
+}
+
+/// The OpenAI-compatible speech-to-text API (`POST {base_url}/audio/transcriptions`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TranscriptionSettings {
+    /// API key; falls back to `llm.api_key` when unset.
+    pub api_key: Option<SecretString>,
+    /// API root (with `/v1`); falls back to `llm.base_url` when unset.
+    pub base_url: Option<Url>,
+    /// Model name (`whisper-1`, `gpt-4o-mini-transcribe`, Groq's `whisper-large-v3`).
+    pub model: String,
+    /// Per-request timeout.
+    pub request_timeout_secs: u64,
 }
 
 /// Log output.
@@ -249,6 +298,8 @@ pub struct Settings {
     pub apify: ApifySettings,
     /// The LLM.
     pub llm: LlmSettings,
+    /// Speech to text.
+    pub transcription: TranscriptionSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -358,6 +409,7 @@ impl Settings {
                         "must be at least 1 and at most half of RELAY__WORKER__LEASE_SECS",
                     ));
                 }
+                self.validate_media()?;
                 if self.worker.providers == ProviderMode::Real {
                     if self.apify.token.is_none() {
                         return Err(SettingsError::new(
@@ -374,6 +426,39 @@ impl Settings {
                 }
             }
             Role::Tool => {}
+        }
+        Ok(())
+    }
+
+    fn validate_media(&self) -> Result<(), SettingsError> {
+        let worker = &self.worker;
+        if worker.media_max_bytes < 1024 {
+            return Err(SettingsError::new("worker.media_max_bytes", "must be at least 1024"));
+        }
+        if worker.media_max_secs == 0 {
+            return Err(SettingsError::new("worker.media_max_secs", "must be at least 1"));
+        }
+        if !(1..=32).contains(&worker.media_max_frames) {
+            return Err(SettingsError::new("worker.media_max_frames", "must be between 1 and 32"));
+        }
+        if worker.media_timeout_secs == 0 {
+            return Err(SettingsError::new("worker.media_timeout_secs", "must be at least 1"));
+        }
+        let root = worker.media_root();
+        if root.is_relative() {
+            return Err(SettingsError::new("worker.media_dir", "must be an absolute path (or empty)"));
+        }
+        if root.parent().is_none() {
+            return Err(SettingsError::new("worker.media_dir", "must not be the root folder"));
+        }
+        if self.llm.max_input_tokens < 1000 {
+            return Err(SettingsError::new("llm.max_input_tokens", "must be at least 1000"));
+        }
+        if self.transcription.model.trim().is_empty() {
+            return Err(SettingsError::new("transcription.model", "must not be empty"));
+        }
+        if self.transcription.request_timeout_secs == 0 {
+            return Err(SettingsError::new("transcription.request_timeout_secs", "must be at least 1"));
         }
         Ok(())
     }
@@ -512,6 +597,36 @@ mod tests {
             ),
             (&[("RELAY__WORKER__PROVIDERS", "real")], Role::Worker, "APIFY_TOKEN", "real mode needs keys"),
             (&[("APP_ENVIRONMENT", "staging")], Role::Api, "APP_ENVIRONMENT", "unknown environment"),
+            (
+                &[("RELAY__WORKER__MEDIA", "sometimes")],
+                Role::Worker,
+                "RELAY__WORKER__MEDIA",
+                "unknown media mode",
+            ),
+            (
+                &[("RELAY__WORKER__MEDIA_MAX_FRAMES", "0")],
+                Role::Worker,
+                "RELAY__WORKER__MEDIA_MAX_FRAMES",
+                "no frames",
+            ),
+            (
+                &[("RELAY__WORKER__MEDIA_MAX_BYTES", "-5")],
+                Role::Worker,
+                "RELAY__WORKER__MEDIA_MAX_BYTES",
+                "negative size",
+            ),
+            (
+                &[("RELAY__WORKER__MEDIA_DIR", "relative/media")],
+                Role::Worker,
+                "RELAY__WORKER__MEDIA_DIR",
+                "a relative media folder depends on the working directory",
+            ),
+            (
+                &[("RELAY__LLM__MAX_INPUT_TOKENS", "10")],
+                Role::Worker,
+                "RELAY__LLM__MAX_INPUT_TOKENS",
+                "a budget too small for any prompt",
+            ),
         ];
         for (overrides, role, variable, why) in cases {
             let err = Settings::load_from(*role, env(&with(overrides))).expect_err(why);
@@ -520,6 +635,20 @@ mod tests {
             assert!(!line.contains('\n'), "{why}: one line, got {line}");
             assert!(!line.contains(":pw@"), "{why}: never echo secrets: {line}");
         }
+    }
+
+    #[test]
+    fn media_defaults_come_from_the_base_file() {
+        let settings = Settings::load_from(Role::Worker, env(GOOD)).unwrap();
+        let worker = &settings.worker;
+        assert_eq!(worker.media, MediaMode::Auto);
+        assert_eq!(
+            (worker.media_max_bytes, worker.media_max_secs, worker.media_max_frames),
+            (104_857_600, 600, 8)
+        );
+        assert_eq!(worker.media_root(), std::env::temp_dir().join("recipe-relay-media"));
+        assert_eq!(settings.transcription.model, "whisper-1");
+        assert!(settings.transcription.base_url.is_none() && settings.transcription.api_key.is_none());
     }
 
     #[test]

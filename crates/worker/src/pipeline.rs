@@ -1,5 +1,7 @@
 //! One job, start to finish: the five steps, their events, and what each failure means.
 
+mod cascade;
+
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -9,7 +11,8 @@ use rand::Rng;
 use store::Store;
 use tokio_util::sync::CancellationToken;
 
-use crate::providers::{ProviderError, Providers, RunMemo, ScrapeRequest};
+use crate::providers::{ProviderError, Providers, RunKind, RunMemo};
+use crate::video::MediaCache;
 
 /// Why a running job was told to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,17 +82,42 @@ impl From<anyhow::Error> for Interrupt {
     }
 }
 
+/// The job hash's run slots and the media cache, in Redis.
 struct BusMemo<'a>(&'a Bus);
 
 #[async_trait::async_trait]
 impl RunMemo for BusMemo<'_> {
-    async fn get(&self, task: protocol::TaskId) -> Option<String> {
-        self.0.run(task).await.ok().flatten()
+    async fn get(&self, task: protocol::TaskId, kind: RunKind) -> Option<String> {
+        let run = match kind {
+            RunKind::Text => self.0.run(task).await,
+            RunKind::Video => self.0.media_run(task).await,
+        };
+        run.ok().flatten()
     }
 
-    async fn set(&self, task: protocol::TaskId, run_id: &str) {
-        if let Err(e) = self.0.set_run(task, run_id).await {
+    async fn set(&self, task: protocol::TaskId, kind: RunKind, run_id: &str) {
+        let saved = match kind {
+            RunKind::Text => self.0.set_run(task, run_id).await,
+            RunKind::Video => self.0.set_media_run(task, run_id).await,
+        };
+        if let Err(e) = saved {
             tracing::warn!(%task, error = %e, "could not remember the Apify run; a retry may start a new one");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl MediaCache for BusMemo<'_> {
+    async fn get(&self, video_id: &str) -> Option<Vec<u8>> {
+        self.0.media_cache(video_id).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not read the media cache");
+            None
+        })
+    }
+
+    async fn put(&self, video_id: &str, value: &[u8], ttl: Duration) {
+        if let Err(e) = self.0.set_media_cache(video_id, value, ttl).await {
+            tracing::warn!(error = %e, "could not store the media read; a retry reads the video again");
         }
     }
 }
@@ -161,20 +189,24 @@ impl Run<'_> {
                 .await
                 .map_err(anyhow::Error::from)?
         };
-        let recipe: Recipe = match cached {
+        let (recipe, inputs): (Recipe, Option<String>) = match cached {
             Some(recipe) => {
                 let reused = "Reusing the recipe extracted earlier from this video".to_owned();
                 self.step(Step::Scraping, Some(reused.clone())).await?;
                 self.step(Step::Extracting, Some(reused)).await?;
-                recipe
+                (recipe, None)
             }
             None => {
-                self.step(Step::Scraping, Some("Fetching caption, subtitles and cover".into())).await?;
-                let memo = BusMemo(&ctx.bus);
-                let request = ScrapeRequest { task_id: job.task_id, url: &job.url, memo: &memo };
-                let video = self.call(Step::Scraping, ctx.providers.scraper.scrape(request)).await?;
-                self.step(Step::Extracting, Some(ctx.providers.extractor.details())).await?;
-                self.call(Step::Extracting, ctx.providers.extractor.extract(&video, &job.language)).await?
+                let found = self.find_recipe().await?;
+                tracing::info!(
+                    inputs = found.video.inputs_used().join(","),
+                    scraper_runs = found.scraper_runs,
+                    transcribed = found.transcribed,
+                    frames = found.video.frames.len(),
+                    "recipe extracted"
+                );
+                let details = found.details();
+                (found.recipe, Some(details))
             }
         };
         self.step(Step::Saving, None).await?;
@@ -188,7 +220,8 @@ impl Run<'_> {
             // Postgres says the claim is void: cancelled, or re-claimed after our lease expired.
             return Err(Interrupt::Stopped(Stop::Lost));
         };
-        let update = TaskUpdate::completion(job.task_id, recipe_id, recipe.title.clone());
+        let mut update = TaskUpdate::completion(job.task_id, recipe_id, recipe.title.clone());
+        update.details = inputs;
         ctx.bus.finish(&ctx.worker_id, self.claim, &update, false).await.map_err(anyhow::Error::from)?;
         tracing::info!(%recipe_id, title = %recipe.title, "recipe saved");
         Ok(Outcome::Succeeded)

@@ -4,15 +4,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
-use settings::{ProviderMode, Settings};
+use secrecy::{ExposeSecret, SecretString};
+use settings::{MediaMode, ProviderMode, Settings};
 
 use crate::providers::apify::{ApifyConfig, ApifyScraper};
 use crate::providers::fixtures::FixtureScraper;
 use crate::providers::llm::{LlmConfig, LlmExtractor};
 use crate::providers::rules::RuleExtractor;
-use crate::providers::{Extractor, ProviderError, Providers, ScrapeRequest, Scraper, VideoData};
+use crate::providers::transcribe::{TranscriptionConfig, WhisperTranscriber};
+use crate::providers::{Extractor, ProviderError, Providers, ScrapeRequest, Scraper, Transcriber, VideoData};
+use crate::video::{VideoReader, VideoReaderConfig};
 use protocol::{Language, Recipe};
+
+/// Longest side of a kept frame: one 768 px low-detail tile is what the LLM looks at anyway.
+const FRAME_LONG_SIDE: u32 = 768;
 
 /// The providers the settings ask for.
 ///
@@ -45,6 +50,7 @@ pub(crate) fn providers(settings: &Settings) -> anyhow::Result<Providers> {
                 model: llm.model.clone(),
                 request_timeout: Duration::from_secs(llm.request_timeout_secs),
                 max_tokens: llm.max_tokens,
+                max_input_tokens: llm.max_input_tokens,
             })?)
         }
         _ if delay.is_zero() => Arc::new(RuleExtractor::new()),
@@ -55,7 +61,71 @@ pub(crate) fn providers(settings: &Settings) -> anyhow::Result<Providers> {
         extractor = if offline || settings.llm.api_key.is_none() { "rules (offline)" } else { "llm" },
         "providers selected"
     );
-    Ok(Providers { scraper, extractor })
+    let providers = Providers::new(scraper, extractor);
+    Ok(match video_reader(settings, offline)? {
+        Some(reader) => providers.with_video(reader),
+        None => providers,
+    })
+}
+
+/// The media pass, unless `worker.media = "never"` or a tool is missing (then the worker says so
+/// in one line and reads caption and subtitles only, as `never` would).
+fn video_reader(settings: &Settings, offline: bool) -> anyhow::Result<Option<VideoReader>> {
+    let worker = &settings.worker;
+    if worker.media == MediaMode::Never {
+        return Ok(None);
+    }
+    let timeout = Duration::from_secs(worker.media_timeout_secs);
+    let limits = media::Limits {
+        max_bytes: worker.media_max_bytes,
+        max_secs: u32::try_from(worker.media_max_secs).unwrap_or(u32::MAX),
+        max_frames: worker.media_max_frames,
+        frame_long_side: FRAME_LONG_SIDE,
+        timeout,
+    };
+    let config = VideoReaderConfig {
+        mode: worker.media,
+        root: worker.media_root(),
+        limits,
+        transcriber: transcriber(settings, offline)?,
+        cache_ttl: Duration::from_secs(worker.cache_freshness_hours.max(1) * 3600),
+    };
+    let transcribes = config.transcriber.is_some();
+    match VideoReader::new(config) {
+        Ok(reader) => {
+            reader.sweep();
+            tracing::info!(
+                mode = ?worker.media,
+                root = %worker.media_root().display(),
+                transcription = if transcribes { settings.transcription.model.as_str() } else { "none" },
+                "media analysis enabled"
+            );
+            Ok(Some(reader))
+        }
+        Err(missing) => {
+            tracing::warn!(
+                "media analysis disabled: {missing}; reading caption and subtitles only (RELAY__WORKER__MEDIA={:?} acts as \"never\")",
+                worker.media
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// The speech-to-text client: `[transcription]`, falling back to the LLM's base URL and key.
+/// None offline, or when no key is set anywhere.
+fn transcriber(settings: &Settings, offline: bool) -> anyhow::Result<Option<Arc<dyn Transcriber>>> {
+    let transcription = &settings.transcription;
+    let key = transcription.api_key.clone().or_else(|| settings.llm.api_key.clone());
+    let Some(key) = key.filter(|_| !offline) else { return Ok(None) };
+    let base_url = transcription.base_url.clone().unwrap_or_else(|| settings.llm.base_url.clone());
+    let client = WhisperTranscriber::new(TranscriptionConfig {
+        base_url,
+        api_key: SecretString::from(key.expose_secret().to_owned()),
+        model: transcription.model.clone(),
+        request_timeout: Duration::from_secs(transcription.request_timeout_secs),
+    })?;
+    Ok(Some(Arc::new(client)))
 }
 
 /// An offline provider that takes its time, like the real ones, so the demo's progress is visible.
@@ -67,12 +137,21 @@ impl<P: Scraper> Scraper for Delayed<P> {
         tokio::time::sleep(self.1).await;
         self.0.scrape(request).await
     }
+
+    async fn download(
+        &self,
+        url: &url::Url,
+        dest: &std::path::Path,
+        limits: &media::Limits,
+    ) -> Result<u64, ProviderError> {
+        self.0.download(url, dest, limits).await
+    }
 }
 
 #[async_trait::async_trait]
 impl<P: Extractor> Extractor for Delayed<P> {
-    fn details(&self) -> String {
-        self.0.details()
+    fn details(&self, video: &VideoData) -> String {
+        self.0.details(video)
     }
 
     async fn extract(&self, video: &VideoData, language: &Language) -> Result<Recipe, ProviderError> {

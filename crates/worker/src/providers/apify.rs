@@ -10,15 +10,29 @@
 //!   still going after `max_wait` are transient. A retry after a failed run starts a fresh run
 //!   (the memo check below skips failed runs); after `max_wait` it re-attaches to the same one.
 //!
+//! **The video file.** Asked for the video ([`ScrapeRequest::video`], the media pass of the
+//! cascade), the run input sets `shouldDownloadVideos: true` (Apify charges extra per video) and
+//! the actor stores the MP4 in the run's key-value store. Real dataset items name the stored copy
+//! in `mediaUrls` (`https://api.apify.com/v2/key-value-stores/<store>/records/<key>`); some
+//! versions of the actor also carry `videoMeta.downloadAddr`, TikTok's own short-lived CDN link.
+//! We read `mediaUrls[0]` when present, else `downloadAddr` (an assumption from public outputs,
+//! not a documented contract). Records of a key-value store need the API token: it is sent as
+//! `Authorization: Bearer` only when the link's origin is the configured `base_url`'s, and
+//! reqwest drops it on a redirect to another host, so the token never leaves Apify.
+//!
+//! The two kinds of run are remembered separately ([`RunKind`]), so a retry of the media pass
+//! re-attaches to the video run and never pays for either twice.
+//!
 //! The dataset-item-to-[`VideoData`] mapping is shared with the offline
 //! [`FixtureScraper`](super::fixtures::FixtureScraper), so the fixtures exercise the real parsing.
 
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use protocol::TikTokUrl;
-use reqwest::header::RETRY_AFTER;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -28,7 +42,7 @@ use tokio::time::{Instant, sleep};
 use url::Url;
 
 use super::vtt::vtt_to_text;
-use super::{ProviderError, ScrapeRequest, Scraper, VideoData};
+use super::{ProviderError, RunKind, ScrapeRequest, Scraper, VideoData, VideoFile};
 
 /// Apify's public API.
 pub const DEFAULT_BASE_URL: &str = "https://api.apify.com";
@@ -119,6 +133,11 @@ pub enum ApifyConfigError {
 pub struct ApifyScraper {
     config: ApifyConfig,
     client: Client,
+    /// For video files in Apify's key-value stores: sends the token, no overall timeout (the
+    /// download has its own, from the media limits).
+    store_client: Client,
+    /// For video files anywhere else: no credentials.
+    plain_client: Client,
     /// [`MIN_POLL_GAP`], lowered by tests so they do not sleep.
     min_poll_gap: Duration,
 }
@@ -147,7 +166,18 @@ impl ApifyScraper {
             .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("recipe-relay-worker/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { config, client, min_poll_gap: MIN_POLL_GAP })
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.token.expose_secret().trim()))
+            .map_err(|_| ApifyConfigError::EmptyToken)?;
+        auth.set_sensitive(true);
+        let downloads = || {
+            Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .user_agent(concat!("recipe-relay-worker/", env!("CARGO_PKG_VERSION")))
+        };
+        let store_client =
+            downloads().default_headers(HeaderMap::from_iter([(AUTHORIZATION, auth)])).build()?;
+        let plain_client = downloads().build()?;
+        Ok(Self { config, client, store_client, plain_client, min_poll_gap: MIN_POLL_GAP })
     }
 
     /// `{base}/seg/seg/...`, each segment percent-encoded (run ids come from the network).
@@ -244,7 +274,8 @@ impl ApifyScraper {
     /// Re-attaches to the task's remembered run if it can still deliver, else starts a new one.
     #[tracing::instrument(skip_all)]
     async fn attach_or_start(&self, request: &ScrapeRequest<'_>) -> Result<Run, ProviderError> {
-        let remembered = request.memo.get(request.task_id).await.filter(|id| !id.trim().is_empty());
+        let kind = if request.video { RunKind::Video } else { RunKind::Text };
+        let remembered = request.memo.get(request.task_id, kind).await.filter(|id| !id.trim().is_empty());
         if let Some(run_id) = remembered {
             match self.get_run(&run_id, None).await {
                 Ok(run) if run.status.is_failure() => tracing::info!(
@@ -262,19 +293,23 @@ impl ApifyScraper {
                 Err(error) => return Err(self.provider_error(error, Call::GetRun)),
             }
         }
-        let run = self.start_run(request.url).await.map_err(|e| self.provider_error(e, Call::StartRun))?;
-        tracing::info!(run_id = %run.id, "started an Apify run");
-        request.memo.set(request.task_id, &run.id).await;
+        let run = self
+            .start_run(request.url, request.video)
+            .await
+            .map_err(|e| self.provider_error(e, Call::StartRun))?;
+        tracing::info!(run_id = %run.id, video = request.video, "started an Apify run");
+        request.memo.set(request.task_id, kind, &run.id).await;
         Ok(run)
     }
 
-    /// `POST /v2/acts/{actor}/runs` with the actor input for one video.
-    async fn start_run(&self, url: &TikTokUrl) -> Result<Run, CallError> {
+    /// `POST /v2/acts/{actor}/runs` with the actor input for one video; `video` also stores the
+    /// video file.
+    async fn start_run(&self, url: &TikTokUrl, video: bool) -> Result<Run, CallError> {
         let input = json!({
             "postURLs": [url.as_str()],
             "resultsPerPage": 1,
             "shouldDownloadSubtitles": true,
-            "shouldDownloadVideos": false,
+            "shouldDownloadVideos": video,
             "shouldDownloadCovers": false,
         });
         let endpoint = self.endpoint(&["v2", "acts", &self.config.actor, "runs"]);
@@ -402,8 +437,32 @@ impl Scraper for ApifyScraper {
             })?;
         let item = first_item(self.dataset_items(dataset_id).await?)?;
         let transcript = self.transcript(&item).await;
-        Ok(video_from_item(&item, request.url, transcript))
+        let mut video = video_from_item(&item, request.url, transcript);
+        if request.video {
+            video.video_file = video_file_of(&item).map(VideoFile::Remote);
+            if video.video_file.is_none() {
+                tracing::warn!(run_id = %run.id, "the Apify item names no video file (mediaUrls, downloadAddr)");
+            }
+        }
+        Ok(video)
     }
+
+    #[tracing::instrument(skip_all, fields(host = url.host_str().unwrap_or("?")))]
+    async fn download(&self, url: &Url, dest: &Path, limits: &media::Limits) -> Result<u64, ProviderError> {
+        let base = &self.config.base_url;
+        let ours = url.scheme() == base.scheme()
+            && url.host_str() == base.host_str()
+            && url.port_or_known_default() == base.port_or_known_default();
+        let client = if ours { &self.store_client } else { &self.plain_client };
+        media::download(client, url, dest, limits).await.map_err(crate::video::provider_error)
+    }
+}
+
+/// The stored video file of a dataset item: `mediaUrls[0]`, else `videoMeta.downloadAddr`.
+pub(crate) fn video_file_of(item: &Value) -> Option<Url> {
+    let stored = item.get("mediaUrls").and_then(|urls| urls.get(0));
+    let tiktok = item.get("videoMeta").and_then(|meta| meta.get("downloadAddr"));
+    [stored, tiktok].into_iter().find_map(web_url_of).and_then(|url| Url::parse(&url).ok())
 }
 
 /// Which API call failed, for messages and the 404 rule.
@@ -561,6 +620,7 @@ pub(crate) fn video_from_item(item: &Value, url: &TikTokUrl, transcript: Option<
         cover_url,
         text_language: text_language(item),
         duration_secs: meta.and_then(|m| seconds_of(m.get("duration"))),
+        ..VideoData::default()
     }
 }
 
@@ -720,15 +780,15 @@ mod tests {
 
     /// The run memo the worker keeps in Redis, in memory.
     #[derive(Default)]
-    struct MemoryMemo(Mutex<HashMap<TaskId, String>>);
+    struct MemoryMemo(Mutex<HashMap<(TaskId, RunKind), String>>);
 
     #[async_trait]
     impl RunMemo for MemoryMemo {
-        async fn get(&self, task: TaskId) -> Option<String> {
-            self.0.lock().unwrap().get(&task).cloned()
+        async fn get(&self, task: TaskId, kind: RunKind) -> Option<String> {
+            self.0.lock().unwrap().get(&(task, kind)).cloned()
         }
-        async fn set(&self, task: TaskId, run_id: &str) {
-            self.0.lock().unwrap().insert(task, run_id.to_owned());
+        async fn set(&self, task: TaskId, kind: RunKind, run_id: &str) {
+            self.0.lock().unwrap().insert((task, kind), run_id.to_owned());
         }
     }
 
@@ -776,7 +836,7 @@ mod tests {
         task_id: TaskId,
     ) -> Result<VideoData, ProviderError> {
         let url = video_url();
-        scraper.scrape(ScrapeRequest { task_id, url: &url, memo }).await
+        scraper.scrape(ScrapeRequest { task_id, url: &url, memo, video: false }).await
     }
 
     async fn mount_items(server: &MockServer, items: Value) {
@@ -870,9 +930,14 @@ mod tests {
                 cover_url: Some("https://p16.example/cover.jpeg".to_owned()),
                 text_language: Some("en".to_owned()),
                 duration_secs: Some(58),
+                ..VideoData::default()
             }
         );
-        assert_eq!(memo.get(task_id).await.as_deref(), Some("run1"), "the run id is remembered for retries");
+        assert_eq!(
+            memo.get(task_id, RunKind::Text).await.as_deref(),
+            Some("run1"),
+            "the run id is remembered for retries"
+        );
         let requests = server.received_requests().await.unwrap();
         let subtitle = requests.iter().find(|r| r.url.path() == "/subs/en.vtt").unwrap();
         assert!(
@@ -894,7 +959,7 @@ mod tests {
         mount_items(&server, json!([{"id": "7311770584007226424", "text": "pasta"}])).await;
         let memo = MemoryMemo::default();
         let task_id = TaskId::new();
-        memo.set(task_id, "old-run").await;
+        memo.set(task_id, RunKind::Text, "old-run").await;
 
         let video = scrape(&scraper(&server), &memo, task_id).await.unwrap();
 
@@ -931,13 +996,13 @@ mod tests {
             mount_items(&server, json!([{"text": "pasta"}])).await;
             let memo = MemoryMemo::default();
             let task_id = TaskId::new();
-            memo.set(task_id, "old-run").await;
+            memo.set(task_id, RunKind::Text, "old-run").await;
 
             let video = scrape(&scraper(&server), &memo, task_id).await;
 
             assert_eq!(video.map(|v| v.caption), Ok("pasta".to_owned()), "{why}");
             assert_eq!(
-                memo.get(task_id).await.as_deref(),
+                memo.get(task_id, RunKind::Text).await.as_deref(),
                 Some("new-run"),
                 "{why}: the new run replaces the old one"
             );

@@ -7,14 +7,22 @@
 //! directory, and they go through the same item mapping as [`ApifyScraper`], so they exercise
 //! the real parsing.
 //!
+//! Two fixtures are about the video itself: their recipe is only on screen, or only spoken.
+//! Instead of a binary in the repository they carry `<video_id>.media.json`, a
+//! [`MediaScript`], and a video-downloading scrape renders it once with ffmpeg (and espeak-ng
+//! for speech) into `<temp>/recipe-relay-fixture-videos/`, where later scrapes find it.
+//!
 //! [`ApifyScraper`]: super::apify::ApifyScraper
+
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use serde_json::Value;
 
 use super::apify::{first_item, video_from_item};
+use super::fixture_media::{self, MediaScript};
 use super::vtt::vtt_to_text;
-use super::{ProviderError, ScrapeRequest, Scraper, VideoData};
+use super::{ProviderError, ScrapeRequest, Scraper, VideoData, VideoFile};
 
 /// One recorded video.
 struct Fixture {
@@ -26,6 +34,8 @@ struct Fixture {
     items_json: &'static str,
     /// The subtitle track, when the video has one worth reading.
     subtitle_vtt: Option<&'static str>,
+    /// How to make the video file, for the fixtures whose recipe is in the video.
+    media_json: Option<&'static str>,
 }
 
 macro_rules! fixture {
@@ -35,6 +45,16 @@ macro_rules! fixture {
             url: concat!("https://www.tiktok.com/@", $user, "/video/", $id),
             items_json: include_str!(concat!("../../fixtures/", $id, ".json")),
             subtitle_vtt: Some(include_str!(concat!("../../fixtures/", $id, ".vtt"))),
+            media_json: None,
+        }
+    };
+    ($user:literal, $id:literal, media) => {
+        Fixture {
+            video_id: $id,
+            url: concat!("https://www.tiktok.com/@", $user, "/video/", $id),
+            items_json: include_str!(concat!("../../fixtures/", $id, ".json")),
+            subtitle_vtt: None,
+            media_json: Some(include_str!(concat!("../../fixtures/", $id, ".media.json"))),
         }
     };
     ($user:literal, $id:literal) => {
@@ -43,33 +63,82 @@ macro_rules! fixture {
             url: concat!("https://www.tiktok.com/@", $user, "/video/", $id),
             items_json: include_str!(concat!("../../fixtures/", $id, ".json")),
             subtitle_vtt: None,
+            media_json: None,
         }
     };
 }
 
 /// The recorded videos: a recipe in the caption (English, with subtitles), a German recipe in
-/// the caption (no subtitle file), a teaser caption whose recipe is only spoken, and a dance
-/// video that is no recipe at all.
-const FIXTURES: [Fixture; 4] = [
+/// the caption (no subtitle file), a teaser caption whose recipe is only spoken (in subtitles),
+/// a dance video that is no recipe at all, a teaser whose recipe is only drawn on screen, and
+/// one whose recipe is only spoken, without subtitles.
+const FIXTURES: [Fixture; 6] = [
     fixture!("cozykitchenwithmia", "7311770584007226424", subtitle),
     fixture!("kochen.mit.lena", "7326497432544955876"),
     fixture!("brunchbydan", "7339557630099983671", subtitle),
     fixture!("jess.daily.vlogs", "7352260452192298766", subtitle),
+    fixture!("sofia.cooks.fast", "7365108245337459974", media),
+    fixture!("grillwithtom", "7368893312409817349", media),
 ];
 
 /// Scrapes from the recorded fixtures instead of Apify.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FixtureScraper;
+#[derive(Debug, Clone)]
+pub struct FixtureScraper {
+    /// Where rendered fixture videos are kept between tasks.
+    video_dir: PathBuf,
+}
+
+impl Default for FixtureScraper {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl FixtureScraper {
-    /// The offline scraper.
+    /// The offline scraper, rendering fixture videos into the system temp folder.
     pub fn new() -> Self {
-        Self
+        Self::with_video_dir(std::env::temp_dir().join("recipe-relay-fixture-videos"))
+    }
+
+    /// The offline scraper, rendering fixture videos into `dir`.
+    pub fn with_video_dir(dir: impl Into<PathBuf>) -> Self {
+        Self { video_dir: dir.into() }
     }
 
     /// Links of the videos this scraper knows, for the demo and tests.
     pub fn sample_urls() -> Vec<&'static str> {
         FIXTURES.iter().map(|fixture| fixture.url).collect()
+    }
+
+    /// The video file of a media fixture, rendered on first use.
+    async fn video_file(&self, fixture: &Fixture, json: &str) -> Result<PathBuf, ProviderError> {
+        let invalid = |error: String| {
+            ProviderError::permanent(
+                "fixture_invalid",
+                format!("The offline video of fixture {} cannot be made: {error}", fixture.video_id),
+            )
+        };
+        let script: MediaScript = serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
+        // The name changes with the script, so an edited fixture is rendered again.
+        let version = json
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let path = self.video_dir.join(format!("{}-{version:016x}.mp4", fixture.video_id));
+        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Ok(path);
+        }
+        tokio::fs::create_dir_all(&self.video_dir).await.map_err(|e| invalid(e.to_string()))?;
+        // Rendered under a private name, then renamed: two tasks at once never see half a file.
+        let partial =
+            self.video_dir.join(format!(".{}-{}.mp4", fixture.video_id, uuid::Uuid::new_v4().simple()));
+        let rendered = fixture_media::render(&script, &partial).await;
+        if let Err(error) = rendered {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(invalid(error.to_string()));
+        }
+        tokio::fs::rename(&partial, &path).await.map_err(|e| invalid(e.to_string()))?;
+        tracing::info!(video_id = fixture.video_id, path = %path.display(), "rendered the offline fixture video");
+        Ok(path)
     }
 }
 
@@ -91,7 +160,11 @@ impl Scraper for FixtureScraper {
         })?;
         let item = first_item(items)?;
         let transcript = fixture.subtitle_vtt.map(vtt_to_text);
-        Ok(video_from_item(&item, request.url, transcript))
+        let mut video = video_from_item(&item, request.url, transcript);
+        if let (true, Some(json)) = (request.video, fixture.media_json) {
+            video.video_file = Some(VideoFile::Local(self.video_file(fixture, json).await?));
+        }
+        Ok(video)
     }
 }
 
@@ -106,8 +179,8 @@ fn unknown_video() -> ProviderError {
 mod tests {
     use protocol::{TaskId, TikTokUrl};
 
-    use super::super::RunMemo;
     use super::super::apify::best_subtitle;
+    use super::super::{RunKind, RunMemo};
     use super::*;
 
     /// The fixture scraper never starts runs, so it has nothing to remember.
@@ -115,15 +188,17 @@ mod tests {
 
     #[async_trait]
     impl RunMemo for NoMemo {
-        async fn get(&self, _task: TaskId) -> Option<String> {
+        async fn get(&self, _task: TaskId, _kind: RunKind) -> Option<String> {
             None
         }
-        async fn set(&self, _task: TaskId, _run_id: &str) {}
+        async fn set(&self, _task: TaskId, _kind: RunKind, _run_id: &str) {}
     }
 
     async fn scrape(link: &str) -> Result<VideoData, ProviderError> {
         let url = TikTokUrl::parse(link).unwrap_or_else(|e| panic!("{link}: {e}"));
-        FixtureScraper::new().scrape(ScrapeRequest { task_id: TaskId::new(), url: &url, memo: &NoMemo }).await
+        FixtureScraper::new()
+            .scrape(ScrapeRequest { task_id: TaskId::new(), url: &url, memo: &NoMemo, video: false })
+            .await
     }
 
     #[tokio::test]
@@ -212,7 +287,20 @@ mod tests {
             assert_eq!(item["id"], fixture.video_id, "{}: item id", fixture.video_id);
             assert_eq!(item["webVideoUrl"], fixture.url, "{}: item link", fixture.video_id);
             assert_eq!(fixture.video_id.len(), 19, "{}: TikTok ids have 19 digits", fixture.video_id);
-            assert!(best_subtitle(item).is_some(), "{}: offers a subtitle track", fixture.video_id);
+            if fixture.media_json.is_none() {
+                assert!(best_subtitle(item).is_some(), "{}: offers a subtitle track", fixture.video_id);
+            } else {
+                assert!(
+                    best_subtitle(item).is_none(),
+                    "{}: the media fixtures have no subtitles",
+                    fixture.video_id
+                );
+                assert!(
+                    super::super::apify::video_file_of(item).is_some(),
+                    "{}: names its video file",
+                    fixture.video_id
+                );
+            }
 
             let video = scrape(fixture.url).await.unwrap_or_else(|e| panic!("{}: {e}", fixture.url));
             assert_eq!(video.url, fixture.url);

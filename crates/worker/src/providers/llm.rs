@@ -2,8 +2,11 @@
 //!
 //! Any server that speaks `POST {base_url}/chat/completions` with structured outputs works:
 //! OpenAI, Azure OpenAI (v1 API), Ollama, vLLM, LiteLLM. The model gets the caption, hashtags,
-//! transcript and cover image and must answer with JSON matching [`recipe_schema`] in strict
-//! mode; the answer is then checked and clamped before it becomes a [`Recipe`].
+//! subtitles and, after the media pass, the speech transcript, the on-screen text (OCR, a cheap
+//! hint) and the kept keyframes as `detail: "low"` JPEG data URLs — or the cover image when there
+//! are no frames — fitted into `max_input_tokens` ([`super::llm_input`]). It must answer with
+//! JSON matching [`recipe_schema`] in strict mode; the answer is then checked and clamped before
+//! it becomes a [`Recipe`].
 //!
 //! Failure mapping, so the job-level retry only repeats what can succeed:
 //!
@@ -38,6 +41,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
+use super::llm_input::{self, UserInput};
 use super::{Extractor, ProviderError, VideoData};
 
 /// The OpenAI API root.
@@ -53,12 +57,12 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
 /// permanently with `llm_truncated`.
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
+/// Input budget: room for a long transcript and eight low-detail frames.
+pub const DEFAULT_MAX_INPUT_TOKENS: u32 = 8000;
+
 /// Longest wait we accept from a Retry-After header; longer hints are capped so a bad header
 /// cannot park a job for hours.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
-
-/// Transcript characters sent to the model; long videos' subtitles beyond this are repetition.
-const MAX_TRANSCRIPT_CHARS: usize = 24_000;
 
 /// Characters of an API error message put into our own error.
 const MAX_ECHOED_CHARS: usize = 300;
@@ -98,6 +102,8 @@ pub struct LlmConfig {
     pub request_timeout: Duration,
     /// Output token limit.
     pub max_tokens: u32,
+    /// Input token budget of one request (prompt, schema, text and images, estimated).
+    pub max_input_tokens: u32,
 }
 
 impl LlmConfig {
@@ -109,6 +115,7 @@ impl LlmConfig {
             model: DEFAULT_MODEL.to_owned(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_tokens: DEFAULT_MAX_TOKENS,
+            max_input_tokens: DEFAULT_MAX_INPUT_TOKENS,
         }
     }
 }
@@ -127,6 +134,7 @@ impl fmt::Debug for LlmConfig {
             .field("model", &self.model)
             .field("request_timeout", &self.request_timeout)
             .field("max_tokens", &self.max_tokens)
+            .field("max_input_tokens", &self.max_input_tokens)
             .finish()
     }
 }
@@ -191,12 +199,27 @@ impl LlmExtractor {
         Ok(Self { config, client, endpoint, token_field })
     }
 
+    /// Tokens left for the user message once the system prompt and the schema are counted.
+    fn user_budget(&self, language: &Language) -> u32 {
+        let fixed = llm_input::estimate_tokens(&system_prompt(language))
+            + llm_input::estimate_tokens(&recipe_schema().to_string());
+        self.config.max_input_tokens.saturating_sub(fixed)
+    }
+
+    /// What the user message carries for `video`; `images` false sends text only.
+    pub(crate) fn user_input(&self, video: &VideoData, language: &Language, images: bool) -> UserInput {
+        llm_input::plan(video, self.user_budget(language), images)
+    }
+
+    /// Estimated input tokens of the request for `video` (prompt, schema, text and images).
+    pub fn estimated_input_tokens(&self, video: &VideoData, language: &Language, images: bool) -> u32 {
+        let input = self.user_input(video, language, images);
+        input.tokens + self.config.max_input_tokens.saturating_sub(self.user_budget(language))
+    }
+
     /// The request body for one video.
-    fn request_body(&self, video: &VideoData, language: &Language, cover: Option<&str>) -> Value {
-        let mut content = vec![json!({"type": "text", "text": video_text(video)})];
-        if let Some(url) = cover {
-            content.push(json!({"type": "image_url", "image_url": {"url": url}}));
-        }
+    fn request_body(&self, video: &VideoData, language: &Language, input: &UserInput) -> Value {
+        let content = input.content(video);
         let mut body = json!({
             "model": self.config.model,
             "messages": [
@@ -227,10 +250,18 @@ impl LlmExtractor {
         &self,
         video: &VideoData,
         language: &Language,
-        cover: Option<&str>,
+        images: bool,
     ) -> Result<String, CallError> {
+        let input = self.user_input(video, language, images);
+        tracing::info!(
+            model = %self.config.model,
+            frames = input.frames.len(),
+            cover = input.cover,
+            estimated_input_tokens = input.tokens,
+            "asking the LLM"
+        );
         let mut request =
-            self.client.post(self.endpoint.clone()).json(&self.request_body(video, language, cover));
+            self.client.post(self.endpoint.clone()).json(&self.request_body(video, language, &input));
         if !self.config.api_key.is_empty() {
             request = request.bearer_auth(&self.config.api_key);
         }
@@ -245,7 +276,7 @@ impl LlmExtractor {
             "LLM answered"
         );
         if !status.is_success() {
-            return Err(self.status_error(status, &headers, &body, cover.is_some()));
+            return Err(self.status_error(status, &headers, &body, input.has_images()));
         }
         read_completion(&body, |text| self.redact(text)).map_err(CallError::Failed)
     }
@@ -297,7 +328,8 @@ impl LlmExtractor {
                 "llm_unauthorized",
                 format!("The LLM provider rejected the API key (HTTP {code})"),
             ),
-            // TikTok cover links expire and some models take no images; the text alone may do.
+            // TikTok cover links expire and some models take no images; the text (with the
+            // on-screen text read by OCR) alone may do.
             400 if sent_image && api.is_about_images() => return CallError::ImageRejected,
             408 | 409 | 425 => ProviderError::transient(with_detail(
                 &format!("The LLM request failed (HTTP {code})"),
@@ -318,20 +350,27 @@ impl LlmExtractor {
 
 #[async_trait]
 impl Extractor for LlmExtractor {
-    fn details(&self) -> String {
-        format!("Using {} to analyze frames and text", self.config.model)
+    fn details(&self, video: &VideoData) -> String {
+        // The plan of the request about to be sent, so the frame count is what the model sees.
+        let language = Language::parse("en").expect("\"en\" is a valid tag");
+        let frames = self.user_input(video, &language, true).frames.len();
+        let inputs = video.inputs_phrase(frames);
+        if video.frames.is_empty() && video.on_screen_text.is_none() && video.speech_transcript.is_none() {
+            format!("Reading {inputs} with {}", self.config.model)
+        } else {
+            format!("Analysing {inputs} with {}", self.config.model)
+        }
     }
 
     async fn extract(&self, video: &VideoData, language: &Language) -> Result<Recipe, ProviderError> {
-        let cover = video.cover_url.as_deref().filter(|url| !url.trim().is_empty());
-        let content = match self.complete(video, language, cover).await {
+        let content = match self.complete(video, language, true).await {
             Ok(content) => content,
             Err(CallError::ImageRejected) => {
                 tracing::info!(
                     model = %self.config.model,
-                    "LLM refused the cover image; retrying with text only"
+                    "LLM refused the images; retrying with text only"
                 );
-                match self.complete(video, language, None).await {
+                match self.complete(video, language, false).await {
                     Ok(content) => content,
                     Err(CallError::Failed(error)) => return Err(error),
                     // Unreachable without an image, but a permanent answer is the safe reading.
@@ -429,7 +468,9 @@ fn system_prompt(language: &Language) -> String {
     };
     format!(
         "You turn a TikTok cooking video into a structured recipe. You get the video's caption, \
-         its hashtags, the transcript of what is said or subtitled, and sometimes its cover image.\n\
+         its hashtags, the transcript of what is said or subtitled, sometimes the text shown on \
+         screen (read by OCR, a hint that may hold recognition errors) and some of its frames, or \
+         its cover image.\n\
          Rules:\n\
          - Write ALL text fields (title, description, every ingredient's raw, name, unit and \
          note, the steps and the tags) in {target}, translating from the video's language where \
@@ -455,30 +496,6 @@ fn truncate_chars(text: &str, max: usize) -> String {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     }
-}
-
-/// The user message's text part: caption, hashtags and transcript, each labelled.
-fn video_text(video: &VideoData) -> String {
-    let caption = video.caption.trim();
-    let mut text = format!("Caption:\n{}\n", if caption.is_empty() { "(none)" } else { caption });
-    if !video.hashtags.is_empty() {
-        let tags: Vec<String> =
-            video.hashtags.iter().map(|t| format!("#{}", t.trim_start_matches('#'))).collect();
-        text.push_str(&format!("\nHashtags: {}\n", tags.join(" ")));
-    }
-    if let Some(language) = video.text_language.as_deref().filter(|l| !l.trim().is_empty()) {
-        text.push_str(&format!("\nCaption language (as detected by TikTok): {language}\n"));
-    }
-    let transcript = video.transcript.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    match transcript {
-        Some(transcript) => {
-            text.push_str("\nTranscript (automatic subtitles, may contain recognition errors):\n");
-            text.push_str(&truncate_chars(transcript, MAX_TRANSCRIPT_CHARS));
-            text.push('\n');
-        }
-        None => text.push_str("\nTranscript: (none)\n"),
-    }
-    text
 }
 
 /// The JSON schema the model must answer with, in OpenAI strict mode: every object closed with
@@ -784,6 +801,7 @@ mod tests {
             model: "test-model".to_owned(),
             request_timeout: Duration::from_secs(5),
             max_tokens: 1000,
+            max_input_tokens: DEFAULT_MAX_INPUT_TOKENS,
         }
     }
 
@@ -802,6 +820,7 @@ mod tests {
             cover_url: cover.then(|| "https://p16.tiktokcdn.com/cover.jpg".into()),
             text_language: Some("en".into()),
             duration_secs: Some(42),
+            ..VideoData::default()
         }
     }
 
@@ -1304,7 +1323,8 @@ mod tests {
     #[test]
     fn details_name_the_model_and_defaults_are_sane() {
         let extractor = LlmExtractor::new(LlmConfig::openai(KEY)).expect("extractor");
-        assert_eq!(extractor.details(), "Using gpt-4o-mini to analyze frames and text");
+        let video = video(true);
+        assert_eq!(extractor.details(&video), "Reading caption and subtitles with gpt-4o-mini");
         assert_eq!(default_base_url().as_str(), DEFAULT_BASE_URL, "the default URL parses unchanged");
     }
 

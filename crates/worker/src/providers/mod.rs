@@ -1,19 +1,27 @@
-//! The two external steps of the pipeline, behind traits: scraping a video and extracting a recipe.
+//! The external steps of the pipeline, behind traits: scraping a video, transcribing its speech
+//! and extracting a recipe.
 //!
-//! Each has a real client (Apify, an OpenAI-compatible LLM) and an offline provider (fixtures, a
-//! rule-based extractor) so the demo and the tests run without keys or network.
+//! Each has a real client (Apify, an OpenAI-compatible LLM and speech-to-text API) and an offline
+//! provider (fixtures, a rule-based extractor; no offline transcription) so the demo and the tests
+//! run without keys or network.
 
 pub mod apify;
+pub mod fixture_media;
 pub mod fixtures;
 pub mod llm;
+mod llm_input;
 pub mod rules;
+pub mod transcribe;
 pub mod vtt;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use protocol::{Language, Recipe, TaskId, TikTokUrl};
+use serde::{Deserialize, Serialize};
+use url::Url;
 
 /// Everything the scraper learned about a video.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,6 +34,14 @@ pub struct VideoData {
     pub caption: String,
     /// Plain-text transcript from the best subtitle track, when there is one.
     pub transcript: Option<String>,
+    /// What was said, transcribed from the audio track (only when there is no subtitle track).
+    pub speech_transcript: Option<String>,
+    /// Text burned into the frames, read by OCR, lines merged and de-duplicated.
+    pub on_screen_text: Option<String>,
+    /// The keyframes kept for the model, in time order.
+    pub frames: Vec<Frame>,
+    /// Where the scraper stored the video file, when it was asked to download it.
+    pub video_file: Option<VideoFile>,
     /// Hashtags without `#`.
     pub hashtags: Vec<String>,
     /// The author's handle.
@@ -36,6 +52,96 @@ pub struct VideoData {
     pub text_language: Option<String>,
     /// Video length in seconds.
     pub duration_secs: Option<u32>,
+}
+
+/// One keyframe of the video: a small JPEG (long side at most 768 px).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    /// Where in the video, in seconds.
+    pub at_secs: f64,
+    /// The JPEG bytes.
+    #[serde(with = "base64_bytes")]
+    pub jpeg: Vec<u8>,
+    /// Perceptual hash, which near-duplicates share.
+    pub hash: u64,
+}
+
+// By hand: a derived Debug would print every byte of the JPEG into the logs.
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("at_secs", &self.at_secs)
+            .field("jpeg_bytes", &self.jpeg.len())
+            .field("hash", &format_args!("{:016x}", self.hash))
+            .finish()
+    }
+}
+
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where a scraped video file is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoFile {
+    /// To be downloaded with [`Scraper::download`] (an Apify key-value store record).
+    Remote(Url),
+    /// Already on this machine (the offline fixtures generate theirs); never deleted by a task.
+    Local(PathBuf),
+}
+
+impl VideoData {
+    /// The inputs the extractor reads, in words for the step-3 details and the completion event:
+    /// `"caption and subtitles"`, `"caption, 8 frames, on-screen text and speech"`.
+    pub fn inputs_phrase(&self, frames: usize) -> String {
+        let mut parts = vec!["caption".to_owned()];
+        if self.transcript.is_some() {
+            parts.push("subtitles".into());
+        }
+        match frames {
+            0 => {}
+            1 => parts.push("1 frame".into()),
+            n => parts.push(format!("{n} frames")),
+        }
+        if self.on_screen_text.is_some() {
+            parts.push("on-screen text".into());
+        }
+        if self.speech_transcript.is_some() {
+            parts.push("speech".into());
+        }
+        join_words(&parts)
+    }
+
+    /// The inputs used, as short stable words for logs and tests (`caption`, `subtitles`,
+    /// `frames`, `on_screen_text`, `speech`).
+    pub fn inputs_used(&self) -> Vec<&'static str> {
+        let mut used = vec!["caption"];
+        used.extend(self.transcript.is_some().then_some("subtitles"));
+        used.extend((!self.frames.is_empty()).then_some("frames"));
+        used.extend(self.on_screen_text.is_some().then_some("on_screen_text"));
+        used.extend(self.speech_transcript.is_some().then_some("speech"));
+        used
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+pub(crate) fn join_words(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 /// How a provider call failed: permanent failures end the task, transient ones are retried.
@@ -71,14 +177,23 @@ impl ProviderError {
     }
 }
 
-/// Remembers provider state across attempts of one task (the Apify run id), so a retried job
-/// re-attaches to the run it already paid for.
+/// Which of a task's (up to two) scraper runs: the cheap one, or the one that downloads the video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunKind {
+    /// Caption, subtitles and cover.
+    Text,
+    /// The same plus the video file (`shouldDownloadVideos`), which costs more per video.
+    Video,
+}
+
+/// Remembers provider state across attempts of one task (the Apify run ids), so a retried job
+/// re-attaches to the runs it already paid for.
 #[async_trait]
 pub trait RunMemo: Send + Sync {
-    /// The run id recorded for this task, if any.
-    async fn get(&self, task: TaskId) -> Option<String>;
-    /// Records the run id for this task.
-    async fn set(&self, task: TaskId, run_id: &str);
+    /// The run id recorded for this task and kind, if any.
+    async fn get(&self, task: TaskId, kind: RunKind) -> Option<String>;
+    /// Records the run id for this task and kind.
+    async fn set(&self, task: TaskId, kind: RunKind, run_id: &str);
 }
 
 /// What a scraper is asked to fetch.
@@ -89,6 +204,8 @@ pub struct ScrapeRequest<'a> {
     pub url: &'a TikTokUrl,
     /// Where to remember a provider run across retries.
     pub memo: &'a dyn RunMemo,
+    /// Also fetch the video file ([`VideoData::video_file`]).
+    pub video: bool,
 }
 
 /// Fetches caption, subtitles and cover of a TikTok video.
@@ -100,13 +217,37 @@ pub trait Scraper: Send + Sync {
     /// [`ProviderError::Permanent`] when the video is gone, private or the key is refused;
     /// [`ProviderError::Transient`] for timeouts, 429 and 5xx.
     async fn scrape(&self, request: ScrapeRequest<'_>) -> Result<VideoData, ProviderError>;
+
+    /// Downloads a [`VideoFile::Remote`] this scraper returned into `dest`, streamed and capped
+    /// by `limits`, with the scraper's credentials where they belong. Returns the bytes written.
+    ///
+    /// # Errors
+    /// `video_too_large` past the size cap (permanent); transient for network trouble. The
+    /// default refuses: a scraper that never returns remote files has nothing to download.
+    async fn download(&self, url: &Url, dest: &Path, limits: &media::Limits) -> Result<u64, ProviderError> {
+        let _ = (dest, limits);
+        Err(ProviderError::permanent(
+            "video_unreadable",
+            format!("This scraper cannot download {}", url.host_str().unwrap_or("the video")),
+        ))
+    }
+}
+
+/// Turns speech into text.
+#[async_trait]
+pub trait Transcriber: Send + Sync {
+    /// Transcribes one audio file; `language` is an ISO 639-1 hint of the spoken language.
+    ///
+    /// # Errors
+    /// Permanent for a rejected or oversized file or a refused key; transient for 429/5xx.
+    async fn transcribe(&self, audio: &Path, language: Option<&str>) -> Result<String, ProviderError>;
 }
 
 /// Turns a scraped video into a recipe in the requested language.
 #[async_trait]
 pub trait Extractor: Send + Sync {
-    /// The `details` text of the "Processing with AI..." step.
-    fn details(&self) -> String;
+    /// The `details` text of the "Processing with AI..." step: what is read from `video`.
+    fn details(&self, video: &VideoData) -> String;
 
     /// Extracts the recipe. `source`, `cover_url` and `language` of the result are filled from
     /// `video` and `language`.
@@ -117,11 +258,28 @@ pub trait Extractor: Send + Sync {
     async fn extract(&self, video: &VideoData, language: &Language) -> Result<Recipe, ProviderError>;
 }
 
-/// The pair of providers a worker runs with.
+/// The providers a worker runs with.
 #[derive(Clone)]
 pub struct Providers {
     /// The scraper.
     pub scraper: Arc<dyn Scraper>,
     /// The extractor.
     pub extractor: Arc<dyn Extractor>,
+    /// Reads the video itself; `None` keeps to caption and subtitles (`worker.media = "never"`,
+    /// or ffmpeg/tesseract missing).
+    pub video: Option<Arc<crate::video::VideoReader>>,
+}
+
+impl Providers {
+    /// A scraper and an extractor, without reading videos.
+    pub fn new(scraper: Arc<dyn Scraper>, extractor: Arc<dyn Extractor>) -> Self {
+        Self { scraper, extractor, video: None }
+    }
+
+    /// The same providers reading videos with `reader`.
+    #[must_use]
+    pub fn with_video(mut self, reader: crate::video::VideoReader) -> Self {
+        self.video = Some(Arc::new(reader));
+        self
+    }
 }

@@ -89,6 +89,7 @@ fn providers(apify: &MockServer, llm: &MockServer) -> (Arc<ApifyScraper>, Arc<Ll
         model: "gpt-4o-mini".into(),
         request_timeout: Duration::from_secs(10),
         max_tokens: 2048,
+        max_input_tokens: 8000,
     })
     .unwrap();
     (Arc::new(scraper), Arc::new(extractor))
@@ -108,7 +109,7 @@ async fn a_job_goes_through_apify_and_the_llm_to_a_saved_recipe() {
     assert_eq!(done.status, TaskState::Success, "{done:?}");
     assert_eq!(done.recipe_name.as_deref(), Some("Shakshuka"));
     let log = env.log(job.task_id).await;
-    assert_eq!(log[3].details.as_deref(), Some("Using gpt-4o-mini to analyze frames and text"));
+    assert_eq!(log[3].details.as_deref(), Some("Reading caption with gpt-4o-mini"));
     let saved = env.store.recipe_for_owner(done.recipe_id.unwrap(), job.owner).await.unwrap().unwrap();
     assert_eq!(saved.recipe.ingredients.len(), 2);
     assert_eq!(saved.recipe.language, "en");

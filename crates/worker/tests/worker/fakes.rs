@@ -78,7 +78,7 @@ pub(crate) struct EchoExtractor;
 
 #[async_trait]
 impl Extractor for EchoExtractor {
-    fn details(&self) -> String {
+    fn details(&self, _video: &VideoData) -> String {
         "Using the echo extractor".into()
     }
 

@@ -50,7 +50,7 @@ impl Env {
         extractor: Arc<dyn Extractor>,
         config: WorkerConfig,
     ) -> Worker {
-        Worker::new(self.bus.clone(), self.store.clone(), Providers { scraper, extractor }, config)
+        Worker::new(self.bus.clone(), self.store.clone(), Providers::new(scraper, extractor), config)
     }
 
     /// Submits a task the way the api does: Postgres row, then the queued job and PENDING event.

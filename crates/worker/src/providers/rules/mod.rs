@@ -54,8 +54,11 @@ impl RuleExtractor {
 
 #[async_trait]
 impl Extractor for RuleExtractor {
-    fn details(&self) -> String {
-        "Using the offline rule-based extractor on caption and subtitles".to_owned()
+    fn details(&self, video: &VideoData) -> String {
+        let frames = video.frames.len();
+        let ocr = format!("on-screen text (OCR of {frames} frame{})", if frames == 1 { "" } else { "s" });
+        let inputs = video.inputs_phrase(0).replace("on-screen text", &ocr);
+        format!("Using the offline rule-based extractor on {inputs}")
     }
 
     async fn extract(&self, video: &VideoData, language: &Language) -> Result<Recipe, ProviderError> {
@@ -83,6 +86,21 @@ fn flatten(text: &str) -> String {
 fn extract_recipe(video: &VideoData, language: &Language) -> Result<Recipe, ProviderError> {
     let caption_lines = text::prepare_lines(&video.caption);
     let mut found = sections::scan(&caption_lines);
+    // On-screen text is written by the author, like the caption (section headers, measure
+    // lines), so it is read as written layout, and titles the recipe when it holds it.
+    let overlay_lines = video.on_screen_text.as_deref().map(text::prepare_lines).unwrap_or_default();
+    let mut title_lines = &caption_lines;
+    if found.ingredients.len() < MIN_INGREDIENTS && !overlay_lines.is_empty() {
+        let written = sections::scan(&overlay_lines);
+        if written.ingredients.len() > found.ingredients.len() {
+            title_lines = &overlay_lines;
+        }
+        merge(&mut found.ingredients, written.ingredients);
+        if found.steps.is_empty() {
+            found.steps = written.steps;
+            found.trusted_steps = written.trusted_steps;
+        }
+    }
     let transcript = video.transcript.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let spoken = transcript.map(flatten);
     let mut steps_from = 0;
@@ -141,7 +159,7 @@ fn extract_recipe(video: &VideoData, language: &Language) -> Result<Recipe, Prov
     // A total is only derived when both parts are known; prep alone says nothing about it.
     let total = times.total.or_else(|| Some(times.prep? + times.cook?));
     let tags = meta::tags(&video.hashtags, &video.caption);
-    let title = meta::title(&caption_lines, spoken.as_deref(), &tags);
+    let title = meta::title(title_lines, spoken.as_deref(), &tags);
 
     found.ingredients.truncate(MAX_INGREDIENTS);
     found.steps.truncate(MAX_STEPS);
@@ -459,7 +477,11 @@ Backe die Pfannkuchen von beiden Seiten goldbraun. Guten Appetit!";
     #[tokio::test]
     async fn the_extractor_trait_reports_its_details_and_extracts() {
         let extractor = RuleExtractor::new();
-        assert_eq!(extractor.details(), "Using the offline rule-based extractor on caption and subtitles");
+        let subtitled = video("x", Some("y"));
+        assert_eq!(
+            extractor.details(&subtitled),
+            "Using the offline rule-based extractor on caption and subtitles"
+        );
         let recipe = extractor.extract(&video("Zutaten: 200 g Mehl, 2 Eier", None), &language("de")).await;
         assert_eq!(recipe.map(|r| r.ingredients.len()), Ok(2));
     }
