@@ -73,7 +73,7 @@ pub async fn keyframes(
     let mut cmd = ffmpeg(tools.ffmpeg());
     // Non-reference frames are never needed at 2 samples per second; skipping their
     // decode saves a third of the time on typical phone video.
-    cmd.args(["-an", "-sn", "-dn", "-skip_frame", "nonref", "-i"]).arg(video);
+    cmd.args(["-an", "-sn", "-dn", "-skip_frame", "noref", "-i"]).arg(video);
     cmd.args(["-filter_complex", &graph]);
     cmd.args(["-map", "[jpg]", "-q:v", "4", "-fps_mode", "passthrough", "-f", "image2"]);
     cmd.arg(frames_dir.join("cand_%05d.jpg"));
