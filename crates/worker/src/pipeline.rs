@@ -197,7 +197,9 @@ impl Run<'_> {
                 (recipe, None)
             }
             None => {
-                let found = self.find_recipe().await?;
+                // Boxed: the cascade's future (two scrapes, the media pass, two extractions) is
+                // too large to sit on a 2 MiB worker-thread stack in debug builds.
+                let found = Box::pin(self.find_recipe()).await?;
                 tracing::info!(
                     inputs = found.video.inputs_used().join(","),
                     scraper_runs = found.scraper_runs,

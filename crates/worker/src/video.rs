@@ -90,15 +90,19 @@ impl VideoReader {
     /// # Errors
     /// [`media::MissingTools`] naming the tools that are not installed.
     pub fn new(config: VideoReaderConfig) -> Result<Self, media::MissingTools> {
-        let tools = media::Tools::detect()?;
-        Ok(Self {
+        Ok(Self::with_tools(config, media::Tools::detect()?))
+    }
+
+    /// A reader running the given programs (tests put a misbehaving ffmpeg in).
+    pub fn with_tools(config: VideoReaderConfig, tools: media::Tools) -> Self {
+        Self {
             mode: config.mode,
             tools,
             root: config.root,
             limits: config.limits,
             transcriber: config.transcriber,
             cache_ttl: config.cache_ttl,
-        })
+        }
     }
 
     /// `auto` or `always`.

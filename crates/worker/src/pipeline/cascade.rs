@@ -84,7 +84,7 @@ impl Run<'_> {
         };
 
         tracing::info!(thin = first.is_ok(), "caption and subtitles are not enough; reading the video");
-        let second = self.second_pass(&reader, &video).await;
+        let second = Box::pin(self.second_pass(&reader, &video)).await;
         match (first, second) {
             (_, Ok(Some(mut found))) => {
                 found.scraper_runs = 2;
@@ -149,7 +149,9 @@ impl Run<'_> {
         let job = &self.claim.job;
         let cache = BusMemo(&ctx.bus);
         let scraper = ctx.providers.scraper.as_ref();
-        let read = self.call(step, reader.read(job.task_id, video, &job.language, scraper, &cache)).await?;
+        let read = self
+            .call(step, Box::pin(reader.read(job.task_id, video, &job.language, scraper, &cache)))
+            .await?;
         if let Some(read) = &read {
             read.apply(video);
         }

@@ -6,6 +6,7 @@ mod fakes;
 mod pipeline;
 mod reliability;
 mod startup;
+mod video;
 
 use std::sync::Arc;
 use std::time::Duration;
