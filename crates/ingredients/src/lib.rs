@@ -1,33 +1,109 @@
 //! Ingredient lines done right: a pure (no I/O) parser, canonical units, scaling, unit
-//! conversion and a shopping list. (Skeleton: bodies are being filled in.)
+//! conversion and a shopping list, shared by every extractor so that a recipe carries the same
+//! canonical fields whatever produced it.
+//!
+//! # Parsing
+//!
+//! [`parse`] reads one line ("125g/4½oz butter, diced", "4 Stk. Eier (Gr. M)", "2 dientes de
+//! ajo picados") into a [`protocol::Ingredient`]:
+//!
+//! - `quantity` / `quantity_max`: digits, decimal commas, ASCII and unicode fractions, mixed
+//!   numbers, ranges ("2-3", "1 to 2", "1 bis 2", "2 a 3"), number words ("two", "half a",
+//!   "eine", "zwei", "una", "medio", "un par de"). Only what the line writes: "pinch of salt"
+//!   has a unit and no quantity, "a pinch of salt" has 1.
+//! - `unit`: a canonical code (the list is in the `units` module docs: `g`, `ml`, `tsp`,
+//!   `tbsp`, `cup`, `clove`, `piece`, `can`, `package`, `sprig`, …), `unit_text` as written.
+//!   Counted foods without a written unit ("2 eggs") have no unit.
+//! - `size` ("large", "md", "14-ounce", "Gr. M"), `preparation` ("finely chopped", "freshly
+//!   ground", "picada"), `comment` ("for frying", "to taste", "zum Braten", "al gusto",
+//!   "or margarine"), and `note`, which keeps its old meaning: preparation and comment together.
+//! - `name`: the food as a shopping list has it. Product words stay ("ground cumin", "dried
+//!   oregano", "fresh basil", "extra virgin olive oil"); for a container unit ("1 can diced
+//!   tomatoes", "1 Dose gehackte Tomaten") the adjectives describe the product and stay too.
+//! - `alt`: the second measure of a pair ("125g/4½oz", "1 cup (240 ml)").
+//!
+//! Decisions worth knowing: "1 (14-ounce) can tomatoes" and "400g tin tomatoes" are 1 can of
+//! that size; "2 x 150g fillets" is quantity 2 with size "150 g" and no unit; "juice of 1
+//! lemon" is 1 lemon with preparation "juice". A comma never splits a line in [`parse`]; use
+//! [`split_list`] for one-line lists.
+//!
+//! The language tag picks vocabularies by its primary subtag (`en`, `de`, `es`); English
+//! units are always accepted, and an unknown language accepts every vocabulary.
+
+mod lang;
+mod number;
+mod parse;
+mod render;
+mod split;
+mod units;
+mod words;
 
 use std::str::FromStr;
 
 use protocol::{Ingredient, Recipe, RecipeId};
 use serde::{Deserialize, Serialize};
 
+use crate::lang::Langs;
+
 /// Parses one ingredient line. Never panics; `raw` is the line trimmed.
 pub fn parse(line: &str, language: &str) -> Ingredient {
-    let _ = language;
-    let raw = line.trim().to_owned();
-    Ingredient { name: raw.clone(), raw, ..Ingredient::default() }
+    parse::parse_line(line, Langs::for_tag(language))
 }
 
-/// Fills the canonical fields of an LLM ingredient from its `raw` text, keeping `raw` and `name`.
+/// Fills the canonical fields of an ingredient that came from a model, from its `raw` text.
+///
+/// The model's `raw` and `name` are kept (it may have translated or tidied the name); quantity,
+/// range, unit, unit as written, size, preparation, comment and second measure come from the
+/// same parser the offline extractor uses. Where the model's quantity or unit disagree with
+/// what `raw` says, `raw` wins; where `raw` has no amount, the model's values are kept, with
+/// the unit mapped to its canonical code when it is a known spelling.
 pub fn canonicalize(ingredient: &mut Ingredient, language: &str) {
-    let _ = (ingredient, language);
+    let langs = Langs::for_tag(language);
+    let parsed = parse::parse_line(&ingredient.raw, langs);
+    if parsed.quantity.is_some() || parsed.unit.is_some() {
+        ingredient.quantity = parsed.quantity;
+        ingredient.quantity_max = parsed.quantity_max;
+        ingredient.unit = parsed.unit;
+        ingredient.unit_text = parsed.unit_text;
+        ingredient.alt = parsed.alt;
+    } else if let Some(unit) = ingredient.unit.clone() {
+        let words: Vec<&str> = unit.split_whitespace().collect();
+        if let Some((code, _)) = units::unit_at(&words, langs) {
+            ingredient.unit = Some(code.to_owned());
+            ingredient.unit_text.get_or_insert(unit);
+        }
+    }
+    if let Some(q) = ingredient.quantity {
+        if !(q.is_finite() && q > 0.0) {
+            ingredient.quantity = None;
+        }
+    }
+    if ingredient.quantity_max.is_some_and(|m| ingredient.quantity.is_none_or(|q| m <= q)) {
+        ingredient.quantity_max = None;
+    }
+    ingredient.size = ingredient.size.take().or(parsed.size);
+    ingredient.preparation = ingredient.preparation.take().or(parsed.preparation);
+    ingredient.comment = ingredient.comment.take().or(parsed.comment);
+    if ingredient.note.is_none() {
+        ingredient.note = parsed.note;
+    }
+    if ingredient.name.trim().is_empty() {
+        ingredient.name = parsed.name;
+    }
 }
 
 /// Splits a one-line list ("200g spaghetti, 2 eggs and salt") into its ingredient texts.
+///
+/// Commas and semicolons separate items unless the fragment after them describes the item
+/// before ("3 cloves garlic, minced", "1 ripe, medium cantaloupe"); "and"/"und"/"y"/"&" only
+/// when an amount follows, so "salt and pepper" stays one. Parentheses are never split.
 pub fn split_list(line: &str, language: &str) -> Vec<String> {
-    let _ = language;
-    vec![line.trim().to_owned()]
+    split::split_items(line, Langs::for_tag(language))
 }
 
-/// The line re-rendered from its fields.
+/// The line re-rendered from its fields, in the language's notation ("1 ½ cups", "0,5 l").
 pub fn render(ingredient: &Ingredient, language: &str) -> String {
-    let _ = language;
-    ingredient.raw.clone()
+    render::render_line(ingredient, Langs::for_tag(language))
 }
 
 /// A system of units to convert a recipe to.

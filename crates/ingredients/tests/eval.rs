@@ -1,0 +1,139 @@
+//! Scores the parser on the labelled lines in `tests/data` and fails below the floors.
+//!
+//! Run `cargo test -p ingredients --test eval -- --nocapture` to see the figures and every miss.
+//! A line is "all right" when name, quantity (and range end) and unit all match. Names compare
+//! case-insensitively with whitespace normalised, and a simple plural equals its singular
+//! ("egg"/"eggs", "Zwiebel"/"Zwiebeln", "tomate"/"tomates").
+
+use std::fmt::Write as _;
+
+/// Floors per language: (all right, quantity right).
+const FLOORS: &[(&str, f64, f64)] = &[("en", 0.90, 0.97), ("de", 0.90, 0.97), ("es", 0.90, 0.97)];
+
+struct Case {
+    line: String,
+    language: String,
+    name: String,
+    quantity: Option<f64>,
+    quantity_max: Option<f64>,
+    unit: Option<String>,
+}
+
+fn cases(file: &str) -> Vec<Case> {
+    let path = format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            assert_eq!(cols.len(), 6, "six columns in {l:?}");
+            let number =
+                |s: &str| (!s.is_empty()).then(|| s.parse::<f64>().unwrap_or_else(|e| panic!("{s:?}: {e}")));
+            Case {
+                line: cols[0].to_owned(),
+                language: cols[1].to_owned(),
+                name: cols[2].to_owned(),
+                quantity: number(cols[3]),
+                quantity_max: number(cols[4]),
+                unit: (!cols[5].is_empty()).then(|| cols[5].to_owned()),
+            }
+        })
+        .collect()
+}
+
+fn normalise(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// The name without a simple plural ending.
+fn singular(name: &str) -> String {
+    let n = normalise(name);
+    for ending in ["es", "s", "n", "en"] {
+        if let Some(stem) = n.strip_suffix(ending) {
+            if stem.chars().count() >= 3 {
+                return stem.to_owned();
+            }
+        }
+    }
+    n
+}
+
+fn same_name(got: &str, want: &str) -> bool {
+    normalise(got) == normalise(want)
+        || singular(got) == singular(want)
+        || singular(got) == normalise(want)
+        || normalise(got) == singular(want)
+}
+
+fn same_quantity(got: Option<f64>, want: Option<f64>) -> bool {
+    match (got, want) {
+        // Labels write thirds as 0.333.
+        (Some(g), Some(w)) => (g - w).abs() < 0.01,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+#[test]
+fn parser_meets_the_quality_floors_per_language() {
+    let mut report = String::new();
+    let mut failures = Vec::new();
+    for (file, all_floor, quantity_floor) in FLOORS {
+        let cases = cases(&format!("{file}.tsv"));
+        let (mut all, mut quantity, mut unit, mut name) = (0, 0, 0, 0);
+        for case in &cases {
+            let got = ingredients::parse(&case.line, &case.language);
+            let q = same_quantity(got.quantity, case.quantity)
+                && same_quantity(got.quantity_max, case.quantity_max);
+            let u = got.unit == case.unit;
+            let n = same_name(&got.name, &case.name);
+            quantity += usize::from(q);
+            unit += usize::from(u);
+            name += usize::from(n);
+            all += usize::from(q && u && n);
+            if !(q && u && n) {
+                let _ = writeln!(
+                    report,
+                    "  miss [{file}] {:?}: got ({:?}, {:?}-{:?}, {:?}) want ({:?}, {:?}-{:?}, {:?})",
+                    case.line,
+                    got.name,
+                    got.quantity,
+                    got.quantity_max,
+                    got.unit,
+                    case.name,
+                    case.quantity,
+                    case.quantity_max,
+                    case.unit
+                );
+            }
+        }
+        let total = cases.len() as f64;
+        let share = |n: usize| n as f64 / total;
+        let _ = writeln!(
+            report,
+            "{file}: {} lines, all right {:.1} %, quantity {:.1} %, unit {:.1} %, name {:.1} %",
+            cases.len(),
+            100.0 * share(all),
+            100.0 * share(quantity),
+            100.0 * share(unit),
+            100.0 * share(name)
+        );
+        if share(all) < *all_floor {
+            failures.push(format!(
+                "{file}: all right {:.1} % < {:.0} %",
+                100.0 * share(all),
+                100.0 * all_floor
+            ));
+        }
+        if share(quantity) < *quantity_floor {
+            failures.push(format!(
+                "{file}: quantity {:.1} % < {:.0} %",
+                100.0 * share(quantity),
+                100.0 * quantity_floor
+            ));
+        }
+    }
+    println!("{report}");
+    assert!(failures.is_empty(), "below the floors: {failures:?}");
+}
