@@ -7,6 +7,7 @@ mod pipeline;
 mod reliability;
 mod startup;
 mod video;
+mod video_clients;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +53,10 @@ impl Env {
         config: WorkerConfig,
     ) -> Worker {
         Worker::new(self.bus.clone(), self.store.clone(), Providers::new(scraper, extractor), config)
+    }
+
+    pub(crate) fn worker_with(&self, providers: Providers, config: WorkerConfig) -> Worker {
+        Worker::new(self.bus.clone(), self.store.clone(), providers, config)
     }
 
     /// Submits a task the way the api does: Postgres row, then the queued job and PENDING event.
