@@ -1311,6 +1311,99 @@ mod tests {
         assert_eq!(scraper.config.actor, DEFAULT_ACTOR, "the console's user/name form is converted");
     }
 
+    #[tokio::test]
+    async fn a_video_run_asks_for_the_video_uses_its_own_memo_slot_and_names_the_stored_file() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(ACTOR_RUNS))
+            .and(wiremock::matchers::body_partial_json(json!({"shouldDownloadVideos": true})))
+            .respond_with(ResponseTemplate::new(201).set_body_json(run("video-run", "SUCCEEDED")))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let record = format!("{}/v2/key-value-stores/kv1/records/video-7311770584007226424", server.uri());
+        let mut stored = item(&server);
+        stored["mediaUrls"] = json!([record]);
+        stored["videoMeta"]["downloadAddr"] = json!("https://v16-webapp.tiktok.com/video.mp4");
+        mount_items(&server, json!([stored])).await;
+        Mock::given(method("GET"))
+            .and(path("/subs/en.vtt"))
+            .respond_with(ResponseTemplate::new(404))
+            .mount(&server)
+            .await;
+        let (memo, task_id, url) = (MemoryMemo::default(), TaskId::new(), video_url());
+        memo.set(task_id, RunKind::Text, "text-run").await;
+
+        let video = scraper(&server)
+            .scrape(ScrapeRequest { task_id, url: &url, memo: &memo, video: true })
+            .await
+            .unwrap();
+
+        assert_eq!(video.video_file, Some(VideoFile::Remote(Url::parse(&record).unwrap())), "mediaUrls wins");
+        assert_eq!(memo.get(task_id, RunKind::Video).await.as_deref(), Some("video-run"));
+        assert_eq!(
+            memo.get(task_id, RunKind::Text).await.as_deref(),
+            Some("text-run"),
+            "the text run is kept"
+        );
+    }
+
+    #[test]
+    fn the_video_file_is_read_from_media_urls_then_download_addr() {
+        let cases = [
+            (
+                json!({"mediaUrls": ["https://api.apify.com/v2/key-value-stores/s/records/v"], "videoMeta": {"downloadAddr": "https://v16.tiktokcdn.com/x.mp4"}}),
+                Some("https://api.apify.com/v2/key-value-stores/s/records/v"),
+                "both: the stored copy",
+            ),
+            (
+                json!({"mediaUrls": [], "videoMeta": {"downloadAddr": "https://v16.tiktokcdn.com/x.mp4"}}),
+                Some("https://v16.tiktokcdn.com/x.mp4"),
+                "only TikTok's link",
+            ),
+            (json!({"mediaUrls": ["javascript:alert(1)"]}), None, "not a web URL"),
+            (json!({"text": "no video"}), None, "neither"),
+        ];
+        for (item, expected, why) in cases {
+            assert_eq!(video_file_of(&item).map(String::from).as_deref(), expected, "{why}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_token_is_sent_to_the_apify_host_only() {
+        let apify = MockServer::start().await;
+        let elsewhere = MockServer::start().await;
+        for server in [&apify, &elsewhere] {
+            Mock::given(method("GET"))
+                .and(path("/video.mp4"))
+                .respond_with(ResponseTemplate::new(200).set_body_bytes(b"mp4".to_vec()))
+                .mount(server)
+                .await;
+        }
+        let scraper = scraper(&apify);
+        let dir = std::env::temp_dir().join(format!("apify-download-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let limits = media::Limits {
+            max_bytes: 1024,
+            max_secs: 60,
+            max_frames: 1,
+            frame_long_side: 768,
+            timeout: Duration::from_secs(5),
+        };
+
+        for server in [&apify, &elsewhere] {
+            let url = Url::parse(&format!("{}/video.mp4", server.uri())).unwrap();
+            assert_eq!(scraper.download(&url, &dir.join("v.mp4"), &limits).await, Ok(3));
+        }
+
+        let auth = |requests: Vec<wiremock::Request>| {
+            requests[0].headers.get("authorization").map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(auth(apify.received_requests().await.unwrap()), Some(format!("Bearer {TOKEN}")));
+        assert_eq!(auth(elsewhere.received_requests().await.unwrap()), None, "never to another host");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn endpoints_keep_a_base_path_and_encode_segments() {
         let mut config = ApifyConfig::new(SecretString::from(TOKEN));
