@@ -1,0 +1,156 @@
+//! The happy path on real media: probe, audio, keyframes, OCR and the whole pass.
+
+use media::{Limits, analyse, extract_audio, keyframes, ocr_languages, probe, read_text};
+
+use crate::fixtures::Sound;
+use crate::helpers::{jpeg_size, limits, plain_video, recipe_video, tools, workdir};
+
+#[tokio::test]
+async fn probe_reports_duration_streams_and_display_size() {
+    let (tools, dir) = (tools(), workdir("probe"));
+    let video = recipe_video(dir.path());
+
+    let probe = probe(&tools, &video, &limits()).await.expect("probe");
+
+    assert!((probe.duration_secs - 12.0).abs() < 0.2, "duration {}", probe.duration_secs);
+    assert!(probe.has_video && probe.has_audio, "{probe:?}");
+    assert_eq!((probe.width, probe.height), (1280, 720));
+}
+
+#[tokio::test]
+async fn audio_is_small_mono_16_khz_mp3_and_none_without_an_audio_stream() {
+    let (tools, dir) = (tools(), workdir("audio"));
+    let video = recipe_video(dir.path());
+    let silent = plain_video(dir.path(), "silent.mp4", (640, 360), 3, Sound::Silent);
+    let limits = limits();
+
+    let p = probe(&tools, &video, &limits).await.expect("probe");
+    let audio = extract_audio(&tools, &video, dir.path(), &p, &limits).await.expect("audio");
+    let silent_probe = probe(&tools, &silent, &limits).await.expect("probe silent");
+    let none = extract_audio(&tools, &silent, dir.path(), &silent_probe, &limits).await.expect("no audio");
+
+    let audio = audio.expect("the recipe video has speech");
+    let size = std::fs::metadata(&audio).expect("audio file").len();
+    // 32 kbit/s for 12 s is 48 KB; 25 MB is the transcription APIs' limit.
+    assert!(size > 10_000 && size < 80_000, "audio is {size} bytes");
+    let out = std::process::Command::new(tools.ffprobe())
+        .args(["-v", "error", "-show_entries", "stream=codec_name,channels,sample_rate", "-of", "csv=p=0"])
+        .arg(&audio)
+        .output()
+        .expect("ffprobe");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "mp3,16000,1");
+    assert!(!silent_probe.has_audio);
+    assert_eq!(none, None);
+}
+
+#[tokio::test]
+async fn keyframes_keep_one_small_jpeg_per_overlay() {
+    let (tools, dir) = (tools(), workdir("keyframes"));
+    let video = recipe_video(dir.path());
+    let limits = limits();
+    let p = probe(&tools, &video, &limits).await.expect("probe");
+
+    let frames = keyframes(&tools, &video, dir.path(), &p, &limits).await.expect("keyframes");
+
+    // Three overlay spans of 4 s each: 25 candidates at 2 per second, three shots.
+    let times: Vec<f64> = frames.iter().map(|f| f.at_secs).collect();
+    assert_eq!(frames.len(), 3, "kept at {times:?}");
+    for (frame, (lo, hi)) in frames.iter().zip([(0.0, 4.0), (4.0, 8.0), (8.0, 12.1)]) {
+        assert!(frame.at_secs >= lo && frame.at_secs < hi, "kept at {times:?}");
+        let (w, h) = jpeg_size(&frame.jpeg);
+        assert_eq!((w, h), (768, 432), "scaled to a 768 px long side");
+        assert!(frame.jpeg.len() < 200_000, "JPEG of {} bytes", frame.jpeg.len());
+    }
+    let hashes: std::collections::HashSet<u64> = frames.iter().map(|f| f.hash).collect();
+    assert_eq!(hashes.len(), 3, "one hash per distinct picture");
+    assert!(!dir.path().join("frames").exists(), "the unused candidates are deleted");
+}
+
+#[tokio::test]
+async fn keyframes_respect_max_frames_and_the_long_side_of_a_portrait_video() {
+    let (tools, dir) = (tools(), workdir("keyframes-portrait"));
+    let video = dir.path().join("portrait.mp4");
+    // Every candidate is a new shot, so the cap and even coverage decide.
+    crate::fixtures::make_video(&video, (720, 1280), 10, crate::fixtures::MOVING, &[], Sound::Tone);
+    let limits = Limits { max_frames: 4, frame_long_side: 512, ..limits() };
+    let p = probe(&tools, &video, &limits).await.expect("probe");
+
+    let frames = keyframes(&tools, &video, dir.path(), &p, &limits).await.expect("keyframes");
+
+    assert_eq!(frames.len(), 4);
+    let times: Vec<f64> = frames.iter().map(|f| f.at_secs).collect();
+    for (k, t) in times.iter().enumerate() {
+        let quarter = 10.0 / 4.0;
+        assert!(*t >= k as f64 * quarter && *t < (k + 1) as f64 * quarter, "not spread: {times:?}");
+    }
+    for frame in &frames {
+        let (w, h) = jpeg_size(&frame.jpeg);
+        assert_eq!(h, 512, "long side");
+        assert!(w == 288 || w == 289, "width {w}");
+    }
+}
+
+#[tokio::test]
+async fn read_text_reads_each_drawn_line_once_in_order() {
+    let (tools, dir) = (tools(), workdir("ocr"));
+    let video = recipe_video(dir.path());
+    let limits = limits();
+    let p = probe(&tools, &video, &limits).await.expect("probe");
+    let frames = keyframes(&tools, &video, dir.path(), &p, &limits).await.expect("keyframes");
+    // Each frame three times over: the same overlay seen on several frames.
+    let tripled: Vec<_> = frames.iter().flat_map(|f| [f.clone(), f.clone(), f.clone()]).collect();
+
+    let text = read_text(&tools, &tripled, dir.path(), &["eng"], &limits).await.expect("ocr");
+
+    let lines: Vec<&str> = text.lines().collect();
+    let position = |needle: &str| {
+        let hits: Vec<usize> =
+            lines.iter().enumerate().filter(|(_, l)| l.contains(needle)).map(|(i, _)| i).collect();
+        assert_eq!(hits.len(), 1, "{needle:?} once in {text:?}");
+        hits[0]
+    };
+    let order = [
+        position("200 g flour"),
+        position("2 eggs"),
+        position("Mix the flour and eggs"),
+        position("Bake 20 minutes at 180"),
+    ];
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "order {order:?} in {text:?}");
+    assert_eq!(lines.len(), 4, "no junk lines in {text:?}");
+    assert!(!dir.path().join("ocr").exists(), "OCR images are deleted");
+}
+
+#[test]
+fn ocr_languages_follow_the_requested_language_with_english_as_fallback() {
+    let tools = tools();
+    for (tag, want) in [
+        ("de", &["deu", "eng"][..]),
+        ("de-AT", &["deu", "eng"]),
+        ("es-419", &["spa", "eng"]),
+        ("en-US", &["eng"]),
+        // No French data installed: English only.
+        ("fr", &["eng"]),
+        ("", &["eng"]),
+    ] {
+        assert_eq!(ocr_languages(&tools, tag), want, "for {tag:?}");
+    }
+    for lang in ["eng", "deu", "spa"] {
+        assert!(tools.tesseract_languages().iter().any(|l| l == lang), "tesseract-ocr-{lang} missing");
+    }
+}
+
+#[tokio::test]
+async fn analyse_finds_audio_frames_and_the_on_screen_recipe() {
+    let (tools, dir) = (tools(), workdir("analyse"));
+    let video = recipe_video(dir.path());
+
+    let analysis = analyse(&tools, &video, dir.path(), &limits(), "en").await.expect("analyse");
+
+    assert!(analysis.probe.has_audio);
+    assert!(analysis.audio.as_ref().is_some_and(|a| a.starts_with(dir.path()) && a.exists()));
+    assert!(!analysis.frames.is_empty() && analysis.frames.len() <= 8);
+    for token in ["200 g flour", "2 eggs", "Mix the flour", "Bake 20 minutes"] {
+        assert!(analysis.on_screen_text.contains(token), "{token:?} in {:?}", analysis.on_screen_text);
+    }
+    assert!(!analysis.timings.ffmpeg.is_zero() && !analysis.timings.ocr.is_zero());
+}
