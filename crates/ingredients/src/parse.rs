@@ -257,6 +257,13 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
                     i += 1 + used;
                 }
             }
+            if words.get(i).is_some_and(|w| matches!(lower(w).as_str(), "plus" | "+" | "más")) {
+                // "1 cup plus 2 tablespoons flour": the extra goes to the comment.
+                if let Some((_, _, used, _)) = measure_at(&words[i + 1..], langs) {
+                    parts.comment.push(words[i..i + 1 + used].join(" "));
+                    i += 1 + used;
+                }
+            }
             if matches!(unit, "cm" | "inch")
                 && words
                     .get(i)
@@ -324,11 +331,21 @@ fn read_name(words: &[&str], langs: Langs, parts: &mut Parts) {
     while start + 1 < name.len() {
         let word = name[start];
         let next = name.get(start + 1).copied();
-        let after_adverb = leading_prep.last().is_some_and(|p| p.ends_with("ly"));
+        let after_adverb = leading_prep
+            .last()
+            .is_some_and(|p| p.ends_with("ly") || matches!(*p, "frisch" | "fein" | "grob"));
         if is_filler(word, langs) && leading_prep.is_empty() {
             start += 1;
         } else if is_size(word, langs) {
             parts.size.push(word.to_owned());
+            start += 1;
+        } else if !leading_prep.is_empty()
+            && matches!(lower(word).as_str(), "and" | "und" | "y" | "or" | "oder")
+            && next.is_some_and(|n| is_leading_preparation(n, None, langs))
+            && start + 2 < name.len()
+        {
+            // "cooked and shredded chicken".
+            leading_prep.push(word);
             start += 1;
         } else if !keep_adjectives && (is_leading_preparation(word, next, langs) || after_adverb) {
             leading_prep.push(word);
@@ -368,7 +385,10 @@ fn read_name(words: &[&str], langs: Langs, parts: &mut Parts) {
             name.truncate(cut);
         }
     }
-    while name.len() > 1 && name.last().is_some_and(|w| is_size(w, langs)) {
+    // "3 huevos L", "Eier M": a grade letter after the food.
+    while name.len() > 1
+        && name.last().is_some_and(|w| is_size(w, langs) || matches!(*w, "S" | "M" | "L" | "XL"))
+    {
         if let Some(w) = name.pop() {
             parts.size.push(w.to_owned());
         }
@@ -393,6 +413,10 @@ fn read_name(words: &[&str], langs: Langs, parts: &mut Parts) {
                 }
             }
         }
+    }
+    if parts.unit == Some("sprig") && name.len() == 1 && lower(name[0]) == "apio" {
+        // "1 rama de apio" is a stalk of celery, not a sprig.
+        parts.unit = Some("stalk");
     }
     parts.name = name
         .join(" ")

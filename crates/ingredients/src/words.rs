@@ -202,10 +202,17 @@ const EN_PREPARATION: &[&str] = &[
     "hard-boiled",
     "soft-boiled",
     "steamed",
-    "roasted",
     "blanched",
     "spiralized",
     "riced",
+    "bone-in",
+    "skin-on",
+    "skin-off",
+    "day-old",
+    "shelled",
+    "unpeeled",
+    "defrosted",
+    "thawed",
 ];
 
 /// German adjective stems that are preparation or temperature ("weiche Butter", "lauwarmes
@@ -260,6 +267,11 @@ const ES_PREPARATION: &[&str] = &[
     "sin piel",
     "fundid",
     "ablandad",
+    "tibi",
+    "templad",
+    "frí",
+    "fri",
+    "caliente",
 ];
 
 /// Spanish food phrases whose participle is part of the product ("carne picada").
@@ -298,6 +310,10 @@ pub(crate) fn is_leading_preparation(word: &str, next: Option<&str>, langs: Lang
         });
     }
     // German adjectives are lower case before a capitalised noun; a capitalised word is a noun.
+    if langs.has(Langs::DE) && matches!(w, "frisch" | "fein" | "grob") {
+        // Adverbs before a participle: "frisch gehackte Petersilie".
+        return next.is_some_and(|n| german_participle(&n.to_lowercase()));
+    }
     if langs.has(Langs::DE) && word.chars().next().is_some_and(char::is_lowercase) {
         if DE_PREPARATION.iter().any(|stem| inflects(w, stem)) || german_participle(w) {
             return true;
@@ -314,7 +330,7 @@ pub(crate) fn is_trailing_preparation(word: &str, langs: Langs) -> bool {
     let w = word.to_lowercase();
     ES_PREPARATION.iter().any(|stem| {
         w.strip_prefix(stem)
-            .is_some_and(|end| matches!(end, "o" | "a" | "os" | "as" | "") && !stem.contains(' '))
+            .is_some_and(|end| matches!(end, "o" | "a" | "os" | "as" | "" | "s") && !stem.contains(' '))
     })
 }
 

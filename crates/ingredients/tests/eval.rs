@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 /// Floors per language: (all right, quantity right).
 const FLOORS: &[(&str, f64, f64)] = &[("en", 0.90, 0.97), ("de", 0.90, 0.97), ("es", 0.90, 0.97)];
 
+#[derive(Clone)]
 struct Case {
     line: String,
     language: String,
@@ -75,62 +76,89 @@ fn same_quantity(got: Option<f64>, want: Option<f64>) -> bool {
     }
 }
 
+/// Scores `cases` under `label`, appending figures and misses to `report`; returns the
+/// (all right, quantity right) shares.
+fn score(label: &str, cases: &[Case], report: &mut String) -> (f64, f64) {
+    let (mut all, mut quantity, mut unit, mut name) = (0, 0, 0, 0);
+    for case in cases {
+        let got = ingredients::parse(&case.line, &case.language);
+        let q =
+            same_quantity(got.quantity, case.quantity) && same_quantity(got.quantity_max, case.quantity_max);
+        let u = got.unit == case.unit;
+        let n = same_name(&got.name, &case.name);
+        quantity += usize::from(q);
+        unit += usize::from(u);
+        name += usize::from(n);
+        all += usize::from(q && u && n);
+        if !(q && u && n) {
+            let _ = writeln!(
+                report,
+                "  miss [{label}] {:?}: got ({:?}, {:?}-{:?}, {:?}) want ({:?}, {:?}-{:?}, {:?})",
+                case.line,
+                got.name,
+                got.quantity,
+                got.quantity_max,
+                got.unit,
+                case.name,
+                case.quantity,
+                case.quantity_max,
+                case.unit
+            );
+        }
+    }
+    let total = cases.len().max(1) as f64;
+    let share = |n: usize| n as f64 / total;
+    let _ = writeln!(
+        report,
+        "{label}: {} lines, all right {:.1} %, quantity {:.1} %, unit {:.1} %, name {:.1} %",
+        cases.len(),
+        100.0 * share(all),
+        100.0 * share(quantity),
+        100.0 * share(unit),
+        100.0 * share(name)
+    );
+    (share(all), share(quantity))
+}
+
 #[test]
 fn parser_meets_the_quality_floors_per_language() {
     let mut report = String::new();
     let mut failures = Vec::new();
     for (file, all_floor, quantity_floor) in FLOORS {
         let cases = cases(&format!("{file}.tsv"));
-        let (mut all, mut quantity, mut unit, mut name) = (0, 0, 0, 0);
-        for case in &cases {
-            let got = ingredients::parse(&case.line, &case.language);
-            let q = same_quantity(got.quantity, case.quantity)
-                && same_quantity(got.quantity_max, case.quantity_max);
-            let u = got.unit == case.unit;
-            let n = same_name(&got.name, &case.name);
-            quantity += usize::from(q);
-            unit += usize::from(u);
-            name += usize::from(n);
-            all += usize::from(q && u && n);
-            if !(q && u && n) {
-                let _ = writeln!(
-                    report,
-                    "  miss [{file}] {:?}: got ({:?}, {:?}-{:?}, {:?}) want ({:?}, {:?}-{:?}, {:?})",
-                    case.line,
-                    got.name,
-                    got.quantity,
-                    got.quantity_max,
-                    got.unit,
-                    case.name,
-                    case.quantity,
-                    case.quantity_max,
-                    case.unit
-                );
-            }
+        let (all, quantity) = score(file, &cases, &mut report);
+        if all < *all_floor {
+            failures.push(format!("{file}: all right {:.1} % < {:.0} %", 100.0 * all, 100.0 * all_floor));
         }
-        let total = cases.len() as f64;
-        let share = |n: usize| n as f64 / total;
-        let _ = writeln!(
-            report,
-            "{file}: {} lines, all right {:.1} %, quantity {:.1} %, unit {:.1} %, name {:.1} %",
-            cases.len(),
-            100.0 * share(all),
-            100.0 * share(quantity),
-            100.0 * share(unit),
-            100.0 * share(name)
-        );
-        if share(all) < *all_floor {
-            failures.push(format!(
-                "{file}: all right {:.1} % < {:.0} %",
-                100.0 * share(all),
-                100.0 * all_floor
-            ));
-        }
-        if share(quantity) < *quantity_floor {
+        if quantity < *quantity_floor {
             failures.push(format!(
                 "{file}: quantity {:.1} % < {:.0} %",
-                100.0 * share(quantity),
+                100.0 * quantity,
                 100.0 * quantity_floor
+            ));
+        }
+    }
+    println!("{report}");
+    assert!(failures.is_empty(), "below the floors: {failures:?}");
+}
+
+/// The blind set (`blind.tsv`) was labelled and committed before the parser first ran on it;
+/// its first-run figures are the honest estimate for unseen lines (see the data README). Its
+/// floors sit a little lower than the dev set's, since it is small.
+#[test]
+fn parser_holds_up_on_the_blind_set() {
+    let all_cases = cases("blind.tsv");
+    let mut report = String::new();
+    let mut failures = Vec::new();
+    for language in ["en", "de", "es"] {
+        let cases: Vec<Case> =
+            all_cases.iter().filter(|c| c.language.split('-').next() == Some(language)).cloned().collect();
+        let (all, quantity) = score(&format!("blind-{language}"), &cases, &mut report);
+        if all < 0.85 || quantity < 0.95 {
+            failures.push(format!(
+                "blind {language}: all right {:.1} %, quantity {:.1} %",
+                100.0 * all,
+                100.0 * quantity
             ));
         }
     }
