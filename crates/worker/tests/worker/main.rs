@@ -5,6 +5,7 @@ mod clients;
 mod fakes;
 mod pipeline;
 mod reliability;
+mod report;
 mod startup;
 mod video;
 mod video_clients;

@@ -101,7 +101,13 @@ fn extract_recipe(video: &VideoData, language: &Language) -> Result<Recipe, Prov
             found.trusted_steps = written.trusted_steps;
         }
     }
-    let transcript = video.transcript.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    // Transcribed speech (no subtitle track) is read like subtitles: it is the same kind of text.
+    let transcript = video
+        .transcript
+        .as_deref()
+        .or(video.speech_transcript.as_deref())
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
     let spoken = transcript.map(flatten);
     let mut steps_from = 0;
 
