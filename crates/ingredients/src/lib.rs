@@ -31,6 +31,7 @@
 //! units are always accepted, and an unknown language accepts every vocabulary.
 
 mod lang;
+mod lead;
 mod number;
 mod parse;
 mod render;
@@ -44,6 +45,7 @@ use protocol::{Ingredient, Recipe, RecipeId};
 use serde::{Deserialize, Serialize};
 
 use crate::lang::Langs;
+pub use crate::lead::{Lead, LeadingAmount};
 
 /// Parses one ingredient line. Never panics; `raw` is the line trimmed.
 pub fn parse(line: &str, language: &str) -> Ingredient {
@@ -90,6 +92,19 @@ pub fn canonicalize(ingredient: &mut Ingredient, language: &str) {
     if ingredient.name.trim().is_empty() {
         ingredient.name = parsed.name;
     }
+}
+
+/// The amount and unit at the start of running text, with byte offsets ("2 cups of flour …"),
+/// for extractors that scan captions and speech rather than whole lines; `None` when the text
+/// does not start with an amount (an article counts only before a noun or unit).
+pub fn lead(text: &str, language: &str) -> Option<Lead> {
+    lead::lead_at(text, Langs::for_tag(language))
+}
+
+/// The bare amount at the very start of `text` ("1 1/2 hours", "20-25 min", "zwei"), for
+/// reading durations and servings with the same number rules as ingredients.
+pub fn leading_amount(text: &str, language: &str) -> Option<LeadingAmount> {
+    lead::amount_here(text, Langs::for_tag(language))
 }
 
 /// Splits a one-line list ("200g spaghetti, 2 eggs and salt") into its ingredient texts.

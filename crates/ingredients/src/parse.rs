@@ -228,7 +228,9 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
     if let Some((unit, len)) = unit_at(&words[i..], langs) {
         let stands_alone = parts.quantity.is_some() || WITHOUT_AMOUNT.contains(&unit);
         // A unit needs something after it to be the unit of ("2 cups" has no food).
-        if stands_alone && (i + len < words.len() || name_before) {
+        // Without an amount, a unit needs a food after it ("pinch of salt"); with one, "200 g"
+        // alone is a measure without a name.
+        if stands_alone && (i + len < words.len() || name_before || parts.quantity.is_some()) {
             let text = words[i..i + len].join(" ");
             i += len;
             let next_container = unit_at(&words[i..], langs).filter(|(u, _)| is_container(u));

@@ -735,14 +735,17 @@ impl Answer {
                         .collect::<Vec<_>>()
                         .join(" ")
                 });
-                Some(Ingredient {
+                let mut ingredient = Ingredient {
                     raw,
                     quantity,
                     unit,
                     name,
                     note: non_empty(i.note),
                     ..Ingredient::default()
-                })
+                };
+                // The same canonical fields as the offline extractor, read from `raw`.
+                ingredients::canonicalize(&mut ingredient, language.as_str());
+                Some(ingredient)
             })
             .take(MAX_ITEMS)
             .collect();

@@ -4,8 +4,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::ingredient::parse_quantity;
 use super::ingredient::starts_with_measure;
-use super::quantity::parse_quantity;
 use super::sections::header;
 use super::text::{
     capitalise, clean_line, has_letters, is_decoration, regex, sentences, strip_prefix_ci, truncate_words,

@@ -21,11 +21,9 @@
 
 mod ingredient;
 mod meta;
-mod quantity;
 mod sections;
 mod spoken;
 mod text;
-mod units;
 
 use async_trait::async_trait;
 use protocol::{Ingredient, Language, Recipe, RecipeSource};
@@ -298,10 +296,10 @@ Zubereitungszeit 15 Min. Backzeit 10 Minuten
                 item("Mehl", Some(150.0), Some("g")),
                 item("Eier", Some(3.0), None),
                 item("Milch", Some(250.0), Some("ml")),
-                item("Zucker", Some(1.0), Some("EL")),
-                item("Vanillezucker", Some(1.0), Some("TL")),
-                item("Salz", Some(1.0), Some("Prise")),
-                item("Butter zum Braten", Some(2.0), Some("EL")),
+                item("Zucker", Some(1.0), Some("tbsp")),
+                item("Vanillezucker", Some(1.0), Some("tsp")),
+                item("Salz", Some(1.0), Some("pinch")),
+                item("Butter", Some(2.0), Some("tbsp")),
                 item("Puderzucker", None, None),
             ]
         );
@@ -381,8 +379,8 @@ Preheat oven to 350°F. Mash bananas, mix in butter, then everything else. Bake 
         assert_eq!(
             summary(&recipe),
             vec![
-                item("ripe bananas", Some(3.0), None),
-                item("melted butter", Some(1.0 / 3.0), Some("cup")),
+                item("bananas", Some(3.0), None),
+                item("butter", Some(1.0 / 3.0), Some("cup")),
                 item("sugar", Some(0.75), Some("cup")),
                 item("egg", Some(1.0), None),
                 item("baking soda", Some(1.0), Some("tsp")),
@@ -401,7 +399,7 @@ Preheat oven to 350°F. Mash bananas, mix in butter, then everything else. Bake 
                        salt, rosemary. Boil potatoes 20 min, smash, drizzle with oil and bake at 220°C. #potatoes";
         let recipe = extract(caption, None);
         let names: Vec<&str> = recipe.ingredients.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(names, vec!["baby potatoes", "olive oil", "garlic cloves", "salt", "rosemary"]);
+        assert_eq!(names, vec!["baby potatoes", "olive oil", "garlic", "salt", "rosemary"]);
         assert_eq!(recipe.steps, vec!["Boil potatoes 20 min, smash, drizzle with oil and bake at 220°C."]);
         assert_eq!(recipe.title, "Crispy smashed potatoes");
     }
@@ -419,12 +417,36 @@ Backe die Pfannkuchen von beiden Seiten goldbraun. Guten Appetit!";
                 item("Mehl", Some(250.0), Some("g")),
                 item("Eier", Some(3.0), None),
                 item("Milch", Some(500.0), Some("ml")),
-                item("Salz", Some(1.0), Some("Prise")),
+                item("Salz", Some(1.0), Some("pinch")),
             ]
         );
         assert_eq!(recipe.steps.len(), 3, "three instructions, no greeting or sign-off: {:?}", recipe.steps);
         assert_eq!(recipe.steps[2], "Backe die Pfannkuchen von beiden Seiten goldbraun.");
         assert_eq!(recipe.title, "Pfannkuchen wie bei Oma");
+    }
+
+    #[test]
+    fn a_spanish_caption_listing_its_ingredients_inline_is_a_recipe() {
+        let caption = "Necesitas 500 g de harina, 2 huevos, 250 ml de leche y una pizca de sal. \
+                       Mezcla todo y hornea 30 minutos a 180 grados.";
+        let recipe = extract(caption, None);
+        assert_eq!(
+            summary(&recipe),
+            vec![
+                item("harina", Some(500.0), Some("g")),
+                item("huevos", Some(2.0), None),
+                item("leche", Some(250.0), Some("ml")),
+                item("sal", Some(1.0), Some("pinch")),
+            ]
+        );
+        assert!(recipe.steps.iter().any(|s| s.starts_with("Mezcla todo")), "the method: {:?}", recipe.steps);
+    }
+
+    #[test]
+    fn a_header_less_inline_list_after_a_few_words_is_read() {
+        let caption = "Para hoy 200 g de arroz, 1 cebolla picada y 2 dientes de ajo. Sofríe la cebolla y añade el arroz.";
+        let names: Vec<String> = extract(caption, None).ingredients.into_iter().map(|i| i.name).collect();
+        assert_eq!(names, vec!["arroz", "cebolla", "ajo"]);
     }
 
     #[test]

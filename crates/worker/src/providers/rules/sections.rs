@@ -158,6 +158,28 @@ fn push_ingredients(found: &mut Found, text: &str) {
     found.ingredients.extend(split_items(text).iter().filter_map(|item| parse_ingredient(item)));
 }
 
+/// Most words before an inline list ("Necesitas 500 g de harina, 2 huevos …").
+const MAX_LEAD_IN_WORDS: usize = 4;
+
+/// The list in a sentence that opens with a few words and then lists measured items inline,
+/// without a header ("Necesitas 500 g de harina, 2 huevos y una pizca de sal"). Two items at
+/// least, so "I used 500 g of pasta" stays prose.
+fn list_after_lead_in(body: &str) -> Option<&str> {
+    let starts =
+        body.char_indices().filter(|&(i, c)| i > 0 && !c.is_whitespace() && body[..i].ends_with(' '));
+    for (words_before, (i, _)) in starts.enumerate().take(MAX_LEAD_IN_WORDS) {
+        let _ = words_before;
+        let (lead_in, rest) = body.split_at(i);
+        if lead_in.chars().any(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        if starts_with_measure(rest) && split_items(rest).len() >= 2 {
+            return Some(rest);
+        }
+    }
+    None
+}
+
 /// Files one cleaned line under `section` and returns the section the next line is in.
 fn take(found: &mut Found, section: Section, line: &str) -> Section {
     let (numbered, body) = strip_numbering(line);
@@ -217,6 +239,7 @@ fn take(found: &mut Found, section: Section, line: &str) -> Section {
                 Some((_, after)) if starts_with_measure(after.trim()) => after.trim(),
                 _ => body,
             };
+            let body = list_after_lead_in(body).unwrap_or(body);
             let items = split_items(body);
             if !items.first().is_some_and(|item| starts_with_measure(item)) {
                 // "3 ripe bananas" before "1/3 cup butter" is the list's first line, but only
@@ -231,7 +254,9 @@ fn take(found: &mut Found, section: Section, line: &str) -> Section {
             let parsed: Vec<Ingredient> = items.iter().filter_map(|item| parse_ingredient(item)).collect();
             // Outside a section only short items count: "200 g Mehl", not "500 g of pasta is
             // enough for four people, trust me", whose first item already gives it away.
-            if parsed.first().is_none_or(|first| word_count(&first.name) > 6) {
+            // The comment counts too: "… enough for four hungry people" is prose, not a note.
+            let prose = |i: &Ingredient| word_count(&i.name) + i.comment.as_deref().map_or(0, word_count) > 6;
+            if parsed.first().is_none_or(prose) {
                 return section;
             }
             found.ingredients.append(&mut found.pending);

@@ -12,7 +12,7 @@ use super::text::{capitalise, first_word, has_letters, regex, sentences, strip_p
 /// Phrases that introduce a spoken ingredient list.
 static NEED: LazyLock<Regex> = LazyLock::new(|| {
     regex(
-        r"(?i)\b(?:all you(?:'|’)?ll need is|all you need is|you(?:'|’)?ll need|you will need|you(?:'|’)?re gonna need|you are going to need|you need|we(?:'|’)?ll need|we will need|we need|the ingredients are|ingredients are|du brauchst|ihr braucht|wir brauchen|man braucht|dafür brauchst du)\b\s*:?\s*",
+        r"(?i)\b(?:all you(?:'|’)?ll need is|all you need is|you(?:'|’)?ll need|you will need|you(?:'|’)?re gonna need|you are going to need|you need|we(?:'|’)?ll need|we will need|we need|the ingredients are|ingredients are|du brauchst|ihr braucht|wir brauchen|man braucht|dafür brauchst du|necesitas|necesitamos|necesitarás|vas a necesitar|solo necesitas|los ingredientes son)\b\s*:?\s*",
     )
 });
 
@@ -325,6 +325,82 @@ const VERBS_DE: &[&str] = &[
 ];
 
 /// German infinitives that end a recipe-style instruction ("Zwiebeln fein schneiden.").
+/// Spanish imperatives (tú and usted forms) that open a method step.
+const VERBS_ES: &[&str] = &[
+    "mezcla",
+    "mezcle",
+    "mezclar",
+    "bate",
+    "bata",
+    "batir",
+    "hornea",
+    "hornee",
+    "hornear",
+    "añade",
+    "añada",
+    "agrega",
+    "agregue",
+    "incorpora",
+    "incorpore",
+    "corta",
+    "corte",
+    "pica",
+    "pique",
+    "sofríe",
+    "sofría",
+    "fríe",
+    "fría",
+    "cuece",
+    "cueza",
+    "hierve",
+    "hierva",
+    "calienta",
+    "caliente",
+    "precalienta",
+    "precaliente",
+    "vierte",
+    "vierta",
+    "deja",
+    "deje",
+    "remueve",
+    "remueva",
+    "sirve",
+    "sirva",
+    "pon",
+    "ponga",
+    "coloca",
+    "coloque",
+    "lava",
+    "pela",
+    "ralla",
+    "amasa",
+    "amase",
+    "tapa",
+    "cocina",
+    "cocine",
+    "saltea",
+    "retira",
+    "retire",
+    "escurre",
+    "escurra",
+    "dora",
+    "sazona",
+    "salpimienta",
+    "unta",
+    "rellena",
+    "enrolla",
+    "decora",
+    "espolvorea",
+    "reserva",
+    "licúa",
+    "tritura",
+    "extiende",
+    "forma",
+    "enfría",
+    "refrigera",
+    "marina",
+];
+
 const INFINITIVES_DE: &[&str] = &[
     "schneiden",
     "hacken",
@@ -386,6 +462,10 @@ const INFINITIVES_DE: &[&str] = &[
 /// numbered list of anything else ("1. the spin 2. the slide").
 const COOKING_WORDS: &[&str] = &[
     "bake",
+    "hornea",
+    "horno",
+    "sartén",
+    "mezcla",
     "baked",
     "baking",
     "boil",
@@ -600,7 +680,7 @@ pub(super) fn imperative(sentence: &str) -> Option<String> {
     let verb = verb_word.to_lowercase();
     let next = first_word(body[verb_word.len()..].trim_start()).to_lowercase();
     let english = VERBS.contains(&verb.as_str()) && !(verb == "let" && matches!(next.as_str(), "me" | "us"));
-    let german = VERBS_DE.contains(&verb.as_str());
+    let german = VERBS_DE.contains(&verb.as_str()) || VERBS_ES.contains(&verb.as_str());
     let last = body
         .split_whitespace()
         .next_back()
@@ -658,7 +738,7 @@ mod tests {
             ("then crack in two eggs", "eggs", None, "count after an adding verb"),
             ("pour 200 ml of milk into the pan", "milk", Some("ml"), "unit anywhere"),
             ("Gib 200 g Mehl dazu", "Mehl", Some("g"), "German with dazu"),
-            ("dann 2 EL Zucker hinzu", "Zucker", Some("EL"), "German with hinzu"),
+            ("dann 2 EL Zucker hinzu", "Zucker", Some("tbsp"), "German with hinzu"),
         ];
         for (text, name, unit, why) in cases {
             let found = spoken_ingredients(text);

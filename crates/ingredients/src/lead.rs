@@ -1,0 +1,153 @@
+//! The amount and unit at the start of running text, with byte offsets, for extractors that
+//! scan captions and transcripts ("… you'll need 2 cups of flour and …") rather than whole
+//! ingredient lines.
+
+use crate::lang::Langs;
+use crate::number::amount_at;
+use crate::units::unit_at;
+use crate::words::{HEDGES, SOME};
+
+/// An amount (and unit) found at the start of a text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lead {
+    /// The amount, or the lower end of a range.
+    pub quantity: f64,
+    /// The upper end of a range.
+    pub quantity_max: Option<f64>,
+    /// Canonical unit code, if a unit follows the amount.
+    pub unit: Option<&'static str>,
+    /// Byte offset where the amount ends (after any range).
+    pub amount_end: usize,
+    /// Byte offset where the food's name starts: after the unit and a linking "of"/"de"/"von".
+    pub name_start: usize,
+    /// The amount is only an article ("a", "eine", "una") before a noun: the weakest kind.
+    pub article: bool,
+}
+
+/// A bare amount at the start of a text ("1 1/2", "20-25", "zwei", "an").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LeadingAmount {
+    /// The amount, or the lower end of a range.
+    pub value: f64,
+    /// The upper end of a range.
+    pub max: Option<f64>,
+    /// Bytes of the text the amount used.
+    pub len: usize,
+    /// The amount is only an indefinite article ("a", "eine", "una").
+    pub article: bool,
+}
+
+/// The amount at the very start of `text`, whatever follows it ("1h15" is 1, then "h15").
+pub(crate) fn amount_here(text: &str, langs: Langs) -> Option<LeadingAmount> {
+    if text.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let spans = spans(text);
+    let words: Vec<&str> = spans.iter().map(|&(s, e)| &text[s..e]).collect();
+    let amount = amount_at(&words, langs)?;
+    Some(LeadingAmount {
+        value: amount.value,
+        max: amount.max,
+        len: spans[amount.words - 1].1,
+        article: amount.article,
+    })
+}
+
+/// Byte spans of the words of `text`, split the way the line parser splits them: at
+/// whitespace, where letters follow digits ("200g"), and around list punctuation.
+fn spans(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut prev: Option<char> = None;
+    let numeric = |c: char| c.is_ascii_digit() || crate::number::vulgar(c).is_some();
+    for (i, c) in text.char_indices() {
+        let next = text[i + c.len_utf8()..].chars().next();
+        let decimal =
+            c == ',' && prev.is_some_and(|p| p.is_ascii_digit()) && next.is_some_and(|n| n.is_ascii_digit());
+        let punct = matches!(c, ',' | ';') && !decimal || (c == ':' && next.is_none_or(char::is_whitespace));
+        if c.is_whitespace() || punct {
+            if let Some(s) = start.take() {
+                out.push((s, i));
+            }
+            if punct {
+                out.push((i, i + c.len_utf8()));
+            }
+        } else {
+            if c.is_alphabetic() && prev.is_some_and(numeric) {
+                if let Some(s) = start.take() {
+                    out.push((s, i));
+                }
+            }
+            start.get_or_insert(i);
+        }
+        prev = Some(c);
+    }
+    if let Some(s) = start {
+        out.push((s, text.len()));
+    }
+    out
+}
+
+/// The amount and unit at the start of `text` ("about 2 cups of …", "1EL …", "a pinch of …").
+pub(crate) fn lead_at(text: &str, langs: Langs) -> Option<Lead> {
+    let spans = spans(text);
+    let words: Vec<&str> = spans.iter().map(|&(s, e)| &text[s..e]).collect();
+    let mut i = 0;
+    while i + 1 < words.len() && HEDGES.contains(&words[i].to_lowercase().as_str()) {
+        i += 1;
+    }
+    let amount = amount_at(&words[i..], langs)?;
+    let mut pos = i + amount.words;
+    let amount_end = spans[pos - 1].1;
+    if words.get(pos).is_some_and(|w| matches!(*w, "x" | "X" | "×")) {
+        pos += 1;
+    }
+    let unit = unit_at(&words[pos..], langs);
+    if let Some((_, len)) = unit {
+        pos += len;
+    } else {
+        // "7up" and "3D" are words, not amounts.
+        if spans.get(pos).is_some_and(|&(s, _)| s == amount_end) {
+            return None;
+        }
+        if amount.article {
+            let next = words.get(pos).map(|w| w.to_lowercase()).unwrap_or_default();
+            if next.is_empty() || SOME.contains(&next.as_str()) || !next.chars().any(char::is_alphabetic) {
+                return None;
+            }
+        }
+    }
+    if words.get(pos).is_some_and(|w| matches!(w.to_lowercase().as_str(), "of" | "de" | "von" | "d'"))
+        && words.get(pos + 1).is_some_and(|w| w.chars().any(char::is_alphabetic))
+    {
+        pos += 1;
+    }
+    let name_start = spans.get(pos).map_or(text.len(), |&(s, _)| s);
+    Some(Lead {
+        quantity: amount.value,
+        quantity_max: amount.max,
+        unit: unit.map(|(code, _)| code),
+        amount_end,
+        name_start,
+        article: amount.article && unit.is_none(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leads_give_amount_unit_and_where_the_name_starts() {
+        let text = "about 2 cups of flour and more";
+        let lead = lead_at(text, Langs::ALL).unwrap();
+        assert_eq!((lead.quantity, lead.unit), (2.0, Some("cup")));
+        assert_eq!(&text[lead.name_start..], "flour and more");
+        let glued = lead_at("1EL Zucker", Langs::ALL).unwrap();
+        assert_eq!((glued.unit, glued.name_start), (Some("tbsp"), 4));
+        assert!(lead_at("7up soda", Langs::ALL).is_none(), "a number glued to a word");
+        assert!(lead_at("a little oil", Langs::ALL).is_none(), "'a little' is no amount");
+        assert!(lead_at("an onion", Langs::ALL).is_some_and(|l| l.article));
+        assert_eq!(lead_at("2-3 Zehen", Langs::ALL).map(|l| l.quantity_max), Some(Some(3.0)));
+    }
+}
