@@ -108,9 +108,12 @@ async fn cascade_cost_report() {
     let (stop, worker) = spawn(env.worker_with(providers, config()));
     let mut outcomes = Vec::new();
     for url in FixtureScraper::sample_urls() {
+        let before = scraper.video_runs.load(Ordering::SeqCst);
         let job = env.submit(url, "en").await;
         let end = until_terminal(&mut feed, job.task_id).await;
-        outcomes.push((url, end.status, end.error.unwrap_or_default(), end.details.unwrap_or_default()));
+        let runs = 1 + scraper.video_runs.load(Ordering::SeqCst) - before;
+        let details = format!("{runs} run(s); {}", end.details.unwrap_or_default());
+        outcomes.push((url, end.status, end.error.unwrap_or_default(), details));
     }
     stop.cancel();
     worker.await.unwrap().unwrap();
