@@ -10,6 +10,8 @@ use tokio::sync::Notify;
 use worker::providers::{Extractor, ProviderError, ScrapeRequest, Scraper, VideoData};
 
 /// What one scrape call does.
+// A handful per test: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Act {
     Return(Result<VideoData, ProviderError>),
     /// Never returns (until aborted): a job "in flight".
