@@ -30,11 +30,14 @@
 //! The language tag picks vocabularies by its primary subtag (`en`, `de`, `es`); English
 //! units are always accepted, and an unknown language accepts every vocabulary.
 
+mod convert;
 mod lang;
 mod lead;
 mod number;
 mod parse;
 mod render;
+mod scale;
+mod shopping;
 mod split;
 mod units;
 mod words;
@@ -147,16 +150,19 @@ impl FromStr for UnitSystem {
     }
 }
 
-/// The recipe scaled to `servings`.
+/// The recipe scaled to `servings`: every quantity, range end and second measure times
+/// `servings / recipe.servings`, rounded as a cook measures (fractions for cups and spoons,
+/// whole grams, whole eggs), `servings` set and each changed line re-rendered. A recipe without
+/// servings, or `servings` 0, comes back unchanged.
 pub fn scale(recipe: &Recipe, servings: u32) -> Recipe {
-    let _ = servings;
-    recipe.clone()
+    scale::scale_recipe(recipe, servings)
 }
 
-/// The recipe converted to `system`.
+/// The recipe in `system`: mass and volume converted (never between the two), the line's own
+/// second measure preferred, the original kept as `alt`, lines re-rendered, and oven
+/// temperatures in the steps converted. What cannot be converted is left as written.
 pub fn convert(recipe: &Recipe, system: UnitSystem) -> Recipe {
-    let _ = system;
-    recipe.clone()
+    convert::convert_recipe(recipe, system)
 }
 
 /// One recipe going into a shopping list.
@@ -186,7 +192,11 @@ pub struct ShoppingItem {
 }
 
 /// Merges the ingredients of `entries` into a shopping list.
+///
+/// Same food (name compared without case, accents or a simple plural) with compatible units is
+/// summed (g + kg, ml + l, tsp + tbsp + cup, counts of one unit); incompatible amounts of one
+/// food are separate, adjacent items; lines without an amount are merged by name. Foods keep
+/// the order in which they first appear.
 pub fn shopping_list(entries: &[ListEntry<'_>]) -> Vec<ShoppingItem> {
-    let _ = entries;
-    Vec::new()
+    shopping::build(entries)
 }
