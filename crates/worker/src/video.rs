@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use protocol::{Language, TaskId};
 use serde::{Deserialize, Serialize};
 use settings::MediaMode;
+use tokio::sync::Semaphore;
 
 use crate::providers::{Frame, ProviderError, Scraper, Transcriber, VideoData, VideoFile};
 
@@ -52,6 +53,9 @@ pub struct VideoReader {
     limits: media::Limits,
     transcriber: Option<Arc<dyn Transcriber>>,
     cache_ttl: Duration,
+    /// ffmpeg and Tesseract are CPU-bound: one analysis per core at a time, however many jobs
+    /// the worker runs; the others wait (downloads and transcription do not).
+    analyses: Arc<Semaphore>,
 }
 
 /// What the media pass read from one video: the inputs it adds to [`VideoData`].
@@ -102,6 +106,7 @@ impl VideoReader {
             limits: config.limits,
             transcriber: config.transcriber,
             cache_ttl: config.cache_ttl,
+            analyses: Arc::new(Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from))),
         }
     }
 
@@ -171,9 +176,15 @@ impl VideoReader {
             }
         };
         let ocr_language = video.text_language.as_deref().unwrap_or(language.primary());
+        let permit = self
+            .analyses
+            .acquire()
+            .await
+            .map_err(|_| ProviderError::transient("The media analysis is shutting down"))?;
         let analysis = media::analyse(&self.tools, &path, workdir.path(), &self.limits, ocr_language)
             .await
             .map_err(provider_error)?;
+        drop(permit);
         tracing::info!(timings = ?analysis.timings, frames = analysis.frames.len(), "video analysed");
         let mut read = MediaRead {
             on_screen_text: Some(analysis.on_screen_text.trim().to_owned()).filter(|t| !t.is_empty()),
