@@ -61,7 +61,7 @@ pub async fn keyframes(
         return Ok(Vec::new());
     }
     let frames_dir = dir.join("frames");
-    tokio::fs::create_dir_all(&frames_dir).await?;
+    crate::workdir::make_subdir(&frames_dir)?;
     let rate = SAMPLE_RATE.min(MAX_CANDIDATES / probe.duration_secs.max(1.0));
     let side = limits.frame_long_side.max(16);
     let thumbs_path = frames_dir.join("thumbs.gray");

@@ -89,8 +89,11 @@ pub async fn analyse(
     if probe.duration_secs > f64::from(limits.max_secs) {
         return Err(MediaError::TooLong { secs: probe.duration_secs, limit: limits.max_secs });
     }
-    let audio = extract_audio(tools, video, dir, &probe, limits).await?;
-    let frames = keyframes(tools, video, dir, &probe, limits).await?;
+    // Two independent ffmpeg processes: on two cores they take the time of the longer one.
+    let (audio, frames) = tokio::try_join!(
+        extract_audio(tools, video, dir, &probe, limits),
+        keyframes(tools, video, dir, &probe, limits),
+    )?;
     let ffmpeg = start.elapsed();
     let ocr_start = Instant::now();
     let languages = ocr_languages(tools, language);

@@ -5,13 +5,15 @@
 //! frames, ~50 ms): grey levels above [`WHITE`] become black ink, everything else white
 //! paper, which cuts the text out of any background. Black text in a white box survives too,
 //! as a white-on-black box, which Tesseract reads inverted. On our test overlays this reads
-//! "2 eggs" at 95 % confidence where the plain grey frame gave "2: eggs" at 0 %, and the
-//! white-on-dark-box step that the colour frame misses entirely. Lost: light text without
+//! "2 eggs" at 95 % confidence where the plain grey frame gave "2: eggs" at 0 %, the
+//! white-on-dark-box step that the colour frame misses entirely, and outlined text over a
+//! busy, colourful picture without the picture's noise. The level was tuned on such frames:
+//! 200 let bright picture areas through, 225 lost black-in-white-box text. Lost: light text without
 //! any outline on a light scene (rare in overlays; the caption and speech still count).
 //! Upscaling was measured and bought nothing at 768 px. Page segmentation mode 6 (one
 //! uniform block) reads stacked overlay lines in order and invents less noise than sparse
-//! mode 11. Words under a confidence of [`MIN_CONF`] are dropped, then lines with fewer than
-//! two letters (OCR noise like "=|" or "27 50").
+//! mode 11. Words under a confidence of [`MIN_CONF`] are dropped, then lines that have neither
+//! a word of three letters nor a number with a letter (OCR noise like "=|", "ae" or "27 50").
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +26,7 @@ use crate::{Frame, Limits, MediaError, Tools};
 /// overlay words score 85–97, texture read as letters 30–60.
 const MIN_CONF: f64 = 50.0;
 /// Grey level (0–255) above which a pixel counts as overlay text.
-const WHITE: u8 = 200;
+const WHITE: u8 = 215;
 /// Frames read at once: tesseract is CPU-bound and the worker has other tasks.
 const PARALLEL: usize = 2;
 
@@ -51,7 +53,7 @@ pub async fn read_text(
         return Ok(String::new());
     }
     let work = dir.join("ocr");
-    tokio::fs::create_dir_all(&work).await?;
+    crate::workdir::make_subdir(&work)?;
     let result = read_all(tools, frames, &work, languages, limits).await;
     let _ = tokio::fs::remove_dir_all(&work).await;
     let pages = result?;
@@ -139,11 +141,13 @@ fn parse_tsv(tsv: &str) -> Vec<String> {
     lines.into_iter().map(|(_, l)| l).filter(|l| !is_junk(l)).collect()
 }
 
-/// Fewer than two letters, unless a number stands with a unit letter ("200 g").
+/// Noise: no word of three letters or more, and no number standing with a letter ("200 g",
+/// "2 l").
 fn is_junk(line: &str) -> bool {
-    let letters = line.chars().filter(|c| c.is_alphabetic()).count();
-    let digits = line.chars().filter(char::is_ascii_digit).count();
-    !(letters >= 2 || (letters == 1 && digits >= 1))
+    let has_word = line.split_whitespace().any(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 3);
+    let has_digit = line.chars().any(|c| c.is_ascii_digit());
+    let has_letter = line.chars().any(char::is_alphabetic);
+    !(has_word || (has_digit && has_letter))
 }
 
 /// The merged lines, in first-seen order, with their comparison keys.

@@ -90,11 +90,32 @@ impl Workdir {
 
 impl Drop for Workdir {
     fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.path) {
-            if e.kind() != io::ErrorKind::NotFound {
-                tracing::warn!(path = %self.path.display(), error = %e, "could not remove the media work folder");
+        // A file operation of a cancelled task may still be finishing on tokio's blocking
+        // pool and add an entry while we delete: a second pass then finds the folder empty.
+        let mut result = Ok(());
+        for _ in 0..3 {
+            result = std::fs::remove_dir_all(&self.path);
+            match &result {
+                Ok(()) => return,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
             }
         }
+        if let Err(e) = result {
+            tracing::warn!(path = %self.path.display(), error = %e, "could not remove the media work folder");
+        }
+    }
+}
+
+/// Creates one folder inside a work folder, synchronously and without creating parents.
+///
+/// Not `tokio::fs::create_dir_all`: that runs on the blocking pool and goes on after a
+/// cancelled task's future is dropped, so it could re-create the folder `Workdir::drop` just
+/// removed and leave it behind.
+pub(crate) fn make_subdir(path: &Path) -> io::Result<()> {
+    match std::fs::create_dir(path) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
     }
 }
 

@@ -27,7 +27,16 @@ fn the_fuller_reading_of_a_line_wins() {
 
 #[test]
 fn junk_lines_are_dropped_but_quantities_with_a_unit_stay() {
-    for (line, junk) in [("=|", true), ("27 50", true), ("a", true), ("200 g", false), ("2 eggs", false)] {
+    for (line, junk) in [
+        ("=|", true),
+        ("27 50", true),
+        ("a", true),
+        ("ae", true),
+        (". vd .", true),
+        ("200 g", false),
+        ("2 eggs", false),
+        ("Salz", false),
+    ] {
         assert_eq!(is_junk(line), junk, "{line:?}");
     }
 }

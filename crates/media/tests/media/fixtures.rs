@@ -116,7 +116,10 @@ pub fn make_video(
     if audio.is_some() {
         cmd.args(["-map", "[a]", "-c:a", "aac", "-b:a", "64k"]);
     }
+    // 1.5 Mbit/s like a TikTok 720p download; at x264's default quality a busy background
+    // would make a file several times larger and slower to decode than real ones.
     cmd.args(["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]);
+    cmd.args(["-b:v", "1500k", "-maxrate", "2M", "-bufsize", "4M"]);
     cmd.args(["-t", &secs.to_string()]).arg(path);
     let out = cmd.output().expect("ffmpeg runs");
     assert!(out.status.success(), "making {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));

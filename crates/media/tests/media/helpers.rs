@@ -135,3 +135,8 @@ pub async fn first_ffmpeg_pid(pids: &Path) -> u32 {
     assert!(found, "the slow ffmpeg never started");
     pid.expect("pid")
 }
+
+/// Every PID the slow ffmpeg wrote (one per ffmpeg started).
+pub fn all_pids(pids: &Path) -> Vec<u32> {
+    std::fs::read_to_string(pids).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
+}
