@@ -166,7 +166,13 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
     let mut amount = amount_at(&words[i..], langs);
     if let Some(found) = amount.filter(|a| a.article) {
         let next = words.get(i + 1).map(|w| lower(w)).unwrap_or_default();
-        if next.is_empty() || SOME.contains(&next.as_str()) {
+        let number_after = amount_at(&words[i + 1..], langs).filter(|a| !a.article);
+        if let Some(number) = number_after {
+            // "a ½ cup": the number is the amount, the article only its article.
+            parts.comment.push(words[i].to_owned());
+            i += 1;
+            amount = Some(number);
+        } else if next.is_empty() || SOME.contains(&next.as_str()) {
             // "a few sprigs", "a little oil": no number.
             parts.comment.push(words[i..=i + usize::from(!next.is_empty())].join(" "));
             i += 1 + usize::from(!next.is_empty());
@@ -189,6 +195,9 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
             parts.comment.push(words[i].to_owned());
             i += 1;
         }
+    }
+    while parts.quantity.is_some() && words.get(i).is_some_and(|w| matches!(*w, "," | ";")) {
+        i += 1;
     }
     // Sizes and hedges between the amount and the unit: "1 large onion", "1 gestr. TL",
     // "1 14-ounce can", "2 x 150g fillets".
@@ -228,9 +237,11 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
     if let Some((unit, len)) = unit_at(&words[i..], langs) {
         let stands_alone = parts.quantity.is_some() || WITHOUT_AMOUNT.contains(&unit);
         // A unit needs something after it to be the unit of ("2 cups" has no food).
-        // Without an amount, a unit needs a food after it ("pinch of salt"); with one, "200 g"
-        // alone is a measure without a name.
-        if stands_alone && (i + len < words.len() || name_before || parts.quantity.is_some()) {
+        // A unit needs a food after it ("pinch of salt"), except a measure after an amount:
+        // "200 g" alone is a measure without a name, while "2 cloves" is the spice.
+        if stands_alone
+            && (i + len < words.len() || name_before || (parts.quantity.is_some() && is_measure(unit)))
+        {
             let text = words[i..i + len].join(" ");
             i += len;
             let next_container = unit_at(&words[i..], langs).filter(|(u, _)| is_container(u));
@@ -419,6 +430,9 @@ fn read_name(words: &[&str], langs: Langs, parts: &mut Parts) {
     if parts.unit == Some("sprig") && name.len() == 1 && lower(name[0]) == "apio" {
         // "1 rama de apio" is a stalk of celery, not a sprig.
         parts.unit = Some("stalk");
+    }
+    if !name.iter().any(|w| w.chars().any(char::is_alphabetic)) {
+        name.clear();
     }
     parts.name = name
         .join(" ")

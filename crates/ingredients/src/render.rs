@@ -64,7 +64,20 @@ pub(crate) fn amount(value: f64, max: Option<f64>, unit: Option<&str>, langs: La
     let comma = langs.primary() != Langs::EN;
     let one = |v: f64| if uses_fractions(unit) { fraction(v) } else { decimal(v, comma) };
     match max {
-        Some(max) => format!("{}-{}", one(value), one(max)),
+        Some(max) => {
+            let (low, high) = (one(value), one(max));
+            if low.contains(' ') || high.contains(' ') {
+                // "¾-1 ½" would read as a range to 1, then a stray half.
+                let word = match langs.primary() {
+                    l if l == Langs::DE => "bis",
+                    l if l == Langs::ES => "a",
+                    _ => "to",
+                };
+                format!("{low} {word} {high}")
+            } else {
+                format!("{low}-{high}")
+            }
+        }
         None => one(value),
     }
 }
@@ -124,7 +137,7 @@ fn unit_words(code: &str, langs: Langs) -> (String, String) {
             pair(code, code)
         }
         "inch" => pair("inch", "inches"),
-        "pinch" | "dash" | "bunch" | "box" => (code.to_owned(), format!("{code}es")),
+        "pinch" | "dash" | "bunch" | "box" | "glass" | "splash" => (code.to_owned(), format!("{code}es")),
         "leaf" => pair("leaf", "leaves"),
         "loaf" => pair("loaf", "loaves"),
         "knifepoint" => pair("knifepoint", "knifepoints"),
@@ -149,13 +162,16 @@ fn unit_text(code: &str, written: Option<&str>, plural: bool, langs: Langs) -> S
         } else {
             written.strip_suffix('s').unwrap_or(written)
         };
-        return match plural {
+        let inflected = match plural {
             false => singular.to_owned(),
             true if singular.ends_with("ch") || singular.ends_with("sh") || singular.ends_with("nt") => {
                 format!("{singular}es")
             }
             true => format!("{singular}s"),
         };
+        // Only a spelling the parser reads back as the same unit ("tblsps" is none).
+        let same = crate::units::unit_at(&[inflected.as_str()], Langs::ALL).is_some_and(|(c, _)| c == code);
+        return if same { inflected } else { written.to_owned() };
     }
     written.to_owned()
 }

@@ -1,7 +1,7 @@
 //! Scaling a recipe to a number of servings, with amounts rounded the way a cook measures:
 //!
-//! - US volumes (cup, tbsp, tsp, fl oz): the nearest kitchen fraction (⅛ for spoons, then ¼ ⅓
-//!   ½ ⅔ ¾), whole numbers from 10 on;
+//! - US volumes (cup, tbsp, tsp, fl oz): the nearest kitchen fraction (⅛ ¼ ⅓ ½ ⅔ ¾), whole
+//!   numbers from 10 on;
 //! - grams and millilitres: whole below 100, steps of 5 up to 1000, of 10 above; kilograms and
 //!   litres: steps of 0.05; ounces: halves below 10, whole above; pounds: quarters;
 //! - eggs (egg, Ei, huevo, yolk, …): whole, at least 1; other counted foods and counted units
@@ -80,8 +80,7 @@ pub(crate) fn round_amount(value: f64, unit: Option<&str>, name: &str) -> f64 {
     };
     let u = lookup(code);
     match (u.kind, u.system, code) {
-        (Kind::Volume, System::Us, "tsp" | "tbsp") => kitchen_fraction(value, true),
-        (Kind::Volume, System::Us, _) => kitchen_fraction(value, false),
+        (Kind::Volume, System::Us, _) => kitchen_fraction(value, true),
         (Kind::Mass, System::Us, "lb") => to_step(value, 0.25).max(0.25),
         (Kind::Mass, System::Us, _) => {
             if value < 10.0 {

@@ -1,6 +1,6 @@
 //! Scores the parser on the labelled lines in `tests/data` and fails below the floors.
 //!
-//! Run `cargo test -p ingredients --test eval -- --nocapture` to see the figures and every miss.
+//! Run `cargo test -p ingredients --test ingredients eval -- --nocapture` to see the figures and every miss.
 //! A line is "all right" when name, quantity (and range end) and unit all match. Names compare
 //! case-insensitively with whitespace normalised, and a simple plural equals its singular
 //! ("egg"/"eggs", "Zwiebel"/"Zwiebeln", "tomate"/"tomates").
