@@ -191,6 +191,8 @@ pub struct WorkerSettings {
     pub media_dir: String,
     /// Longest time for the video download, and separately for its analysis, in seconds.
     pub media_timeout_secs: u64,
+    /// How long what the media pass read of a video (transcript, OCR text, frames) stays cached.
+    pub media_cache_hours: u64,
 }
 
 /// When the worker reads the video itself, as the cost-aware cascade decides.
@@ -440,6 +442,9 @@ impl Settings {
         }
         if !(1..=32).contains(&worker.media_max_frames) {
             return Err(SettingsError::new("worker.media_max_frames", "must be between 1 and 32"));
+        }
+        if worker.media_cache_hours == 0 {
+            return Err(SettingsError::new("worker.media_cache_hours", "must be at least 1"));
         }
         if worker.media_timeout_secs == 0 {
             return Err(SettingsError::new("worker.media_timeout_secs", "must be at least 1"));

@@ -6,7 +6,7 @@
 //! fails or is dropped (the pipeline drops the future on cancel, and the tool processes are
 //! killed with it); folders left by a crash are swept at startup ([`VideoReader::sweep`]).
 //!
-//! The cache (`p:media:<video id>` in Redis, for `worker.cache_freshness_hours`) holds the
+//! The cache (`p:media:<video id>` in Redis, for `worker.media_cache_hours`) holds the
 //! transcript, the on-screen text and the kept frames (hashes and the small JPEGs), so a retry or
 //! a request in another language repeats none of the download, ffmpeg, OCR or transcription.
 

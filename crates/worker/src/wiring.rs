@@ -88,7 +88,7 @@ fn video_reader(settings: &Settings, offline: bool) -> anyhow::Result<Option<Vid
         root: worker.media_root(),
         limits,
         transcriber: transcriber(settings, offline)?,
-        cache_ttl: Duration::from_secs(worker.cache_freshness_hours.max(1) * 3600),
+        cache_ttl: Duration::from_secs(worker.media_cache_hours * 3600),
     };
     let transcribes = config.transcriber.is_some();
     match VideoReader::new(config) {
@@ -157,5 +157,42 @@ impl<P: Extractor> Extractor for Delayed<P> {
     async fn extract(&self, video: &VideoData, language: &Language) -> Result<Recipe, ProviderError> {
         tokio::time::sleep(self.1).await;
         self.0.extract(video, language).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use settings::Role;
+
+    use super::*;
+
+    fn settings(extra: &[(&str, &str)]) -> Settings {
+        let mut vars = vec![
+            ("REDIS_URL".to_owned(), "redis://127.0.0.1:6379/0".to_owned()),
+            ("DATABASE_URL".to_owned(), "postgres://relay@127.0.0.1/relay".to_owned()),
+            ("RELAY_CONFIG_DIR".to_owned(), "/nonexistent".to_owned()),
+        ];
+        vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Settings::load_from(Role::Worker, vars).expect("valid settings")
+    }
+
+    #[test]
+    fn transcription_falls_back_to_the_llm_key_and_is_off_offline_or_without_any_key() {
+        let cases: [(&[(&str, &str)], bool, bool, &str); 4] = [
+            (&[("OPENAI_API_KEY", "sk-llm")], false, true, "the LLM's key serves transcription too"),
+            (&[("RELAY__TRANSCRIPTION__API_KEY", "gsk-groq")], false, true, "a key of its own"),
+            (&[("OPENAI_API_KEY", "sk-llm")], true, false, "offline never transcribes"),
+            (&[], false, false, "no key anywhere"),
+        ];
+        for (vars, offline, expected, why) in cases {
+            let found = transcriber(&settings(vars), offline).expect("builds");
+            assert_eq!(found.is_some(), expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn never_builds_no_video_reader() {
+        let never = settings(&[("RELAY__WORKER__MEDIA", "never")]);
+        assert!(video_reader(&never, true).unwrap().is_none());
     }
 }
