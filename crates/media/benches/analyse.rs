@@ -7,7 +7,7 @@
 //! split between ffmpeg and OCR, not nanosecond statistics.
 
 #[path = "../tests/media/fixtures.rs"]
-#[allow(dead_code, unreachable_pub)]
+#[allow(dead_code)]
 mod fixtures;
 
 use std::time::{Duration, Instant};

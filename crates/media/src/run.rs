@@ -53,14 +53,11 @@ pub(crate) async fn run(
         let status = child.wait().await;
         (status, out, err)
     };
-    let (status, stdout, stderr) = match tokio::time::timeout(timeout, work).await {
-        Ok(done) => done,
-        Err(_) => {
-            // Dropping `work` released the borrow; kill and reap now rather than leave it
-            // to kill_on_drop's background reaping.
-            let _ = child.kill().await;
-            return Err(MediaError::Timeout { what: tool, after: timeout });
-        }
+    let Ok((status, stdout, stderr)) = tokio::time::timeout(timeout, work).await else {
+        // Dropping `work` released the borrow; kill and reap now rather than leave it to
+        // kill_on_drop's background reaping.
+        let _ = child.kill().await;
+        return Err(MediaError::Timeout { what: tool, after: timeout });
     };
     let status = status
         .map_err(|e| MediaError::ToolFailed { tool, message: format!("waiting for it failed: {e}") })?;

@@ -44,7 +44,7 @@ fn more_shots_than_places_are_spread_over_the_video() {
 fn dhash_is_stable_under_noise_and_differs_for_another_picture() {
     let mut gradient = vec![0u8; THUMB_BYTES];
     for (i, p) in gradient.iter_mut().enumerate() {
-        *p = ((i % THUMB) * 4 ^ (i / THUMB) * 3) as u8;
+        *p = (((i % THUMB) * 4) ^ ((i / THUMB) * 3)) as u8;
     }
     let mut noisy = gradient.clone();
     for p in noisy.iter_mut().step_by(7) {

@@ -5,29 +5,29 @@ use std::path::Path;
 use std::process::Command;
 
 /// DejaVu Sans Bold: Debian's fonts-dejavu-core, which ffmpeg's dependencies pull in.
-pub const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";
+pub(crate) const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";
 
 /// A flat blue background, 30 fps: every change comes from the overlays.
-pub const FLAT: &str = "color=c=0x336699:s=1280x720:r=30";
+pub(crate) const FLAT: &str = "color=c=0x336699:s=1280x720:r=30";
 /// A zoom into the Mandelbrot set, 30 fps: every sampled frame differs from all others, like
 /// a handheld camera, and never repeats (unlike ffmpeg's `gradients`).
-pub const MOVING: &str = "mandelbrot=s=180x320:r=30";
+pub(crate) const MOVING: &str = "mandelbrot=s=180x320:r=30";
 
 /// Text drawn from `from` to `to` seconds (end exclusive, so spans that touch never show
 /// two overlays in one frame).
-pub struct Overlay {
-    pub text: &'static str,
-    pub from: f64,
-    pub to: f64,
+pub(crate) struct Overlay {
+    pub(crate) text: &'static str,
+    pub(crate) from: f64,
+    pub(crate) to: f64,
     /// Vertical position as a fraction of the height.
-    pub y: f64,
+    pub(crate) y: f64,
     /// White text in a dark box (TikTok's "background" style) instead of white with a black
     /// outline.
-    pub boxed: bool,
+    pub(crate) boxed: bool,
 }
 
 /// The audio track.
-pub enum Sound<'a> {
+pub(crate) enum Sound<'a> {
     /// espeak-ng speaking the text, padded with silence to the video's length.
     Speech(&'a str),
     /// A 440 Hz tone.
@@ -37,7 +37,7 @@ pub enum Sound<'a> {
 }
 
 /// The recipe the tests look for: ingredients for 4 s, a step in a box for 4 s, another step.
-pub fn recipe_overlays() -> Vec<Overlay> {
+pub(crate) fn recipe_overlays() -> Vec<Overlay> {
     vec![
         Overlay { text: "200 g flour", from: 0.0, to: 4.0, y: 0.30, boxed: false },
         Overlay { text: "2 eggs", from: 0.0, to: 4.0, y: 0.42, boxed: false },
@@ -48,7 +48,7 @@ pub fn recipe_overlays() -> Vec<Overlay> {
 
 /// Panics with the reason when a tool the tests need is not installed: these tests must
 /// fail, not skip, on a machine without them (scripts/services installs them).
-pub fn require(tool: &str) {
+pub(crate) fn require(tool: &str) {
     let found =
         std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
     assert!(
@@ -60,7 +60,7 @@ pub fn require(tool: &str) {
 
 /// Writes an H.264/AAC MP4 of `secs` seconds at `width`x`height` over the lavfi source
 /// `background` (e.g. [`FLAT`] or [`MOVING`]), with the overlays and sound.
-pub fn make_video(
+pub(crate) fn make_video(
     path: &Path,
     (width, height): (u32, u32),
     secs: u32,

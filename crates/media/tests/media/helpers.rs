@@ -8,7 +8,7 @@ use media::{Limits, Tools, Workdir};
 use crate::fixtures::{self, Overlay, Sound};
 
 /// The real tools, or a panic naming what to install.
-pub fn tools() -> Tools {
+pub(crate) fn tools() -> Tools {
     for tool in ["ffmpeg", "ffprobe", "tesseract"] {
         fixtures::require(tool);
     }
@@ -16,7 +16,7 @@ pub fn tools() -> Tools {
 }
 
 /// The production defaults (config/base.toml) with a test-sized timeout.
-pub fn limits() -> Limits {
+pub(crate) fn limits() -> Limits {
     Limits {
         max_bytes: 100 * 1024 * 1024,
         max_secs: 600,
@@ -27,17 +27,17 @@ pub fn limits() -> Limits {
 }
 
 /// The root the tests' work folders live in.
-pub fn test_root() -> PathBuf {
+pub(crate) fn test_root() -> PathBuf {
     std::env::temp_dir().join("recipe-relay-media-tests")
 }
 
 /// A fresh work folder for one test, removed when the test ends.
-pub fn workdir(test: &str) -> Workdir {
+pub(crate) fn workdir(test: &str) -> Workdir {
     Workdir::create(&test_root(), &format!("{test}-{}", std::process::id())).expect("work folder")
 }
 
 /// The 12 s 1280x720 recipe video with speech, in `dir`.
-pub fn recipe_video(dir: &Path) -> PathBuf {
+pub(crate) fn recipe_video(dir: &Path) -> PathBuf {
     let path = dir.join("recipe.mp4");
     fixtures::make_video(
         &path,
@@ -51,7 +51,7 @@ pub fn recipe_video(dir: &Path) -> PathBuf {
 }
 
 /// A plain video of `secs` seconds with one overlay and the given sound.
-pub fn plain_video(dir: &Path, name: &str, size: (u32, u32), secs: u32, sound: Sound<'_>) -> PathBuf {
+pub(crate) fn plain_video(dir: &Path, name: &str, size: (u32, u32), secs: u32, sound: Sound<'_>) -> PathBuf {
     let path = dir.join(name);
     let overlay = Overlay { text: "Salt", from: 0.0, to: f64::from(secs), y: 0.5, boxed: false };
     fixtures::make_video(&path, size, secs, "color=c=0x993333:r=30", &[overlay], sound);
@@ -59,7 +59,7 @@ pub fn plain_video(dir: &Path, name: &str, size: (u32, u32), secs: u32, sound: S
 }
 
 /// Width and height from a JPEG's start-of-frame header; panics when it is not a JPEG.
-pub fn jpeg_size(jpeg: &[u8]) -> (u32, u32) {
+pub(crate) fn jpeg_size(jpeg: &[u8]) -> (u32, u32) {
     assert!(jpeg.starts_with(&[0xFF, 0xD8]), "not a JPEG: starts with {:02X?}", &jpeg[..4.min(jpeg.len())]);
     assert!(jpeg.ends_with(&[0xFF, 0xD9]), "JPEG is truncated");
     let mut i = 2;
@@ -78,7 +78,7 @@ pub fn jpeg_size(jpeg: &[u8]) -> (u32, u32) {
 }
 
 /// Whether the process runs (a zombie waiting to be reaped has ended).
-pub fn running(pid: u32) -> bool {
+pub(crate) fn running(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().to_owned()))
@@ -86,7 +86,7 @@ pub fn running(pid: u32) -> bool {
 }
 
 /// Waits up to `within` for `check`, polling every 20 ms.
-pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+pub(crate) async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < within {
         if check() {
@@ -99,7 +99,7 @@ pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bo
 
 /// A fake `ffmpeg` in `dir/bin` running `body` (a POSIX sh script body), and the tools
 /// using it with the real ffprobe and tesseract.
-pub fn tools_with_ffmpeg(dir: &Path, body: &str) -> Tools {
+pub(crate) fn tools_with_ffmpeg(dir: &Path, body: &str) -> Tools {
     use std::os::unix::fs::PermissionsExt;
     let real = tools();
     let bin = dir.join("bin");
@@ -113,7 +113,7 @@ pub fn tools_with_ffmpeg(dir: &Path, body: &str) -> Tools {
 /// Tools whose ffmpeg is the real one slowed to the video's own pace (`-re`), writing its
 /// PID to `dir/ffmpeg.pids` first: a 12 s video keeps ffmpeg busy for 12 s, long enough to
 /// kill it or cancel the task mid-way.
-pub fn tools_with_slow_ffmpeg(dir: &Path) -> (Tools, PathBuf) {
+pub(crate) fn tools_with_slow_ffmpeg(dir: &Path) -> (Tools, PathBuf) {
     let real = tools();
     let pids = dir.join("ffmpeg.pids");
     let body = format!("echo $$ >> '{}'\nexec '{}' -re \"$@\"", pids.display(), real.ffmpeg().display());
@@ -121,7 +121,7 @@ pub fn tools_with_slow_ffmpeg(dir: &Path) -> (Tools, PathBuf) {
 }
 
 /// The first PID the slow ffmpeg wrote, once it has exec'd into ffmpeg.
-pub async fn first_ffmpeg_pid(pids: &Path) -> u32 {
+pub(crate) async fn first_ffmpeg_pid(pids: &Path) -> u32 {
     let mut pid = None;
     let found = eventually(Duration::from_secs(20), || {
         pid = std::fs::read_to_string(pids)
@@ -137,6 +137,6 @@ pub async fn first_ffmpeg_pid(pids: &Path) -> u32 {
 }
 
 /// Every PID the slow ffmpeg wrote (one per ffmpeg started).
-pub fn all_pids(pids: &Path) -> Vec<u32> {
+pub(crate) fn all_pids(pids: &Path) -> Vec<u32> {
     std::fs::read_to_string(pids).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
