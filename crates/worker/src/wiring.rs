@@ -178,7 +178,8 @@ mod tests {
 
     #[test]
     fn transcription_falls_back_to_the_llm_key_and_is_off_offline_or_without_any_key() {
-        let cases: [(&[(&str, &str)], bool, bool, &str); 4] = [
+        type Case<'a> = (&'a [(&'a str, &'a str)], bool, bool, &'a str);
+        let cases: [Case; 4] = [
             (&[("OPENAI_API_KEY", "sk-llm")], false, true, "the LLM's key serves transcription too"),
             (&[("RELAY__TRANSCRIPTION__API_KEY", "gsk-groq")], false, true, "a key of its own"),
             (&[("OPENAI_API_KEY", "sk-llm")], true, false, "offline never transcribes"),
