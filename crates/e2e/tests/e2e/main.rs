@@ -2,6 +2,7 @@
 
 mod failover;
 mod lists;
+mod media;
 mod outages;
 mod paths;
 mod startup;
