@@ -232,17 +232,12 @@ pub(crate) fn amount_at(words: &[&str], langs: Langs) -> Option<Amount> {
     if let Some((low, high)) = range_word(first) {
         return Some(Amount { value: low, max: Some(high), words: 1, article: false });
     }
-    let (value, used) = match digit_number(words).or_else(|| word_number(words, langs)) {
-        Some(found) => found,
-        None => {
-            let lower = lower(first);
-            return ARTICLES.iter().any(|(a, l)| *a == lower && langs.has(*l)).then_some(Amount {
-                value: 1.0,
-                max: None,
-                words: 1,
-                article: true,
-            });
-        }
+    let Some((value, used)) = digit_number(words).or_else(|| word_number(words, langs)) else {
+        let lower = lower(first);
+        return ARTICLES
+            .iter()
+            .any(|(a, l)| *a == lower && langs.has(*l))
+            .then_some(Amount { value: 1.0, max: None, words: 1, article: true });
     };
     if !value.is_finite() || value <= 0.0 {
         return None;

@@ -201,8 +201,7 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
     }
     // Sizes and hedges between the amount and the unit: "1 large onion", "1 gestr. TL",
     // "1 14-ounce can", "2 x 150g fillets".
-    loop {
-        let Some(word) = words.get(i) else { break };
+    while let Some(word) = words.get(i) {
         if is_size(word, langs) && i + 1 < words.len() {
             parts.size.push((*word).to_owned());
             i += 1;

@@ -77,7 +77,7 @@ const UNITS: &[(&str, Unit)] = &[
     unit("fl oz", Kind::Volume, 29.573_53, System::Us),
     unit("pint", Kind::Volume, 473.176_47, System::Us),
     unit("quart", Kind::Volume, 946.352_95, System::Us),
-    unit("gallon", Kind::Volume, 3785.411_8, System::Us),
+    unit("gallon", Kind::Volume, 3_785.411_8, System::Us),
     unit("cm", Kind::Length, 1.0, System::Metric),
     unit("inch", Kind::Length, 2.54, System::Us),
 ];

@@ -314,12 +314,9 @@ pub(crate) fn is_leading_preparation(word: &str, next: Option<&str>, langs: Lang
         // Adverbs before a participle: "frisch gehackte Petersilie".
         return next.is_some_and(|n| german_participle(&n.to_lowercase()));
     }
-    if langs.has(Langs::DE) && word.chars().next().is_some_and(char::is_lowercase) {
-        if DE_PREPARATION.iter().any(|stem| inflects(w, stem)) || german_participle(w) {
-            return true;
-        }
-    }
-    false
+    langs.has(Langs::DE)
+        && word.chars().next().is_some_and(char::is_lowercase)
+        && (DE_PREPARATION.iter().any(|stem| inflects(w, stem)) || german_participle(w))
 }
 
 /// Whether `word`, after the food (Spanish word order), is preparation ("picada", "maduros").
