@@ -60,16 +60,18 @@ pub struct Limits {
     pub max_frames: usize,
     /// Longest side of a kept frame, in pixels (768 matches the LLM's low-detail tile).
     pub frame_long_side: u32,
-    /// Longest wait for one step: the download, and each ffprobe/ffmpeg/tesseract call.
+    /// Longest wait for one step: the download, and each ffprobe/ffmpeg/tesseract call. Size
+    /// it for the longest allowed video: [`keyframes`] decodes the whole file, ~3 s per minute
+    /// of 720p on a loaded core, so 600 s needs well over 30 s.
     pub timeout: Duration,
 }
 
 /// Where the time of one [`analyse`] went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timings {
-    /// ffprobe, audio extraction and keyframes.
+    /// Wall time of ffprobe, then audio extraction and keyframes (which run side by side).
     pub ffmpeg: Duration,
-    /// Tesseract on the kept frames.
+    /// Wall time of [`read_text`]: the binarising ffmpeg call and Tesseract on the frames.
     pub ocr: Duration,
 }
 

@@ -106,6 +106,12 @@ impl Tools {
     pub fn tesseract_languages(&self) -> &[String] {
         &self.languages
     }
+
+    /// The languages of `wanted` whose Tesseract data is not installed, for the worker's
+    /// startup line ("tesseract has no data for deu, spa").
+    pub fn missing_languages<'a>(&self, wanted: &[&'a str]) -> Vec<&'a str> {
+        wanted.iter().copied().filter(|w| !self.languages.iter().any(|l| l == w)).collect()
+    }
 }
 
 fn is_executable(path: &Path) -> bool {

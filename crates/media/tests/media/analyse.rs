@@ -134,9 +134,12 @@ fn ocr_languages_follow_the_requested_language_with_english_as_fallback() {
     ] {
         assert_eq!(ocr_languages(&tools, tag), want, "for {tag:?}");
     }
-    for lang in ["eng", "deu", "spa"] {
-        assert!(tools.tesseract_languages().iter().any(|l| l == lang), "tesseract-ocr-{lang} missing");
-    }
+    assert_eq!(
+        tools.missing_languages(&["eng", "deu", "spa"]),
+        Vec::<&str>::new(),
+        "install tesseract-ocr-*"
+    );
+    assert_eq!(tools.missing_languages(&["eng", "xyz"]), vec!["xyz"]);
 }
 
 #[tokio::test]
