@@ -166,7 +166,14 @@ impl VideoReader {
         let workdir = media::Workdir::create(&self.root, &task.to_string())
             .map_err(|e| ProviderError::transient(format!("Could not make the media folder: {e}")))?;
         let path = match file {
-            VideoFile::Local(path) => path.clone(),
+            VideoFile::Local(path) => {
+                // The same cap as a download, so a local file is judged like a remote one.
+                let size = tokio::fs::metadata(path).await.map(|m| m.len()).unwrap_or(0);
+                if size > self.limits.max_bytes {
+                    return Err(provider_error(media::MediaError::TooLarge { limit: self.limits.max_bytes }));
+                }
+                path.clone()
+            }
             VideoFile::Remote(url) => {
                 let dest = workdir.path().join("video.mp4");
                 // Streamed, capped at `max_bytes` and `timeout` by `media::download`.
