@@ -115,6 +115,12 @@ impl VideoReader {
         self.mode
     }
 
+    /// The OCR languages the issue asks for (English, German, Spanish) whose Tesseract data is
+    /// not installed; they are read as English then.
+    pub fn missing_ocr_languages(&self) -> Vec<&'static str> {
+        self.tools.missing_languages(&["eng", "deu", "spa"])
+    }
+
     /// Whether speech is transcribed (a transcription provider is configured).
     pub fn transcribes(&self) -> bool {
         self.transcriber.is_some()

@@ -94,6 +94,14 @@ fn video_reader(settings: &Settings, offline: bool) -> anyhow::Result<Option<Vid
     match VideoReader::new(config) {
         Ok(reader) => {
             reader.sweep();
+            let missing = reader.missing_ocr_languages();
+            if !missing.is_empty() {
+                tracing::warn!(
+                    "tesseract has no data for {}; on-screen text in those languages is read as English \
+                     (Debian: apt-get install tesseract-ocr-<lang>)",
+                    missing.join(", ")
+                );
+            }
             tracing::info!(
                 mode = ?worker.media,
                 root = %worker.media_root().display(),
