@@ -234,10 +234,12 @@ pub(crate) fn amount_at(words: &[&str], langs: Langs) -> Option<Amount> {
     }
     let Some((value, used)) = digit_number(words).or_else(|| word_number(words, langs)) else {
         let lower = lower(first);
-        return ARTICLES
-            .iter()
-            .any(|(a, l)| *a == lower && langs.has(*l))
-            .then_some(Amount { value: 1.0, max: None, words: 1, article: true });
+        return ARTICLES.iter().any(|(a, l)| *a == lower && langs.has(*l)).then_some(Amount {
+            value: 1.0,
+            max: None,
+            words: 1,
+            article: true,
+        });
     };
     if !value.is_finite() || value <= 0.0 {
         return None;

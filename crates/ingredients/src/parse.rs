@@ -153,6 +153,25 @@ fn hyphen_size(word: &str, langs: Langs) -> bool {
     crate::number::plain(number).is_some() && unit_at(&[unit], langs).is_some() && !unit.is_empty()
 }
 
+/// "2lb 4oz": ounces right after pounds join them (2.25 lb); returns the words used.
+fn ounces_after_pounds(
+    words: &[&str],
+    unit: Option<&str>,
+    quantity: &mut Option<f64>,
+    langs: Langs,
+) -> usize {
+    if unit != Some("lb") {
+        return 0;
+    }
+    match (measure_at(words, langs), quantity.as_mut()) {
+        (Some((ounces, "oz", used, _)), Some(pounds)) if ounces.max.is_none() && ounces.value < 16.0 => {
+            *pounds += ounces.value / 16.0;
+            used
+        }
+        _ => 0,
+    }
+}
+
 /// Reads `words` into `parts`; returns the index where the name starts.
 fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool) -> usize {
     let mut i = 0;
@@ -233,6 +252,16 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
             i += 1;
         }
     }
+    // German "1 gr. Zwiebel" is a large onion, not a gram: the dotted abbreviation after a
+    // small count is the size.
+    if langs.has(Langs::DE)
+        && parts.quantity.is_some_and(|q| q <= 5.0)
+        && words.get(i).is_some_and(|w| matches!(*w, "gr." | "kl." | "Gr." | "Kl."))
+        && words.get(i + 1).is_some_and(|w| w.starts_with(char::is_uppercase))
+    {
+        parts.size.push(words[i].to_owned());
+        i += 1;
+    }
     if let Some((unit, len)) = unit_at(&words[i..], langs) {
         let stands_alone = parts.quantity.is_some() || WITHOUT_AMOUNT.contains(&unit);
         // A unit needs something after it to be the unit of ("2 cups" has no food).
@@ -258,15 +287,18 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
                 parts.unit = Some(unit);
                 parts.unit_text = Some(text);
             }
+            i += ounces_after_pounds(&words[i..], parts.unit, &mut parts.quantity, langs);
             if words.get(i) == Some(&"/") {
                 if let Some((alt, alt_unit, used, alt_text)) = measure_at(&words[i + 1..], langs) {
+                    let mut quantity = Some(alt.value);
+                    i += 1 + used;
+                    i += ounces_after_pounds(&words[i..], Some(alt_unit), &mut quantity, langs);
                     parts.alt = Some(Measure {
-                        quantity: alt.value,
+                        quantity: quantity.unwrap_or(alt.value),
                         quantity_max: alt.max,
                         unit: Some(alt_unit.to_owned()),
                         unit_text: Some(alt_text),
                     });
-                    i += 1 + used;
                 }
             }
             if words.get(i).is_some_and(|w| matches!(lower(w).as_str(), "plus" | "+" | "más")) {
@@ -459,15 +491,17 @@ fn read_paren(content: &str, langs: Langs, parts: &mut Parts) {
     let words: Vec<&str> = spaced.split_whitespace().collect();
     let Some(first) = words.first() else { return };
     let first_lower = lower(first);
-    if matches!(first_lower.as_str(), "gr." | "gr" | "größe" | "grösse" | "size" | "talla") {
+    if matches!(first_lower.as_str(), "gr." | "gr" | "größe" | "grösse" | "size" | "talla" | "tamaño") {
         parts.size.push(content.to_owned());
         return;
     }
     let skip = words.iter().take_while(|w| HEDGES.contains(&lower(w).as_str())).count();
     if let Some((amount, unit, used, text)) = measure_at(&words[skip..], langs) {
         let whole = skip + used >= words.len();
-        let main_measures =
-            parts.unit.is_some_and(|u| !is_container(u)) && parts.unit.is_some_and(is_measure);
+        // "1 cup (240 ml)", "1 stick (8 tablespoons)": the same amount measured twice; after a
+        // container or a bare count ("1 (14-ounce) can", "2 shallots (about ½ cup)") it is the
+        // size, or a hedged comment.
+        let main_measures = parts.unit.is_some_and(|u| !is_container(u));
         if whole && main_measures && parts.alt.is_none() && skip == 0 {
             parts.alt = Some(Measure {
                 quantity: amount.value,
@@ -477,7 +511,7 @@ fn read_paren(content: &str, langs: Langs, parts: &mut Parts) {
             });
             return;
         }
-        if whole && !main_measures {
+        if whole && !main_measures && skip == 0 {
             parts.size.push(content.to_owned());
             return;
         }

@@ -433,6 +433,8 @@ const SPELLINGS: &[(&str, &str, Langs)] = &[
     ("hojas", "leaf", Langs::ES),
     ("head", "head", Langs::EN),
     ("heads", "head", Langs::EN),
+    ("bulb", "head", Langs::EN),
+    ("bulbs", "head", Langs::EN),
     ("kopf", "head", Langs::DE),
     ("köpfe", "head", Langs::DE),
     ("cabeza", "head", Langs::ES),
