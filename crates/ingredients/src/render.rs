@@ -217,9 +217,20 @@ pub(crate) fn render_line(ingredient: &Ingredient, langs: Langs) -> String {
         out.push_str(&format!(" ({})", alt_text(alt, langs)));
     }
     let spanish_link = langs.primary() == Langs::ES && ingredient.unit.is_some();
-    if let Some(size) = &ingredient.size {
-        out.push(' ');
-        out.push_str(size);
+    // Spanish puts sizes after the food ("huevos grandes"), and a grade letter ("L", "M")
+    // before it would read as a unit.
+    let grade =
+        ingredient.size.as_deref().is_some_and(|s| s.len() <= 2 && s.chars().all(|c| c.is_ascii_uppercase()));
+    let size_after = langs.primary() == Langs::ES || grade;
+    // A measured size follows the unit in parentheses: "1 can (14-ounce)", "2 (150 g) fillets".
+    let measured = ingredient.size.as_deref().is_some_and(|s| s.chars().any(|c| c.is_ascii_digit()));
+    if let Some(size) = ingredient.size.as_ref() {
+        if measured {
+            out.push_str(&format!(" ({size})"));
+        } else if !size_after {
+            out.push(' ');
+            out.push_str(size);
+        }
     }
     if !ingredient.name.is_empty() {
         if !out.is_empty() {
@@ -229,6 +240,10 @@ pub(crate) fn render_line(ingredient: &Ingredient, langs: Langs) -> String {
             out.push_str("de ");
         }
         out.push_str(&ingredient.name);
+    }
+    if let Some(size) = ingredient.size.as_ref().filter(|_| size_after && !measured) {
+        out.push(' ');
+        out.push_str(size);
     }
     let note = match (&ingredient.preparation, &ingredient.comment) {
         (None, None) => ingredient.note.clone(),
