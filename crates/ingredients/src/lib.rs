@@ -11,8 +11,7 @@
 //!   numbers, ranges ("2-3", "1 to 2", "1 bis 2", "2 a 3"), number words ("two", "half a",
 //!   "eine", "zwei", "una", "medio", "un par de"). Only what the line writes: "pinch of salt"
 //!   has a unit and no quantity, "a pinch of salt" has 1.
-//! - `unit`: a canonical code (the list is in the `units` module docs: `g`, `ml`, `tsp`,
-//!   `tbsp`, `cup`, `clove`, `piece`, `can`, `package`, `sprig`, …), `unit_text` as written.
+//! - `unit`: a canonical code (below), `unit_text` as written ("EL", "c", "Stk.", "cdas").
 //!   Counted foods without a written unit ("2 eggs") have no unit.
 //! - `size` ("large", "md", "14-ounce", "Gr. M"), `preparation` ("finely chopped", "freshly
 //!   ground", "picada"), `comment` ("for frying", "to taste", "zum Braten", "al gusto",
@@ -27,6 +26,28 @@
 //! lemon" is 1 lemon with preparation "juice". A comma never splits a line in [`parse`]; use
 //! [`split_list`] for one-line lists.
 //!
+//! # Canonical unit codes
+//!
+//! Stable, on the wire in `Ingredient::unit`:
+//!
+//! - mass: `mg`, `g`, `kg`, `oz`, `lb`
+//! - volume: `ml`, `cl`, `dl`, `l`, `tsp`, `tbsp`, `cup`, `fl oz`, `pint`, `quart`, `gallon`
+//!   (kitchen sizes: tsp 5 ml, tbsp 15 ml, cup 240 ml; US pint, quart and gallon)
+//! - length: `cm`, `inch`
+//! - small amounts (never converted): `pinch`, `dash`, `drop`, `splash`, `drizzle`, `knob`,
+//!   `handful`, `knifepoint` (German "Msp.")
+//! - counted things (never converted): `piece` ("Stk.", "unidad"), `clove`, `slice`, `rasher`,
+//!   `fillet`, `can`, `jar`, `bottle`, `package` ("Pck.", "packet", "paquete"), `sachet`
+//!   ("sobre"), `bag`, `box`, `block`, `ball`, `tub` ("Becher", "pot", "tarrina"), `roll`,
+//!   `sleeve`, `bunch`, `sprig`, `stalk`, `stem`, `rib`, `ear`, `sheet`, `leaf`, `head`,
+//!   `punnet`, `stick`, `loaf`, `cube`, `scoop`, `glass`
+//!
+//! # Scaling, conversion, shopping
+//!
+//! [`scale`], [`convert`] and [`shopping_list`] work on whole [`protocol::Recipe`]s and
+//! re-render each changed line with [`render`]; their rounding and conversion rules are
+//! documented on each function.
+//!
 //! The language tag picks vocabularies by its primary subtag (`en`, `de`, `es`); English
 //! units are always accepted, and an unknown language accepts every vocabulary.
 
@@ -39,6 +60,7 @@ mod render;
 mod scale;
 mod shopping;
 mod split;
+mod tokens;
 mod units;
 mod words;
 

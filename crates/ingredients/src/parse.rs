@@ -14,108 +14,12 @@ use protocol::{Ingredient, Measure};
 
 use crate::lang::Langs;
 use crate::number::{Amount, amount_at};
+use crate::tokens::{PAREN, prepare, spaced};
 use crate::units::{AFTER_NAME, WITHOUT_AMOUNT, is_container, is_measure, unit_at};
 use crate::words::{
     HEDGES, PART_WORDS, SOME, is_comment_fragment, is_filler, is_leading_preparation, is_size,
     is_spanish_product, is_trailing_preparation, starts_comment, starts_preparation,
 };
-
-/// Marks a parenthesised part taken out of the line; the index follows it.
-const PAREN: char = '\u{E000}';
-
-/// Longest line read; longer text is a paragraph, not an ingredient.
-const MAX_CHARS: usize = 400;
-
-/// Whether `c` is decoration (emoji, pictograph, bullet) rather than text or punctuation.
-fn is_decoration(c: char) -> bool {
-    !(c.is_alphanumeric()
-        || c.is_whitespace()
-        || c.is_ascii_punctuation()
-        || "–—…‘’‚“”„«»‹›°€£¥×⁄½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞%".contains(c))
-}
-
-/// The line without decoration and leading bullets, parentheses replaced by markers.
-fn prepare(line: &str) -> (String, Vec<String>) {
-    let line: String = line.chars().take(MAX_CHARS).map(|c| if is_decoration(c) { ' ' } else { c }).collect();
-    let line = line.trim().trim_start_matches(['-', '*', '>', '+', '–', '—', '=', '•', ' ']);
-    let mut main = String::with_capacity(line.len() + 8);
-    let mut parens = Vec::new();
-    let mut depth = 0_u32;
-    let mut current = String::new();
-    let mut chars = line.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '(' | '[' => {
-                // A plural marker glued to a word ("cup(s)", "Zehe(n)") stays in the word.
-                let glued = line[..i].chars().next_back().is_some_and(char::is_alphabetic);
-                let marker = ["(s)", "(n)", "(es)", "(en)"].iter().any(|m| line[i..].starts_with(m));
-                if depth == 0 && glued && marker {
-                    let end = line[i..].find(')').map_or(line.len(), |e| i + e + 1);
-                    main.push_str(&line[i..end]);
-                    while chars.peek().is_some_and(|(j, _)| *j < end) {
-                        chars.next();
-                    }
-                    continue;
-                }
-                if depth > 0 {
-                    current.push(' ');
-                }
-                depth += 1;
-            }
-            ')' | ']' if depth > 0 => {
-                depth -= 1;
-                if depth == 0 {
-                    main.push_str(&format!(" {PAREN}{} ", parens.len()));
-                    parens.push(std::mem::take(&mut current).trim().to_owned());
-                } else {
-                    current.push(' ');
-                }
-            }
-            _ if depth > 0 => current.push(c),
-            _ => main.push(c),
-        }
-    }
-    if depth > 0 {
-        main.push_str(&format!(" {PAREN}{} ", parens.len()));
-        parens.push(current.trim().to_owned());
-    }
-    (spaced(&main), parens)
-}
-
-/// `text` with spaces where words touch numbers ("200g" -> "200 g", "125g/4½oz" -> "125 g / 4½
-/// oz") and around list punctuation, so that every token is one word.
-fn spaced(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len() + 16);
-    for (i, &c) in chars.iter().enumerate() {
-        let prev = i.checked_sub(1).map(|p| chars[p]);
-        let next = chars.get(i + 1).copied();
-        let numeric = |c: char| c.is_ascii_digit() || crate::number::vulgar(c).is_some();
-        match c {
-            ',' | ';'
-                if !(prev.is_some_and(|p| p.is_ascii_digit())
-                    && next.is_some_and(|n| n.is_ascii_digit())) =>
-            {
-                out.push_str(&format!(" {c} "));
-            }
-            ':' if next.is_none_or(char::is_whitespace) => out.push_str(" : "),
-            '/' if prev.is_some_and(|p| p.is_alphabetic() || p == '.')
-                && next.is_some_and(|n| numeric(n) || n == ' ') =>
-            {
-                out.push_str(" / ");
-            }
-            _ => {
-                if c.is_alphabetic() && prev.is_some_and(numeric) && c != 'x'
-                    || (c == 'x' && prev.is_some_and(numeric))
-                {
-                    out.push(' ');
-                }
-                out.push(c);
-            }
-        }
-    }
-    out
-}
 
 /// The parts of a line as the parser sorts them.
 #[derive(Debug, Default)]

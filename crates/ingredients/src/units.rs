@@ -1,19 +1,7 @@
 //! The unit table: every spelling the parser knows, the canonical code it means, and what a
 //! code measures (mass, volume, length or a counted thing) for conversion and merging.
 //!
-//! Canonical codes (stable, on the wire in `Ingredient::unit`):
-//!
-//! - mass: `mg`, `g`, `kg`, `oz`, `lb`
-//! - volume: `ml`, `cl`, `dl`, `l`, `tsp`, `tbsp`, `cup`, `fl oz`, `pint`, `quart`, `gallon`
-//!   (US sizes: a cup is 240 ml, a pint 473 ml)
-//! - length: `cm`, `inch`
-//! - small amounts: `pinch`, `dash`, `drop`, `splash`, `drizzle`, `knob`, `handful`,
-//!   `knifepoint` (German "Msp.")
-//! - counted things: `piece` ("Stk.", "unidad"), `clove`, `slice`, `rasher`, `fillet`, `can`,
-//!   `jar`, `bottle`, `package` ("Pck.", "packet", "paquete"), `sachet` ("sobre"), `bag`, `box`,
-//!   `block`, `ball`, `tub` ("Becher", "tarrina"), `roll`, `sleeve`, `bunch`, `sprig`, `stalk`,
-//!   `stem`, `rib`, `ear`, `sheet`, `leaf`, `head`, `punnet`, `stick`, `loaf`, `cube`, `scoop`,
-//!   `glass`
+//! The canonical codes are listed in the crate docs.
 
 use crate::lang::Langs;
 
