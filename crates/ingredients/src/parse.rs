@@ -284,6 +284,10 @@ fn read_name(words: &[&str], langs: Langs, parts: &mut Parts) {
             .is_some_and(|p| p.ends_with("ly") || matches!(*p, "frisch" | "fein" | "grob"));
         if is_filler(word, langs) && leading_prep.is_empty() {
             start += 1;
+        } else if HEDGES.contains(&lower(word).as_str()) && leading_prep.is_empty() {
+            // "1 cucharada colmada de harina", "1 cup heaping flour".
+            parts.comment.push(word.to_owned());
+            start += 1;
         } else if is_size(word, langs) {
             parts.size.push(word.to_owned());
             start += 1;
@@ -400,6 +404,9 @@ fn read_paren(content: &str, langs: Langs, parts: &mut Parts) {
         return;
     }
     let skip = words.iter().take_while(|w| HEDGES.contains(&lower(w).as_str())).count();
+    // "(14.5 oz each)", "(je 200 g)": a size per piece.
+    let words: Vec<&str> =
+        words.iter().copied().filter(|w| !matches!(lower(w).as_str(), "each" | "je" | "cada")).collect();
     if let Some((amount, unit, used, text)) = measure_at(&words[skip..], langs) {
         let whole = skip + used >= words.len();
         // "1 cup (240 ml)", "1 stick (8 tablespoons)": the same amount measured twice; after a

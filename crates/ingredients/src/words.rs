@@ -443,9 +443,10 @@ pub(crate) fn is_comment_fragment(fragment: &str, langs: Langs) -> bool {
 /// Leading words of a name to drop ("of", articles).
 pub(crate) fn is_filler(word: &str, langs: Langs) -> bool {
     let w = word.to_lowercase();
-    (langs.has(Langs::EN) && matches!(w.as_str(), "of" | "the"))
-        || (langs.has(Langs::DE) && matches!(w.as_str(), "von" | "vom" | "der" | "die" | "das"))
-        || (langs.has(Langs::ES) && matches!(w.as_str(), "de" | "del" | "el" | "la" | "los" | "las"))
+    (langs.has(Langs::EN) && matches!(w.as_str(), "of" | "the" | "a" | "an" | "each"))
+        || (langs.has(Langs::DE) && matches!(w.as_str(), "von" | "vom" | "der" | "die" | "das" | "je"))
+        || (langs.has(Langs::ES)
+            && matches!(w.as_str(), "de" | "del" | "el" | "la" | "los" | "las" | "un" | "una"))
 }
 
 /// Words that precede "of <amount> <food>" ("juice of 1 lemon", "Saft von 1 Zitrone").
