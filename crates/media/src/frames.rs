@@ -16,7 +16,7 @@ use crate::run::{ffmpeg, run};
 use crate::{Limits, MediaError, Probe, Tools};
 
 /// One kept frame.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Frame {
     /// Its time in the video, in seconds.
     pub at_secs: f64,
@@ -26,6 +26,17 @@ pub struct Frame {
     /// apart for the same picture re-encoded, for caches and cross-video dedupe. Too coarse
     /// to tell two text overlays apart, so the choice of frames uses finer thumbnails.
     pub hash: u64,
+}
+
+/// The JPEG's size rather than its bytes: a debug-printed `Analysis` stays one line.
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("at_secs", &self.at_secs)
+            .field("jpeg_bytes", &self.jpeg.len())
+            .field("hash", &format_args!("{:016x}", self.hash))
+            .finish()
+    }
 }
 
 /// Side of the square grey thumbnail each candidate is compared by.
