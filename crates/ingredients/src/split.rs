@@ -87,10 +87,48 @@ const NOTE_WORDS: &[&str] = &[
     "cortada",
     "unos",
     "unas",
+    "like",
+    "frisch",
+    "left",
+    "leaves",
+    "stems",
+    "skins",
 ];
 
 /// Words ending in "ed" that are foods, not past participles.
-const NOT_PARTICIPLES: &[&str] = &["seed", "seeds", "bread", "red", "shred", "speed", "mixed"];
+const NOT_PARTICIPLES: &[&str] = &[
+    "seed",
+    "seeds",
+    "bread",
+    "red",
+    "shred",
+    "speed",
+    "mixed",
+    "dried",
+    "smoked",
+    "roasted",
+    "toasted",
+    "salted",
+    "unsalted",
+    "canned",
+    "pickled",
+    "cured",
+    "aged",
+    "reduced",
+    "sweetened",
+    "unsweetened",
+    "condensed",
+    "evaporated",
+    "powdered",
+    "granulated",
+    "rolled",
+    "flaked",
+    "clarified",
+    "whipped",
+    "fried",
+    "refried",
+    "stuffed",
+];
 
 /// Words joining items in running text; they split only when an amount follows.
 const JOINERS: &[(&str, Langs)] = &[
@@ -120,17 +158,53 @@ fn describes_previous(fragment: &str, langs: Langs) -> bool {
     {
         return true;
     }
-    let letters = lower.chars().count();
-    let participle = letters >= 5 && lower.ends_with("ed") && !NOT_PARTICIPLES.contains(&lower);
-    let german = letters >= 6 && first.starts_with("ge") && (lower.ends_with('t') || lower.ends_with("en"));
-    (participle || german || is_leading_preparation(first, None, langs))
+    let words: Vec<String> = fragment
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .collect();
+    // "stems removed", "woody ends trimmed": a participle anywhere in a short fragment.
+    // Product participles ("toasted almonds") only when no food follows ("toasted", "whipped to
+    // soft peaks").
+    let participle = |k: usize| {
+        let w = words[k].as_str();
+        let next = words.get(k + 1).map(String::as_str);
+        w.chars().count() >= 5
+            && w.ends_with("ed")
+            && (!NOT_PARTICIPLES.contains(&w)
+                || next.is_none_or(|n| matches!(n, "to" | "with" | "until" | "in" | "and")))
+    };
+    // "skin on", "tails left on".
+    let left_on = words.len() <= 3 && words.last().is_some_and(|w| matches!(w.as_str(), "on" | "off"));
+    let english = langs.has(Langs::EN) && words.len() <= 5 && ((0..words.len()).any(participle) || left_on);
+    // German adjectives and participles are lower case ("abgetropft", "halbiert"); nouns are not.
+    let lower_case = first.starts_with(char::is_lowercase);
+    let long_t =
+        lower.chars().count() >= 7 && lower.ends_with('t') && !matches!(lower, "joghurt" | "yoghurt");
+    let ge_en = lower.starts_with("ge") && lower.ends_with("en") && lower.chars().count() >= 6;
+    let german = langs.has(Langs::DE) && lower_case && (long_t || ge_en);
+    // "fresh or frozen": an alternative without an amount.
+    let alternative = words.len() <= 4 && words.iter().any(|w| matches!(w.as_str(), "or" | "oder" | "o"));
+    (english || german || alternative || is_leading_preparation(first, None, langs))
         && !fragment.split_whitespace().skip(1).any(|w| amount_at(&[w], langs).is_some_and(|a| !a.article))
 }
 
-/// Whether `text` starts with an amount (digits or a number word, not an article alone).
-fn starts_with_amount(text: &str, langs: Langs) -> bool {
+/// Whether `text` starts with an amount: digits or a number word (`Some(true)`), or an
+/// article before a word (`Some(false)`: "a pinch of salt", but also "a temperatura ambiente").
+fn amount_kind(text: &str, langs: Langs) -> Option<bool> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    amount_at(&words, langs).is_some_and(|a| !a.article || words.len() > 1)
+    let amount = amount_at(&words, langs).filter(|a| !a.article || words.len() > 1)?;
+    // "a pinch of salt" is as strong as "1 pinch".
+    Some(!amount.article || crate::units::unit_at(&words[1..], langs).is_some())
+}
+
+/// Whether `text` starts with an amount.
+fn starts_with_amount(text: &str, langs: Langs) -> bool {
+    amount_kind(text, langs).is_some()
+}
+
+/// Whether `item` has no food in it: only an amount and unit ("1 cup", "one").
+fn nameless(item: &str, langs: Langs) -> bool {
+    crate::parse::parse_line(item, langs).name.is_empty()
 }
 
 /// Whether an item so far is only an amount and modifiers ("1 ripe"), so a comma after it
@@ -216,8 +290,11 @@ pub(crate) fn split_items(text: &str, langs: Langs) -> Vec<String> {
                     })
                     .unwrap_or(fragment)
                     .trim_start();
-                let amount = starts_with_amount(stripped, langs);
-                if !amount && (unfinished(last, langs) || describes_previous(fragment, langs)) {
+                let strong = amount_kind(stripped, langs) == Some(true);
+                let describes = unfinished(last, langs) || describes_previous(fragment, langs);
+                // "75g caster sugar, plus 1 tbsp": a bare measure is more of the item before.
+                let extra = strong && nameless(stripped, langs);
+                if (!strong && describes) || extra {
                     last.push_str(", ");
                     last.push_str(fragment);
                 } else {
@@ -228,7 +305,10 @@ pub(crate) fn split_items(text: &str, langs: Langs) -> Vec<String> {
                 // "200g spaghetti, 2 eggs and salt": in a comma list, "and" after a measured
                 // item starts the last item even without an amount.
                 let in_list = count >= 2 && starts_with_amount(last, langs);
-                if starts_with_amount(fragment, langs) || in_list {
+                // "one and a half cups", "1 cup plus 2 tablespoons flour": the part before the
+                // word has no food, so the word joins rather than separates.
+                let joins = nameless(last, langs) || matches!(word, "plus" | "+");
+                if !joins && (starts_with_amount(fragment, langs) || in_list) {
                     items.push(fragment.to_owned());
                 } else {
                     last.push(' ');
@@ -273,6 +353,15 @@ mod tests {
                 &["500 g de harina", "2 huevos", "250 ml de leche", "una pizca de sal"],
             ),
             ("1 cebolla, picada", "es", &["1 cebolla, picada"]),
+            ("salt, dried oregano", "en", &["salt", "dried oregano"]),
+            ("2 carrots, an onion", "en", &["2 carrots", "an onion"]),
+            ("salz, pfeffer, zucker", "de", &["salz", "pfeffer", "zucker"]),
+            ("1 Dose Mais, abgetropft", "de", &["1 Dose Mais, abgetropft"]),
+            ("1 bunch kale, stems removed", "en", &["1 bunch kale, stems removed"]),
+            ("75g caster sugar, plus 1 tbsp", "en", &["75g caster sugar, plus 1 tbsp"]),
+            ("one and a half cups of oats", "en", &["one and a half cups of oats"]),
+            ("1 cup plus 2 tablespoons flour", "en", &["1 cup plus 2 tablespoons flour"]),
+            ("sal, pimienta, orégano", "es", &["sal", "pimienta", "orégano"]),
         ];
         for &(input, tag, expected) in cases {
             assert_eq!(split_items(input, Langs::for_tag(tag)), expected, "{input:?}");

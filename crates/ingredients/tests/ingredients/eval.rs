@@ -165,3 +165,18 @@ fn parser_holds_up_on_the_blind_set() {
     println!("{report}");
     assert!(failures.is_empty(), "below the floors: {failures:?}");
 }
+
+/// No labelled line is one ingredient split in two by the list splitter the extractor uses.
+#[test]
+fn no_labelled_line_is_split_into_two() {
+    let mut split = Vec::new();
+    for file in ["en.tsv", "de.tsv", "es.tsv", "blind.tsv"] {
+        for case in cases(file) {
+            let items = ingredients::split_list(&case.line, &case.language);
+            if items.len() != 1 {
+                split.push(format!("{:?} -> {items:?}", case.line));
+            }
+        }
+    }
+    assert!(split.is_empty(), "{} lines split: {split:#?}", split.len());
+}
