@@ -176,7 +176,12 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
         {
             let text = words[i..i + len].join(" ");
             i += len;
-            let next_container = unit_at(&words[i..], langs).filter(|(u, _)| is_container(u));
+            // "400g (14oz) tin": the container may follow a parenthesis.
+            let parens = words[i..].iter().take_while(|w| is_paren(w).is_some()).count();
+            let next_container = unit_at(&words[i + parens..], langs).filter(|(u, _)| is_container(u));
+            if next_container.is_some() && is_measure(unit) {
+                i += parens;
+            }
             if let (Some((container, clen)), true, Some(q)) =
                 (next_container, is_measure(unit), parts.quantity)
             {
@@ -423,7 +428,9 @@ fn read_paren(content: &str, langs: Langs, parts: &mut Parts) {
             return;
         }
         if whole && !main_measures && skip == 0 {
-            parts.size.push(content.to_owned());
+            // "400g (14oz) tin": the size in both systems.
+            let text = if parts.size.is_empty() { content.to_owned() } else { format!("({content})") };
+            parts.size.push(text);
             return;
         }
     }

@@ -93,6 +93,21 @@ const NOTE_WORDS: &[&str] = &[
     "leaves",
     "stems",
     "skins",
+    "z",
+    "zb",
+    "bzw",
+    "eg",
+    "ie",
+    "rot",
+    "gelb",
+    "grün",
+    "rote",
+    "gelbe",
+    "grüne",
+    "weiß",
+    "schwarz",
+    "roh",
+    "gekocht",
 ];
 
 /// Words ending in "ed" that are foods, not past participles.
