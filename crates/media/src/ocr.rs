@@ -1,19 +1,25 @@
 //! On-screen text: Tesseract on every kept frame, lines merged and de-duplicated.
 //!
-//! Overlays in cooking videos are mostly white (or yellow) text with a dark outline, shadow
-//! or box over the picture. Each frame is therefore binarised first (one ffmpeg call for all
-//! frames, ~50 ms): grey levels above [`WHITE`] become black ink, everything else white
-//! paper, which cuts the text out of any background. Black text in a white box survives too,
-//! as a white-on-black box, which Tesseract reads inverted. On our test overlays this reads
-//! "2 eggs" at 95 % confidence where the plain grey frame gave "2: eggs" at 0 %, the
-//! white-on-dark-box step that the colour frame misses entirely, and outlined text over a
-//! busy, colourful picture without the picture's noise. The level was tuned on such frames:
-//! 200 let bright picture areas through, 225 lost black-in-white-box text. Lost: light text without
-//! any outline on a light scene (rare in overlays; the caption and speech still count).
-//! Upscaling was measured and bought nothing at 768 px. Page segmentation mode 6 (one
-//! uniform block) reads stacked overlay lines in order and invents less noise than sparse
-//! mode 11. Words under a confidence of [`MIN_CONF`] are dropped, then lines that have neither
-//! a word of three letters nor a number with a letter (OCR noise like "=|", "ae" or "27 50").
+//! Overlays in cooking videos come in every contrast: white or yellow text with a dark outline,
+//! shadow or box over the picture, black text in a white box, dark text straight on a plain
+//! colour. No single preparation reads them all, so each frame is read twice and the better
+//! reading kept (scored by its confident letters, [`Reading::score`]):
+//!
+//! - **bright text cut out**: grey levels above [`WHITE`] become black ink, everything else
+//!   white paper, which lifts outlined white text out of any busy background (and leaves black
+//!   text in a white box as a white-on-black box, which Tesseract reads inverted). On our test
+//!   overlays this reads "2 eggs" at 95 % confidence where the plain grey frame gave "2: eggs"
+//!   at 0 %. The level was tuned on such frames: 200 let bright picture areas through, 225 lost
+//!   black-in-white-box text.
+//! - **the grey frame** as it is, binarised by Tesseract itself (Otsu): dark or coloured text
+//!   on a plain or light background, which the cut above turns into blank paper.
+//!
+//! One ffmpeg call prepares both images of every frame (~50 ms). Upscaling was measured and
+//! bought nothing at 768 px. Page segmentation mode 6 (one uniform block) reads stacked overlay
+//! lines in order and invents less noise than sparse mode 11. Words under a confidence of
+//! [`MIN_CONF`] are dropped, then lines that have neither a word of three letters nor a number
+//! with a letter (OCR noise like "=|", "ae" or "27 50"). Still lost: light text without any
+//! outline on a light scene, and low-contrast colour on colour.
 
 use std::path::{Path, PathBuf};
 
@@ -34,7 +40,7 @@ const PARALLEL: usize = 2;
 /// [`crate::ocr_languages`]), one text line per output line, in the frames' order and then top
 /// to bottom. A line seen before (the same overlay on three frames, or read with a character
 /// of difference) appears once; lines that differ in a number ("2 eggs", "3 eggs") are kept
-/// apart. Costs ~0.3 s per 768 px frame on one core; two frames run at once.
+/// apart. Costs ~0.6 s per 768 px frame on one core (two readings); two frames run at once.
 ///
 /// `dir` receives the prepared images; they are removed before returning.
 ///
@@ -78,20 +84,28 @@ async fn read_all(
     }
     let mut cmd = ffmpeg(tools.ffmpeg());
     cmd.args(["-f", "image2", "-start_number", "0", "-i"]).arg(work.join("in_%04d.jpg"));
-    let binarise = format!("format=gray,lutyuv=y='if(gt(val,{WHITE}),0,255)'");
-    cmd.args(["-vf", &binarise, "-start_number", "0"]).arg(work.join("ocr_%04d.pgm"));
+    let prepare = format!("format=gray,split[grey][cut];[cut]lutyuv=y='if(gt(val,{WHITE}),0,255)'[bright]");
+    cmd.args(["-filter_complex", &prepare]);
+    cmd.args(["-map", "[bright]", "-start_number", "0"]).arg(work.join("bright_%04d.pgm"));
+    cmd.args(["-map", "[grey]", "-start_number", "0"]).arg(work.join("grey_%04d.pgm"));
     run("ffmpeg", cmd, limits.timeout).await?;
 
-    let images: Vec<PathBuf> = (0..frames.len()).map(|i| work.join(format!("ocr_{i:04}.pgm"))).collect();
+    let images = |kind: &str| -> Vec<PathBuf> {
+        (0..frames.len()).map(|i| work.join(format!("{kind}_{i:04}.pgm"))).collect()
+    };
+    let (bright, grey) = (images("bright"), images("grey"));
     let lang = if languages.is_empty() { "eng".to_owned() } else { languages.join("+") };
     // Lanes instead of spawned tasks: everything stays inside this future, so dropping it
     // drops (and kills) every running tesseract.
     let lane = |k: usize| {
-        let (images, lang) = (&images, &lang);
+        let (bright, grey, lang) = (&bright, &grey, &lang);
         async move {
             let mut pages = Vec::new();
-            for i in (k..images.len()).step_by(PARALLEL) {
-                pages.push((i, tesseract(tools, &images[i], lang, limits).await?));
+            for i in (k..bright.len()).step_by(PARALLEL) {
+                let cut = tesseract(tools, &bright[i], lang, limits).await?;
+                let plain = tesseract(tools, &grey[i], lang, limits).await?;
+                let best = if plain.score() > cut.score() { plain } else { cut };
+                pages.push((i, best.lines));
             }
             Ok::<_, MediaError>(pages)
         }
@@ -102,12 +116,7 @@ async fn read_all(
     Ok(pages.into_iter().map(|(_, lines)| lines).collect())
 }
 
-async fn tesseract(
-    tools: &Tools,
-    image: &Path,
-    lang: &str,
-    limits: &Limits,
-) -> Result<Vec<String>, MediaError> {
+async fn tesseract(tools: &Tools, image: &Path, lang: &str, limits: &Limits) -> Result<Reading, MediaError> {
     let mut cmd = Command::new(tools.tesseract());
     cmd.arg(image).args(["stdout", "-l", lang, "--psm", "6", "tsv"]);
     // Tesseract's OpenMP threads fight each other when two run on two cores; one each is
@@ -117,9 +126,25 @@ async fn tesseract(
     Ok(parse_tsv(&String::from_utf8_lossy(&out.stdout)))
 }
 
+/// One frame as Tesseract read one preparation of it.
+#[derive(Debug, Default, PartialEq)]
+struct Reading {
+    /// Confident words, as lines, junk lines dropped.
+    lines: Vec<String>,
+}
+
+impl Reading {
+    /// How much real text the reading holds: its letters and digits. The lines are already
+    /// confident words only, so noise a preparation invents scores little, and a preparation
+    /// that loses the text scores nothing.
+    fn score(&self) -> usize {
+        self.lines.iter().flat_map(|l| l.chars()).filter(|c| c.is_alphanumeric()).count()
+    }
+}
+
 /// Lines from Tesseract's TSV (level, page, block, par, line, word, left, top, width, height,
 /// conf, text), confident words only, junk lines dropped.
-fn parse_tsv(tsv: &str) -> Vec<String> {
+fn parse_tsv(tsv: &str) -> Reading {
     let mut lines: Vec<((u32, u32, u32), String)> = Vec::new();
     for row in tsv.lines().skip(1) {
         let cols: Vec<&str> = row.split('\t').collect();
@@ -138,7 +163,7 @@ fn parse_tsv(tsv: &str) -> Vec<String> {
             _ => lines.push((key, text.to_owned())),
         }
     }
-    lines.into_iter().map(|(_, l)| l).filter(|l| !is_junk(l)).collect()
+    Reading { lines: lines.into_iter().map(|(_, l)| l).filter(|l| !is_junk(l)).collect() }
 }
 
 /// Noise: no word of three letters or more, and no number standing with a letter ("200 g",

@@ -50,5 +50,5 @@ fn unconfident_words_are_dropped_from_tesseract_tsv() {
         5\t1\t1\t1\t1\t3\t95\t10\t60\t20\t93.0\tflour\n\
         5\t1\t1\t1\t2\t1\t10\t40\t50\t20\t41.6\tCe\n\
         5\t1\t1\t1\t2\t2\t10\t40\t50\t20\t74.0\t50\n";
-    assert_eq!(parse_tsv(tsv), vec!["200 g flour".to_owned()]);
+    assert_eq!(parse_tsv(tsv).lines, vec!["200 g flour".to_owned()]);
 }

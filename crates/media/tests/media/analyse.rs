@@ -2,7 +2,7 @@
 
 use media::{Limits, analyse, extract_audio, keyframes, ocr_languages, probe, read_text};
 
-use crate::fixtures::Sound;
+use crate::fixtures::{FONT, Sound};
 use crate::helpers::{jpeg_size, limits, plain_video, recipe_video, tools, workdir};
 
 #[tokio::test]
@@ -156,4 +156,44 @@ async fn analyse_finds_audio_frames_and_the_on_screen_recipe() {
         assert!(analysis.on_screen_text.contains(token), "{token:?} in {:?}", analysis.on_screen_text);
     }
     assert!(!analysis.timings.ffmpeg.is_zero() && !analysis.timings.ocr.is_zero());
+}
+
+#[tokio::test]
+async fn read_text_reads_dark_text_on_a_plain_colour_as_well_as_bright_text() {
+    let (tools, dir) = (tools(), workdir("ocr-contrast"));
+    let video = dir.path().join("contrast.mp4");
+    // 0-3 s: black text straight on blue (drawtext's default colour); 3-6 s: dark red on cream;
+    // 6-9 s: white with an outline on the same blue. The bright-text cut alone reads only the last.
+    let draw = |text: &str, colour: &str, from: u32, to: u32, y: u32| {
+        format!(
+            "drawtext=fontfile={FONT}:text='{text}':fontsize=56:fontcolor={colour}:borderw={}:bordercolor=black:\
+             x=60:y={y}:enable='gte(t,{from})*lt(t,{to})'",
+            u32::from(colour == "white") * 3
+        )
+    };
+    let filter = [
+        "[0:v][1:v]overlay=enable='gte(t,3)*lt(t,6)'".to_owned(),
+        draw("300 g sugar", "black", 0, 3, 300),
+        draw("4 apples", "black", 0, 3, 400),
+        draw("1 tsp cinnamon", "0x8b0000", 3, 6, 300),
+        draw("Bake 40 minutes", "white", 6, 9, 300),
+    ]
+    .join(",");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=0x336699:s=1280x720:r=30:d=9"])
+        .args(["-f", "lavfi", "-i", "color=c=0xfff3dc:s=1280x720:r=30:d=9", "-filter_complex", &filter])
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-t", "9"])
+        .arg(&video)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success(), "ffmpeg made the video");
+    let limits = limits();
+    let p = probe(&tools, &video, &limits).await.expect("probe");
+    let frames = keyframes(&tools, &video, dir.path(), &p, &limits).await.expect("keyframes");
+
+    let text = read_text(&tools, &frames, dir.path(), &["eng"], &limits).await.expect("ocr");
+
+    for line in ["300 g sugar", "4 apples", "1 tsp cinnamon", "Bake 40 minutes"] {
+        assert!(text.contains(line), "{line:?} in {text:?}");
+    }
 }
