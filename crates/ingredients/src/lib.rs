@@ -222,3 +222,17 @@ pub struct ShoppingItem {
 pub fn shopping_list(entries: &[ListEntry<'_>]) -> Vec<ShoppingItem> {
     shopping::build(entries)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_systems_read_from_text_and_json_in_lower_case() {
+        assert_eq!("metric".parse::<UnitSystem>(), Ok(UnitSystem::Metric));
+        assert_eq!(" US ".parse::<UnitSystem>(), Ok(UnitSystem::Us));
+        assert!("imperial".parse::<UnitSystem>().is_err());
+        assert_eq!(serde_json::to_string(&UnitSystem::Us).ok().as_deref(), Some("\"us\""));
+        assert_eq!(serde_json::from_str::<UnitSystem>("\"metric\"").ok(), Some(UnitSystem::Metric));
+    }
+}

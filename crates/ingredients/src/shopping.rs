@@ -5,7 +5,8 @@
 //! "tomate", "limones"/"limón"). Amounts are compatible when they measure the same thing in the
 //! same system (g + kg, ml + l, tsp + tbsp + cup, oz + lb) or count the same unit (2 cloves + 3
 //! cloves, 2 eggs + 1 egg). Incompatible amounts of one food (1 cup of flour and 200 g of flour)
-//! stay separate items, next to each other; lines without an amount are merged by name.
+//! stay separate items, next to each other; lines without an amount are merged by name. A range
+//! counts at its upper end ("2-3 eggs" puts 3 on the list).
 
 use std::collections::HashMap;
 
@@ -87,7 +88,10 @@ enum Family {
 
 /// The family of an ingredient's amount and its amount in that family's base unit.
 fn family(ingredient: &Ingredient) -> (Family, Option<f64>) {
-    let Some(quantity) = ingredient.quantity else { return (Family::Unmeasured, None) };
+    // A range is shopped at its upper end: "2-3 eggs" means buying 3.
+    let Some(quantity) = ingredient.quantity_max.or(ingredient.quantity) else {
+        return (Family::Unmeasured, None);
+    };
     let Some(code) = ingredient.unit.as_deref() else { return (Family::Count(None), Some(quantity)) };
     let u = lookup(code);
     match (u.kind, u.system) {
