@@ -65,8 +65,11 @@ pub struct MediaRead {
     pub on_screen_text: Option<String>,
     /// The transcribed speech (only without a subtitle track and with a transcriber).
     pub speech_transcript: Option<String>,
-    /// The kept keyframes.
+    /// The kept keyframes (for the model).
     pub frames: Vec<Frame>,
+    /// How many distinct frames OCR read (more than `frames`: OCR costs no API money).
+    #[serde(default)]
+    pub frames_read: usize,
     /// Whether the video has an audio stream.
     pub has_audio: bool,
     /// Whether there was speech to read that nobody transcribed (no transcription provider).
@@ -85,6 +88,7 @@ impl MediaRead {
         video.on_screen_text = self.on_screen_text.clone();
         video.speech_transcript = self.speech_transcript.clone();
         video.frames = self.frames.clone();
+        video.frames_read = self.frames_read.max(self.frames.len());
     }
 }
 
@@ -198,9 +202,15 @@ impl VideoReader {
             .await
             .map_err(provider_error)?;
         drop(permit);
-        tracing::info!(timings = ?analysis.timings, frames = analysis.frames.len(), "video analysed");
+        tracing::info!(
+            timings = ?analysis.timings,
+            frames = analysis.frames.len(),
+            frames_read = analysis.frames_read,
+            "video analysed"
+        );
         let mut read = MediaRead {
             on_screen_text: Some(analysis.on_screen_text.trim().to_owned()).filter(|t| !t.is_empty()),
+            frames_read: analysis.frames_read,
             frames: analysis
                 .frames
                 .into_iter()

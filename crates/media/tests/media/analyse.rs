@@ -2,7 +2,7 @@
 
 use media::{Limits, analyse, extract_audio, keyframes, ocr_languages, probe, read_text};
 
-use crate::fixtures::{FONT, Sound};
+use crate::fixtures::{FLAT, FONT, Overlay, Sound, make_video};
 use crate::helpers::{jpeg_size, limits, plain_video, recipe_video, tools, workdir};
 
 #[tokio::test]
@@ -156,6 +156,42 @@ async fn analyse_finds_audio_frames_and_the_on_screen_recipe() {
         assert!(analysis.on_screen_text.contains(token), "{token:?} in {:?}", analysis.on_screen_text);
     }
     assert!(!analysis.timings.ffmpeg.is_zero() && !analysis.timings.ocr.is_zero());
+}
+
+#[tokio::test]
+async fn ocr_reads_every_overlay_while_the_model_gets_at_most_max_frames() {
+    let (tools, dir) = (tools(), workdir("analyse-many"));
+    // One ingredient per overlay, as many videos show them while they go into the bowl.
+    let lines = [
+        "500 g flour",
+        "2 eggs",
+        "250 ml milk",
+        "1 tsp salt",
+        "3 tbsp sugar",
+        "100 g butter",
+        "1 lemon",
+        "2 tsp yeast",
+        "50 g raisins",
+        "1 pinch nutmeg",
+    ];
+    let overlays: Vec<Overlay> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, text)| Overlay { text, from: i as f64, to: i as f64 + 1.0, y: 0.4, boxed: false })
+        .collect();
+    let video = dir.path().join("many.mp4");
+    make_video(&video, (720, 1280), 10, FLAT, &overlays, Sound::Silent);
+    let limits = Limits { max_frames: 4, ..limits() };
+
+    let analysis = analyse(&tools, &video, dir.path(), &limits, "en").await.expect("analyse");
+
+    for line in lines {
+        assert!(analysis.on_screen_text.contains(line), "{line:?} in {:?}", analysis.on_screen_text);
+    }
+    assert!(analysis.frames.len() <= 4, "{} frames for the model", analysis.frames.len());
+    assert!(analysis.frames_read >= lines.len(), "{} frames read", analysis.frames_read);
+    let times: Vec<f64> = analysis.frames.iter().map(|f| f.at_secs).collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]) && times[0] < 3.0 && times[3] > 7.0, "spread: {times:?}");
 }
 
 #[tokio::test]

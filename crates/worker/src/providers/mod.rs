@@ -40,6 +40,8 @@ pub struct VideoData {
     pub on_screen_text: Option<String>,
     /// The keyframes kept for the model, in time order.
     pub frames: Vec<Frame>,
+    /// How many distinct frames OCR read for `on_screen_text` (at least `frames.len()`).
+    pub frames_read: usize,
     /// Where the scraper stored the video file, when it was asked to download it.
     pub video_file: Option<VideoFile>,
     /// Hashtags without `#`.

@@ -53,7 +53,7 @@ impl RuleExtractor {
 #[async_trait]
 impl Extractor for RuleExtractor {
     fn details(&self, video: &VideoData) -> String {
-        let frames = video.frames.len();
+        let frames = video.frames_read.max(video.frames.len());
         let ocr = format!("on-screen text (OCR of {frames} frame{})", if frames == 1 { "" } else { "s" });
         let inputs = video.inputs_phrase(0).replace("on-screen text", &ocr);
         format!("Using the offline rule-based extractor on {inputs}")
