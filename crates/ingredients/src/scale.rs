@@ -39,9 +39,10 @@ const EGGS: &[&str] = &[
     "claras",
 ];
 
-/// `value` rounded to the nearest multiple of `step`.
+/// `value` rounded to the nearest multiple of `step`, without binary noise: 24 steps of 0.05
+/// are 1.2, not the 1.2000000000000002 a client would show.
 fn to_step(value: f64, step: f64) -> f64 {
-    (value / step).round() * step
+    ((value / step).round() * step * 1e6).round() / 1e6
 }
 
 /// The nearest kitchen fraction of `value` (eighths allowed when `eighths`).
@@ -176,5 +177,13 @@ mod tests {
             let got = round_amount(value, unit, name);
             assert!((got - want).abs() < 1e-9, "{value} {unit:?} {name}: got {got}, want {want}");
         }
+    }
+
+    #[test]
+    fn decimal_steps_carry_no_binary_noise() {
+        // Exact equality on purpose: these numbers go out as JSON.
+        assert_eq!(round_amount(1.2, Some("kg"), "flour"), 1.2);
+        assert_eq!(round_amount(0.35, Some("l"), "milk"), 0.35);
+        assert_eq!(round_amount(2.1, Some("kg"), "potatoes"), 2.1);
     }
 }

@@ -203,6 +203,37 @@ fn describes_previous(fragment: &str, langs: Langs) -> bool {
         && !fragment.split_whitespace().skip(1).any(|w| amount_at(&[w], langs).is_some_and(|a| !a.article))
 }
 
+/// Parts of a fruit or vegetable, named after it ("1 lemon, zest and juice", "1 Zitrone (Bio),
+/// Abrieb und Saft"): a fragment of these only is what to take of the item before.
+const PART_WORDS: &[&str] =
+    &["zest", "juice", "rind", "peel", "abrieb", "saft", "schale", "ralladura", "zumo", "jugo", "piel"];
+
+/// Whether `fragment` names only parts of the item before it, joined by "and"/"und"/"y".
+fn parts_only(fragment: &str) -> bool {
+    let words: Vec<String> = fragment
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect();
+    !words.is_empty()
+        && words.iter().any(|w| PART_WORDS.contains(&w.as_str()))
+        && words
+            .iter()
+            .all(|w| PART_WORDS.contains(&w.as_str()) || matches!(w.as_str(), "and" | "und" | "y" | "of"))
+}
+
+/// German writes nouns, and so foods, with a capital: a fragment without a capitalised word
+/// after an item that capitalises its food is a description of it ("1 TL Paprikapulver,
+/// edelsüß"; but "etwas Salz" names a food), unless the writer capitalises nothing ("salz,
+/// pfeffer, zucker").
+fn german_description(item: &str, fragment: &str, langs: Langs) -> bool {
+    let capitalised = item.split_whitespace().any(|w| w.starts_with(|c: char| c.is_uppercase()));
+    langs.has(Langs::DE)
+        && capitalised
+        && !fragment.split_whitespace().any(|w| w.starts_with(|c: char| c.is_uppercase()))
+        && !starts_with_amount(fragment, langs)
+}
+
 /// Whether `text` starts with an amount: digits or a number word (`Some(true)`), or an
 /// article before a word (`Some(false)`: "a pinch of salt", but also "a temperatura ambiente").
 fn amount_kind(text: &str, langs: Langs) -> Option<bool> {
@@ -306,7 +337,10 @@ pub(crate) fn split_items(text: &str, langs: Langs) -> Vec<String> {
                     .unwrap_or(fragment)
                     .trim_start();
                 let strong = amount_kind(stripped, langs) == Some(true);
-                let describes = unfinished(last, langs) || describes_previous(fragment, langs);
+                let describes = unfinished(last, langs)
+                    || describes_previous(fragment, langs)
+                    || parts_only(fragment)
+                    || german_description(last, fragment, langs);
                 // "75g caster sugar, plus 1 tbsp": a bare measure is more of the item before.
                 let extra = strong && nameless(stripped, langs);
                 if (!strong && describes) || extra {
@@ -377,6 +411,11 @@ mod tests {
             ("one and a half cups of oats", "en", &["one and a half cups of oats"]),
             ("1 cup plus 2 tablespoons flour", "en", &["1 cup plus 2 tablespoons flour"]),
             ("sal, pimienta, orégano", "es", &["sal", "pimienta", "orégano"]),
+            ("1 TL Paprikapulver, edelsüß", "de", &["1 TL Paprikapulver, edelsüß"]),
+            ("1 Zitrone (Bio), Abrieb und Saft", "de", &["1 Zitrone (Bio), Abrieb und Saft"]),
+            ("1 lemon, zest and juice", "en", &["1 lemon, zest and juice"]),
+            ("200 g Mehl, Salz, Pfeffer", "de", &["200 g Mehl", "Salz", "Pfeffer"]),
+            ("200 g Mehl, 2 Eier, etwas Salz", "de", &["200 g Mehl", "2 Eier", "etwas Salz"]),
         ];
         for &(input, tag, expected) in cases {
             assert_eq!(split_items(input, Langs::for_tag(tag)), expected, "{input:?}");

@@ -142,21 +142,18 @@ fn parser_meets_the_quality_floors_per_language() {
     assert!(failures.is_empty(), "below the floors: {failures:?}");
 }
 
-/// The blind set (`blind.tsv`) was labelled and committed before the parser first ran on it;
-/// its first-run figures are the honest estimate for unseen lines (see the data README). Its
-/// floors sit a little lower than the dev set's, since it is small.
-#[test]
-fn parser_holds_up_on_the_blind_set() {
-    let all_cases = cases("blind.tsv");
+/// Scores a blind set per language against floors; see the data README for how each was made.
+fn blind(file: &str, all_floor: f64, quantity_floor: f64) {
+    let all_cases = cases(file);
     let mut report = String::new();
     let mut failures = Vec::new();
     for language in ["en", "de", "es"] {
         let cases: Vec<Case> =
             all_cases.iter().filter(|c| c.language.split('-').next() == Some(language)).cloned().collect();
-        let (all, quantity) = score(&format!("blind-{language}"), &cases, &mut report);
-        if all < 0.85 || quantity < 0.95 {
+        let (all, quantity) = score(&format!("{file} {language}"), &cases, &mut report);
+        if all < all_floor || quantity < quantity_floor {
             failures.push(format!(
-                "blind {language}: all right {:.1} %, quantity {:.1} %",
+                "{file} {language}: all right {:.1} %, quantity {:.1} %",
                 100.0 * all,
                 100.0 * quantity
             ));
@@ -166,11 +163,27 @@ fn parser_holds_up_on_the_blind_set() {
     assert!(failures.is_empty(), "below the floors: {failures:?}");
 }
 
+/// The blind set (`blind.tsv`) was labelled and committed before the parser first ran on it;
+/// its first-run figures are the honest estimate for unseen lines (see the data README). Its
+/// floors sit a little lower than the dev set's, since it is small.
+#[test]
+fn parser_holds_up_on_the_blind_set() {
+    blind("blind.tsv", 0.85, 0.95);
+}
+
+/// The second blind set was written and labelled by another engineer, who never saw the
+/// parser's rules, and has not been tuned against: its figures stay an estimate for unseen
+/// lines and its labels follow the README's conventions, not the parser's output.
+#[test]
+fn parser_holds_up_on_the_second_blind_set() {
+    blind("blind-second.tsv", 0.90, 0.97);
+}
+
 /// No labelled line is one ingredient split in two by the list splitter the extractor uses.
 #[test]
 fn no_labelled_line_is_split_into_two() {
     let mut split = Vec::new();
-    for file in ["en.tsv", "de.tsv", "es.tsv", "blind.tsv"] {
+    for file in ["en.tsv", "de.tsv", "es.tsv", "blind.tsv", "blind-second.tsv"] {
         for case in cases(file) {
             let items = ingredients::split_list(&case.line, &case.language);
             if items.len() != 1 {
