@@ -15,17 +15,34 @@ use bytes::Bytes;
 use crate::run::{ffmpeg, run};
 use crate::{Limits, MediaError, Probe, Tools};
 
-/// One kept frame.
-#[derive(Clone, PartialEq)]
+/// One kept frame. It serialises with the JPEG as base64 text, so a cache can keep it as JSON.
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Frame {
     /// Its time in the video, in seconds.
     pub at_secs: f64,
     /// The JPEG, long side at most `Limits::frame_long_side`.
+    #[serde(with = "base64_bytes")]
     pub jpeg: Bytes,
     /// 64-bit difference hash (dHash) of the frame's 9x8 grey reduction: equal or a few bits
     /// apart for the same picture re-encoded, for caches and cross-video dedupe. Too coarse
     /// to tell two text overlays apart, so the choice of frames uses finer thumbnails.
     pub hash: u64,
+}
+
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use bytes::Bytes;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &Bytes, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        STANDARD.decode(text).map(Bytes::from).map_err(serde::de::Error::custom)
+    }
 }
 
 /// The JPEG's size rather than its bytes: a debug-printed `Analysis` stays one line.

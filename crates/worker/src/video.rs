@@ -211,11 +211,7 @@ impl VideoReader {
         let mut read = MediaRead {
             on_screen_text: Some(analysis.on_screen_text.trim().to_owned()).filter(|t| !t.is_empty()),
             frames_read: analysis.frames_read,
-            frames: analysis
-                .frames
-                .into_iter()
-                .map(|f| Frame { at_secs: f.at_secs, jpeg: f.jpeg.to_vec(), hash: f.hash })
-                .collect(),
+            frames: analysis.frames,
             has_audio: analysis.audio.is_some(),
             ..MediaRead::default()
         };

@@ -206,7 +206,11 @@ mod tests {
             speech_transcript: Some("a".repeat(transcript_chars)),
             cover_url: Some("https://p16.tiktokcdn.com/cover.jpg".into()),
             frames: (0..frames)
-                .map(|i| Frame { at_secs: i as f64, jpeg: vec![0xFF, 0xD8, 0xFF, i as u8], hash: i as u64 })
+                .map(|i| Frame {
+                    at_secs: i as f64,
+                    jpeg: vec![0xFF, 0xD8, 0xFF, i as u8].into(),
+                    hash: i as u64,
+                })
                 .collect(),
             ..VideoData::default()
         }

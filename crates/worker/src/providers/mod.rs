@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use protocol::{Language, Recipe, TaskId, TikTokUrl};
-use serde::{Deserialize, Serialize};
 use url::Url;
 
 /// Everything the scraper learned about a video.
@@ -56,43 +55,8 @@ pub struct VideoData {
     pub duration_secs: Option<u32>,
 }
 
-/// One keyframe of the video: a small JPEG (long side at most 768 px).
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-pub struct Frame {
-    /// Where in the video, in seconds.
-    pub at_secs: f64,
-    /// The JPEG bytes.
-    #[serde(with = "base64_bytes")]
-    pub jpeg: Vec<u8>,
-    /// Perceptual hash, which near-duplicates share.
-    pub hash: u64,
-}
-
-// By hand: a derived Debug would print every byte of the JPEG into the logs.
-impl std::fmt::Debug for Frame {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Frame")
-            .field("at_secs", &self.at_secs)
-            .field("jpeg_bytes", &self.jpeg.len())
-            .field("hash", &format_args!("{:016x}", self.hash))
-            .finish()
-    }
-}
-
-mod base64_bytes {
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        STANDARD.decode(text).map_err(serde::de::Error::custom)
-    }
-}
+/// One keyframe of the video: a small JPEG (long side at most 768 px), as the media pass kept it.
+pub use media::Frame;
 
 /// Where a scraped video file is.
 #[derive(Debug, Clone, PartialEq, Eq)]
