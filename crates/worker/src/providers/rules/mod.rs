@@ -226,6 +226,24 @@ mod tests {
     }
 
     #[test]
+    fn a_german_line_with_abbreviations_stays_one_ingredient() {
+        let caption = "Kaiserschmarrn wie bei Oma
+
+Zutaten (2 Portionen):
+4 Stk. Eier (Gr. M)
+250 ml Milch
+125 g Mehl
+
+Zubereitung:
+1. Eier trennen, das Eiweiß steif schlagen.
+2. Alles verrühren und in der Pfanne backen.";
+        let recipe = extract_recipe(&video(caption, None), &language("de")).expect("a recipe");
+        let raws: Vec<&str> = recipe.ingredients.iter().map(|i| i.raw.as_str()).collect();
+        assert_eq!(raws, ["4 Stk. Eier (Gr. M)", "250 ml Milch", "125 g Mehl"]);
+        assert_eq!(recipe.ingredients[0].size.as_deref(), Some("Gr. M"));
+    }
+
+    #[test]
     fn an_english_caption_with_emojis_becomes_a_recipe() {
         let caption = "Creamy garlic butter pasta 🍝🧄 ready in 20 minutes!
 Serves 2

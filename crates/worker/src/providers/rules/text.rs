@@ -217,10 +217,12 @@ pub(super) fn prepare_lines(text: &str) -> Vec<String> {
     lines
 }
 
-/// Whether the text before a dot ends with an abbreviation ("ca.", "z.B.").
+/// Whether the text before a dot ends with an abbreviation ("ca.", "z.B.", "(Gr.").
 fn ends_with_abbreviation(text: &str) -> bool {
     let last = text.rsplit(char::is_whitespace).next().unwrap_or("").to_lowercase();
-    ABBREVIATIONS.contains(&last.as_str())
+    // An opening bracket or quote is not part of the word: "4 Stk. Eier (Gr. M)".
+    let word = last.trim_start_matches(|c: char| !c.is_alphanumeric());
+    ABBREVIATIONS.contains(&word)
 }
 
 /// The sentences of `text` with their byte offsets: split after `.`, `!`, `?` or `…` followed by
