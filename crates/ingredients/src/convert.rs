@@ -16,7 +16,7 @@ use protocol::{Ingredient, Measure, Recipe};
 
 use crate::UnitSystem;
 use crate::lang::Langs;
-use crate::render::render_line;
+use crate::render::rewrite_line;
 use crate::scale::round_amount;
 use crate::units::{Kind, System, lookup};
 
@@ -129,7 +129,7 @@ pub(crate) fn convert_ingredient(ingredient: &Ingredient, system: UnitSystem, la
         converted.unit_text = None;
     }
     converted.alt = Some(original);
-    converted.raw = render_line(&converted, langs);
+    converted.raw = rewrite_line(ingredient, &converted, langs);
     converted
 }
 

@@ -199,6 +199,46 @@ fn alt_text(alt: &Measure, langs: Langs) -> String {
     measure(alt.quantity, alt.quantity_max, alt.unit.as_deref(), alt.unit_text.as_deref(), langs)
 }
 
+/// The line of `after`, an ingredient whose amount (and maybe unit) changed from `before`: the
+/// line as the author wrote it with only its leading measure replaced, so "4 Stk. Eier (Gr. M)"
+/// scales to "6 Stk. Eier (Gr. M)" and "500 g de harina" converts to "1 lb de harina" with
+/// every other word kept. A line that does not start with that measure (a hedge, an amount
+/// later in the line, a metric/imperial pair) is rendered from the fields instead.
+pub(crate) fn rewrite_line(before: &Ingredient, after: &Ingredient, langs: Langs) -> String {
+    let raw = before.raw.trim();
+    let lead = crate::lead::lead_at(raw, langs).filter(|lead| {
+        let at_start = crate::lead::amount_here(raw, langs).is_some_and(|a| a.len == lead.amount_end);
+        let same_amount = before.quantity.is_some_and(|q| (q - lead.quantity).abs() < 1e-9);
+        at_start && same_amount && lead.unit == before.unit.as_deref() && before.alt.is_none()
+    });
+    let (Some(lead), Some(quantity)) = (lead, after.quantity) else { return render_line(after, langs) };
+    let mut line =
+        measure(quantity, after.quantity_max, after.unit.as_deref(), after.unit_text.as_deref(), langs);
+    if let Some(alt) = &after.alt {
+        line.push_str(&format!(" ({})", alt_text(alt, langs)));
+    }
+    match lead.unit {
+        // Keep the linking word between unit and food ("cups of", "g de", "g von").
+        Some(_) => {
+            let between = &raw[lead.amount_end..lead.name_start];
+            let linker = between.split_whitespace().last().filter(|w| {
+                between.split_whitespace().count() >= 2
+                    && matches!(w.to_lowercase().as_str(), "of" | "de" | "von" | "d'")
+            });
+            if let Some(linker) = linker {
+                line.push(' ');
+                line.push_str(linker);
+            }
+            if lead.name_start < raw.len() {
+                line.push(' ');
+                line.push_str(&raw[lead.name_start..]);
+            }
+        }
+        None => line.push_str(&raw[lead.amount_end..]),
+    }
+    line
+}
+
 /// The ingredient written as one line from its fields.
 pub(crate) fn render_line(ingredient: &Ingredient, langs: Langs) -> String {
     let mut out = String::new();

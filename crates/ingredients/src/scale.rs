@@ -14,7 +14,7 @@
 use protocol::{Ingredient, Measure, Recipe};
 
 use crate::lang::Langs;
-use crate::render::render_line;
+use crate::render::rewrite_line;
 use crate::units::{Kind, System, lookup};
 
 /// Names of eggs and their parts, which only come whole.
@@ -133,7 +133,7 @@ pub(crate) fn scale_ingredient(ingredient: &Ingredient, factor: f64, langs: Lang
         .map(|m| round_amount(m * factor, unit, &ingredient.name))
         .filter(|m| scaled.quantity.is_some_and(|q| *m > q));
     scaled.alt = ingredient.alt.as_ref().map(|a| scale_measure(a, factor, &ingredient.name));
-    scaled.raw = render_line(&scaled, langs);
+    scaled.raw = rewrite_line(ingredient, &scaled, langs);
     scaled
 }
 

@@ -219,7 +219,7 @@ async function checkServingsAndUnits(page) {
   await page.click(`${card} [data-units="us"]`);
   await page.waitForSelector(`${card} [data-units="us"][aria-checked="true"]`);
   const us = await lines();
-  check(us.some((line) => /cups? Milch/.test(line)), `US units show the milk in cups: ${us.join(" | ")}`);
+  check(us.some((line) => /Tassen? \(375 ml\) Milch/.test(line)), `US units show the milk in cups: ${us.join(" | ")}`);
   await page.click(`${card} [data-units="written"]`);
   await page.waitForSelector(`${card} [data-units="written"][aria-checked="true"]`);
   check((await lines()).includes("6 Stk. Eier (Gr. M)"), "back to the units as written, still for 3");

@@ -72,6 +72,24 @@ fn scaling_keeps_ranges_and_second_measures_and_the_unit_as_written() {
 }
 
 #[test]
+fn scaling_and_converting_keep_the_authors_words_after_the_measure() {
+    let base = recipe(
+        "de",
+        Some(2),
+        &["4 Stk. Eier (Gr. M)", "2 EL Rosinen (optional)", "1 Prise Salz", "250 ml Milch, lauwarm"],
+        &[],
+    );
+    assert_eq!(
+        raws(&scale(&base, 3)),
+        vec!["6 Stk. Eier (Gr. M)", "3 EL Rosinen (optional)", "2 Prisen Salz", "375 ml Milch, lauwarm"]
+    );
+    let spanish = recipe("es", Some(2), &["500 g de harina de trigo", "2 cdas de azúcar"], &[]);
+    assert_eq!(raws(&scale(&spanish, 4)), vec!["1000 g de harina de trigo", "4 cdas de azúcar"]);
+    let us = convert(&base, UnitSystem::Us);
+    assert_eq!(us.ingredients[3].raw, "1 Tasse (250 ml) Milch, lauwarm", "the linker and comma stay");
+}
+
+#[test]
 fn scaling_to_the_same_servings_or_without_servings_changes_nothing() {
     let base = recipe("en", Some(2), &["1 1/2 cups flour", "3 eggs"], &[]);
     assert_eq!(scale(&base, 2), base);
