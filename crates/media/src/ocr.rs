@@ -2,8 +2,9 @@
 //!
 //! Overlays in cooking videos come in every contrast: white or yellow text with a dark outline,
 //! shadow or box over the picture, black text in a white box, dark text straight on a plain
-//! colour. No single preparation reads them all, so each frame is read twice and the better
-//! reading kept (scored by its confident letters, [`Reading::score`]):
+//! colour. No single preparation reads them all, so a frame is read in two ways, the second only
+//! when the first finds no text (fewer than [`ENOUGH_TEXT`] confident letters and digits), and
+//! the better reading is kept ([`Reading::score`]):
 //!
 //! - **bright text cut out**: grey levels above [`WHITE`] become black ink, everything else
 //!   white paper, which lifts outlined white text out of any busy background (and leaves black
@@ -12,7 +13,8 @@
 //!   at 0 %. The level was tuned on such frames: 200 let bright picture areas through, 225 lost
 //!   black-in-white-box text.
 //! - **the grey frame** as it is, binarised by Tesseract itself (Otsu): dark or coloured text
-//!   on a plain or light background, which the cut above turns into blank paper.
+//!   on a plain or light background, which the cut above turns into blank paper. Not used when
+//!   the cut read text: over a busy picture this reading turns texture into words.
 //!
 //! One ffmpeg call prepares both images of every frame (~50 ms). Upscaling was measured and
 //! bought nothing at 768 px. Page segmentation mode 6 (one uniform block) reads stacked overlay
@@ -33,6 +35,9 @@ use crate::{Frame, Limits, MediaError, Tools};
 const MIN_CONF: f64 = 50.0;
 /// Grey level (0–255) above which a pixel counts as overlay text.
 const WHITE: u8 = 215;
+/// Letters and digits of the bright-text reading from which the grey frame is not read too
+/// ("2 eggs" has 5).
+const ENOUGH_TEXT: usize = 4;
 /// Frames read at once: tesseract is CPU-bound and the worker has other tasks.
 const PARALLEL: usize = 2;
 
@@ -40,7 +45,8 @@ const PARALLEL: usize = 2;
 /// [`crate::ocr_languages`]), one text line per output line, in the frames' order and then top
 /// to bottom. A line seen before (the same overlay on three frames, or read with a character
 /// of difference) appears once; lines that differ in a number ("2 eggs", "3 eggs") are kept
-/// apart. Costs ~0.6 s per 768 px frame on one core (two readings); two frames run at once.
+/// apart. Costs ~0.3 s per 768 px frame on one core (twice that when the second reading is
+/// needed); two frames run at once.
 ///
 /// `dir` receives the prepared images; they are removed before returning.
 ///
@@ -103,8 +109,14 @@ async fn read_all(
             let mut pages = Vec::new();
             for i in (k..bright.len()).step_by(PARALLEL) {
                 let cut = tesseract(tools, &bright[i], lang, limits).await?;
-                let plain = tesseract(tools, &grey[i], lang, limits).await?;
-                let best = if plain.score() > cut.score() { plain } else { cut };
+                // The grey frame only when the cut found (almost) no text: over a busy
+                // picture Tesseract's own binarisation reads texture as words.
+                let best = if cut.score() >= ENOUGH_TEXT {
+                    cut
+                } else {
+                    let plain = tesseract(tools, &grey[i], lang, limits).await?;
+                    if plain.score() > cut.score() { plain } else { cut }
+                };
                 pages.push((i, best.lines));
             }
             Ok::<_, MediaError>(pages)
