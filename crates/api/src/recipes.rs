@@ -72,8 +72,12 @@ fn check_servings(servings: Option<u32>) -> Result<Option<u32>, ApiError> {
     }
 }
 
-/// The recipe as asked for: scaled first (amounts as written), then converted.
-fn adapt(recipe: Recipe, servings: Option<u32>, units: Option<UnitSystem>) -> Recipe {
+/// The recipe as asked for: scaled first (amounts as written), then converted. A recipe saved
+/// before the parser had its canonical fields gets them first, so it scales like a new one.
+fn adapt(mut recipe: Recipe, servings: Option<u32>, units: Option<UnitSystem>) -> Recipe {
+    if servings.is_some() || units.is_some() {
+        ingredients::canonicalize_recipe(&mut recipe);
+    }
     let recipe = match servings {
         Some(n) => ingredients::scale(&recipe, n),
         None => recipe,

@@ -77,6 +77,15 @@ pub fn parse(line: &str, language: &str) -> Ingredient {
     parse::parse_line(line, Langs::for_tag(language))
 }
 
+/// [`canonicalize`] on every ingredient of `recipe`, in the recipe's language: what the worker
+/// does to each recipe it saves, and the api to a recipe saved before the parser had a field.
+pub fn canonicalize_recipe(recipe: &mut Recipe) {
+    let language = recipe.language.clone();
+    for ingredient in &mut recipe.ingredients {
+        canonicalize(ingredient, &language);
+    }
+}
+
 /// Fills the canonical fields of an ingredient that came from a model, from its `raw` text.
 ///
 /// The model's `raw` and `name` are kept (it may have translated or tidied the name); quantity,

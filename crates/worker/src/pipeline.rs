@@ -211,6 +211,10 @@ impl Run<'_> {
                 (found.recipe, Some(details))
             }
         };
+        // Every saved recipe carries the same canonical ingredient fields, whichever extractor
+        // made it, also when it is reused from a recipe saved before the parser had them.
+        let mut recipe = recipe;
+        ingredients::canonicalize_recipe(&mut recipe);
         self.step(Step::Saving, None).await?;
         let completion_seq = self.seq + 1;
         let saved = ctx

@@ -735,17 +735,16 @@ impl Answer {
                         .collect::<Vec<_>>()
                         .join(" ")
                 });
-                let mut ingredient = Ingredient {
+                // The pipeline fills the canonical fields from `raw` before saving
+                // (`ingredients::canonicalize_recipe`), as for every extractor.
+                Some(Ingredient {
                     raw,
                     quantity,
                     unit,
                     name,
                     note: non_empty(i.note),
                     ..Ingredient::default()
-                };
-                // The same canonical fields as the offline extractor, read from `raw`.
-                ingredients::canonicalize(&mut ingredient, language.as_str());
-                Some(ingredient)
+                })
             })
             .take(MAX_ITEMS)
             .collect();
