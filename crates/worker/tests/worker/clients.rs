@@ -71,7 +71,8 @@ fn recipe_json(is_recipe: bool) -> serde_json::Value {
         "servings": 2, "prep_minutes": 5, "cook_minutes": 15, "total_minutes": 20,
         "ingredients": [
             {"raw": "4 eggs", "quantity": 4, "unit": null, "name": "eggs", "note": null},
-            {"raw": "400 g tomatoes", "quantity": 400, "unit": "g", "name": "tomatoes", "note": "crushed"}
+            {"raw": "400 g tomatoes", "quantity": 400, "unit": "g", "name": "tomatoes", "note": "crushed"},
+            {"raw": "1 cup (240 ml) milk, warmed", "quantity": 2, "unit": "cups", "name": "milk", "note": null}
         ],
         "steps": ["Simmer the tomatoes.", "Crack in the eggs and cover."],
         "tags": ["breakfast"]
@@ -111,7 +112,17 @@ async fn a_job_goes_through_apify_and_the_llm_to_a_saved_recipe() {
     let log = env.log(job.task_id).await;
     assert_eq!(log[3].details.as_deref(), Some("Reading caption with gpt-4o-mini"));
     let saved = env.store.recipe_for_owner(done.recipe_id.unwrap(), job.owner).await.unwrap().unwrap();
-    assert_eq!(saved.recipe.ingredients.len(), 2);
+    assert_eq!(saved.recipe.ingredients.len(), 3);
+    // The model's line is re-read by the same parser as the offline extractor's: its "2 cups"
+    // loses to what the line says, and the second measure and preparation are filled in.
+    let milk = &saved.recipe.ingredients[2];
+    assert_eq!(
+        (milk.quantity, milk.unit.as_deref(), milk.unit_text.as_deref()),
+        (Some(1.0), Some("cup"), Some("cup"))
+    );
+    assert_eq!(milk.alt.as_ref().map(|a| (a.quantity, a.unit.as_deref())), Some((240.0, Some("ml"))));
+    assert_eq!(milk.preparation.as_deref(), Some("warmed"));
+    assert_eq!(milk.name, "milk", "the model's name is kept");
     assert_eq!(saved.recipe.language, "en");
     assert_eq!(saved.recipe.cover_url.as_deref(), Some("https://example.invalid/cover.jpg"));
     assert_eq!(env.bus.run(job.task_id).await.unwrap(), None, "the job hash is gone once done");
