@@ -16,7 +16,7 @@ use protocol::{Ingredient, Measure, Recipe};
 
 use crate::UnitSystem;
 use crate::lang::Langs;
-use crate::render::rewrite_line;
+use crate::render::{rewrite_line, unit_text};
 use crate::scale::round_amount;
 use crate::units::{Kind, System, lookup};
 
@@ -126,7 +126,8 @@ pub(crate) fn convert_ingredient(ingredient: &Ingredient, system: UnitSystem, la
         converted.quantity = Some(q);
         converted.quantity_max = max;
         converted.unit = Some(unit.to_owned());
-        converted.unit_text = None;
+        // The unit as the converted line writes it ("Tassen", "cups"), like a parsed line's.
+        converted.unit_text = Some(unit_text(unit, None, max.unwrap_or(q) > 1.0, langs));
     }
     converted.alt = Some(original);
     converted.raw = rewrite_line(ingredient, &converted, langs);

@@ -147,7 +147,7 @@ fn unit_words(code: &str, langs: Langs) -> (String, String) {
 
 /// The unit as the line writes it: the original spelling when there is one (inflected for
 /// number where it is a plain word), else the language's own word.
-fn unit_text(code: &str, written: Option<&str>, plural: bool, langs: Langs) -> String {
+pub(crate) fn unit_text(code: &str, written: Option<&str>, plural: bool, langs: Langs) -> String {
     let (one, many) = unit_words(code, langs);
     let Some(written) = written else { return if plural { many } else { one } };
     let lower = written.to_lowercase();

@@ -14,7 +14,7 @@
 use protocol::{Ingredient, Measure, Recipe};
 
 use crate::lang::Langs;
-use crate::render::rewrite_line;
+use crate::render::{rewrite_line, unit_text};
 use crate::units::{Kind, System, lookup};
 
 /// Names of eggs and their parts, which only come whole.
@@ -133,6 +133,11 @@ pub(crate) fn scale_ingredient(ingredient: &Ingredient, factor: f64, langs: Lang
         .map(|m| round_amount(m * factor, unit, &ingredient.name))
         .filter(|m| scaled.quantity.is_some_and(|q| *m > q));
     scaled.alt = ingredient.alt.as_ref().map(|a| scale_measure(a, factor, &ingredient.name));
+    // The unit as the scaled line writes it: "1 Prise" for 2 is "2 Prisen".
+    if let (Some(code), Some(q)) = (unit, scaled.quantity) {
+        let plural = scaled.quantity_max.unwrap_or(q) > 1.0;
+        scaled.unit_text = Some(unit_text(code, ingredient.unit_text.as_deref(), plural, langs));
+    }
     scaled.raw = rewrite_line(ingredient, &scaled, langs);
     scaled
 }

@@ -83,6 +83,10 @@ fn scaling_and_converting_keep_the_authors_words_after_the_measure() {
         raws(&scale(&base, 3)),
         vec!["6 Stk. Eier (Gr. M)", "3 EL Rosinen (optional)", "2 Prisen Salz", "375 ml Milch, lauwarm"]
     );
+    let salt = &scale(&base, 3).ingredients[2];
+    assert_eq!(salt.unit_text.as_deref(), Some("Prisen"), "the unit as the scaled line writes it");
+    let milk = &convert(&base, UnitSystem::Us).ingredients[3];
+    assert_eq!((milk.unit.as_deref(), milk.unit_text.as_deref()), (Some("cup"), Some("Tasse")));
     let spanish = recipe("es", Some(2), &["500 g de harina de trigo", "2 cdas de azúcar"], &[]);
     assert_eq!(raws(&scale(&spanish, 4)), vec!["1000 g de harina de trigo", "4 cdas de azúcar"]);
     let us = convert(&base, UnitSystem::Us);
