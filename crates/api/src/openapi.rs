@@ -125,7 +125,7 @@ fn schemas() -> Value {
             "description": "One merged item: the same food in compatible units summed.",
             "required": ["name", "text", "recipes"],
             "properties": {
-                "name": {"type": "string", "examples": ["egg"]},
+                "name": {"type": "string", "examples": ["eggs"]},
                 "quantity": {"type": ["number", "null"]},
                 "unit": {"type": ["string", "null"], "description": "Canonical unit code."},
                 "text": {"type": "string", "description": "The item as one line.", "examples": ["5 eggs"]},

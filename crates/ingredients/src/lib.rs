@@ -210,7 +210,7 @@ pub struct ListEntry<'a> {
 /// One line of a shopping list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShoppingItem {
-    /// The food ("egg", "flour").
+    /// The food as the first line that names it wrote it ("eggs", "flour").
     pub name: String,
     /// Summed amount, if any line had one.
     pub quantity: Option<f64>,
