@@ -57,7 +57,7 @@ async fn llm(status: u16, body: serde_json::Value) -> MockServer {
     server
 }
 
-fn completion(content: serde_json::Value) -> serde_json::Value {
+pub(crate) fn completion(content: serde_json::Value) -> serde_json::Value {
     json!({
         "id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini",
         "choices": [{"index": 0, "finish_reason": "stop",
@@ -79,7 +79,8 @@ fn recipe_json(is_recipe: bool) -> serde_json::Value {
     })
 }
 
-fn providers(apify: &MockServer, llm: &MockServer) -> (Arc<ApifyScraper>, Arc<LlmExtractor>) {
+/// The real Apify and LLM clients, pointed at the mocks (the Apify token is `apify-test-token`).
+pub(crate) fn providers(apify: &MockServer, llm: &MockServer) -> (Arc<ApifyScraper>, Arc<LlmExtractor>) {
     let mut apify_config = ApifyConfig::new("apify-test-token".to_owned().into());
     apify_config.base_url = apify.uri().parse().unwrap();
     apify_config.poll_wait_secs = 1;

@@ -13,15 +13,15 @@ use serde_json::{Value, json};
 use settings::MediaMode;
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-use worker::providers::apify::{ApifyConfig, ApifyScraper};
 use worker::providers::fixture_media::{Audio, MediaScript};
-use worker::providers::llm::{LlmConfig, LlmExtractor};
 use worker::providers::transcribe::{TranscriptionConfig, WhisperTranscriber};
 use worker::providers::{Providers, Transcriber};
 
+use crate::clients::completion;
 use crate::video::{TempDir, limits, overlay_script, reader, rendered};
 use crate::{Env, config, spawn, until_terminal};
 
+/// The Apify token `clients::providers` configures.
 const TOKEN: &str = "apify-test-token";
 const SPOKEN: &str = "You will need 250 grams of rice and one lemon. Rinse the rice, then cook it.";
 const RECORD: &str = "/v2/key-value-stores/kv-1/records/video-42";
@@ -100,18 +100,13 @@ impl Respond for Llm {
         let body: Value = request.body_json().unwrap_or_default();
         let with_frames = images(&body).iter().any(|url| url.starts_with("data:image/jpeg;base64,"));
         if !with_frames {
-            return ResponseTemplate::new(200).set_body_json(completion(&self.cheap));
+            return ResponseTemplate::new(200).set_body_json(completion(self.cheap.clone()));
         }
         if self.media_calls.fetch_add(1, Ordering::SeqCst) < self.fail_media {
             return ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "overloaded"}}));
         }
-        ResponseTemplate::new(200).set_body_json(completion(&recipe(true)))
+        ResponseTemplate::new(200).set_body_json(completion(recipe(true)))
     }
-}
-
-fn completion(content: &Value) -> Value {
-    json!({"choices": [{"index": 0, "finish_reason": "stop",
-        "message": {"role": "assistant", "content": content.to_string(), "refusal": null}}]})
 }
 
 /// A recipe answer; `steps` false makes it thin (ingredients only).
@@ -201,20 +196,8 @@ impl Setup {
     }
 
     fn providers(&self, mode: MediaMode) -> Providers {
-        let mut apify_config = ApifyConfig::new(SecretString::from(TOKEN));
-        apify_config.base_url = self.apify.uri().parse().unwrap();
-        apify_config.poll_wait_secs = 1;
-        let scraper = ApifyScraper::new(apify_config).unwrap();
+        let (scraper, extractor) = crate::clients::providers(&self.apify, &self.llm);
         let base_url: url::Url = format!("{}/v1", self.llm.uri()).parse().unwrap();
-        let extractor = LlmExtractor::new(LlmConfig {
-            base_url: base_url.clone(),
-            api_key: "llm-test-key".into(),
-            model: "gpt-4o-mini".into(),
-            request_timeout: Duration::from_secs(10),
-            max_tokens: 2048,
-            max_input_tokens: 8000,
-        })
-        .unwrap();
         let transcriber: Arc<dyn Transcriber> = Arc::new(
             WhisperTranscriber::new(TranscriptionConfig {
                 base_url,
@@ -225,12 +208,7 @@ impl Setup {
             .unwrap(),
         );
         let limits = media::Limits { max_frames: MAX_FRAMES, ..limits() };
-        Providers::new(Arc::new(scraper), Arc::new(extractor)).with_video(reader(
-            mode,
-            &self.root,
-            limits,
-            Some(transcriber),
-        ))
+        Providers::new(scraper, extractor).with_video(reader(mode, &self.root, limits, Some(transcriber)))
     }
 
     async fn count(server: &MockServer, verb: &str, route: &str) -> usize {
