@@ -69,7 +69,7 @@ pub struct View {
 }
 
 /// The answer of `POST /shopping-list`.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShoppingList {
     /// Merged items, in the order their food first appears.
     pub items: Vec<ShoppingItem>,
@@ -78,7 +78,7 @@ pub struct ShoppingList {
 }
 
 /// A recipe a shopping list was made from.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ListedRecipe {
     /// Recipe id.
     pub id: RecipeId,

@@ -292,9 +292,7 @@ async fn list(
 ) -> anyhow::Result<ExitCode> {
     let list = client.shopping_list(recipes, units.map(Into::into)).await?;
     if json {
-        print_json(&serde_json::json!({"items": list.items, "recipes": list.recipes.iter().map(|r| {
-            serde_json::json!({"id": r.id, "title": r.title, "servings": r.servings})
-        }).collect::<Vec<_>>()}))?;
+        print_json(&serde_json::to_value(&list)?)?;
     } else {
         print!("{}", render::shopping_list_text(&list));
     }
