@@ -168,6 +168,44 @@ async fn bad_submissions_get_their_documented_problem() {
             "/problems/invalid-language",
         ),
         (
+            "an unknown region",
+            app.http
+                .post(app.url("/scrape/async"))
+                .json(&json!({"url": video_url("1"), "language": "pt-XX"})),
+            422,
+            "/problems/invalid-language",
+        ),
+        (
+            "punctuation in the tag",
+            app.http
+                .post(app.url("/scrape/async"))
+                .json(&json!({"url": video_url("1"), "language": "deutsch!"})),
+            422,
+            "/problems/invalid-language",
+        ),
+        (
+            "an empty language",
+            app.http.post(app.url("/scrape/async")).json(&json!({"url": video_url("1"), "language": ""})),
+            422,
+            "/problems/invalid-language",
+        ),
+        (
+            "a 300-character language",
+            app.http
+                .post(app.url("/scrape/async"))
+                .json(&json!({"url": video_url("1"), "language": "a".repeat(300)})),
+            422,
+            "/problems/invalid-language",
+        ),
+        (
+            "an empty subtag",
+            app.http
+                .post(app.url("/scrape/async"))
+                .json(&json!({"url": video_url("1"), "language": "en--US"})),
+            422,
+            "/problems/invalid-language",
+        ),
+        (
             "broken JSON",
             app.http
                 .post(app.url("/scrape/async"))
@@ -217,6 +255,31 @@ async fn bad_submissions_get_their_documented_problem() {
         assert_problem(response, status, kind, case).await;
     }
     assert_healthy(&app).await;
+}
+
+#[tokio::test]
+async fn the_tags_flutter_sends_are_accepted_and_stored_normalised() {
+    let app = spawn_app().await;
+    let cases = [
+        ("es-419", "es-419", "Latin-American Spanish"),
+        ("zh-hant-tw", "zh-Hant-TW", "Traditional Chinese (Taiwan)"),
+        ("zh-Hans", "zh-Hans", "Simplified Chinese"),
+        ("sr_latn", "sr-Latn", "Serbian in Latin script, with an underscore"),
+        ("fil", "fil", "Filipino (ISO 639-3 only)"),
+        ("yue", "yue", "Cantonese (ISO 639-3 only)"),
+        ("PT-br", "pt-BR", "the old two-letter form"),
+    ];
+    for (n, (sent, stored, case)) in cases.into_iter().enumerate() {
+        // A user each: more than api.max_tasks_in_flight submissions from one would get 429s.
+        let user = TestUser::new();
+        let response =
+            app.submit(&user, &json!({"url": video_url(&format!("4{n}")), "language": sent})).await;
+        assert_eq!(response.status(), 202, "{case}: {sent:?}");
+        let body: Value = response.json().await.unwrap();
+        let id = body["task_id"].as_str().unwrap().parse().unwrap();
+        let row = app.store.task(id).await.unwrap().expect("the task row");
+        assert_eq!(row.language, stored, "{case}");
+    }
 }
 
 #[tokio::test]

@@ -411,61 +411,11 @@ fn token_limit_field(base_url: &Url) -> &'static str {
     }
 }
 
-/// English names of common languages, for the prompt.
-fn language_name(language: &Language) -> Option<&'static str> {
-    let name = match language.primary() {
-        "ar" => "Arabic",
-        "bg" => "Bulgarian",
-        "ca" => "Catalan",
-        "cs" => "Czech",
-        "da" => "Danish",
-        "de" => "German",
-        "el" => "Greek",
-        "en" => "English",
-        "es" => "Spanish",
-        "et" => "Estonian",
-        "fa" => "Persian",
-        "fi" => "Finnish",
-        "fr" => "French",
-        "he" => "Hebrew",
-        "hi" => "Hindi",
-        "hr" => "Croatian",
-        "hu" => "Hungarian",
-        "id" => "Indonesian",
-        "it" => "Italian",
-        "ja" => "Japanese",
-        "ko" => "Korean",
-        "lt" => "Lithuanian",
-        "lv" => "Latvian",
-        "ms" => "Malay",
-        "nb" | "no" => "Norwegian",
-        "nl" => "Dutch",
-        "pl" => "Polish",
-        "pt" => "Portuguese",
-        "ro" => "Romanian",
-        "ru" => "Russian",
-        "sk" => "Slovak",
-        "sl" => "Slovenian",
-        "sr" => "Serbian",
-        "sv" => "Swedish",
-        "th" => "Thai",
-        "tl" => "Tagalog",
-        "tr" => "Turkish",
-        "uk" => "Ukrainian",
-        "vi" => "Vietnamese",
-        "zh" => "Chinese",
-        _ => return None,
-    };
-    Some(name)
-}
-
 /// The system message: the task, the output language and the rules against invention.
 fn system_prompt(language: &Language) -> String {
-    let tag = language.as_str();
-    let target = match language_name(language) {
-        Some(name) => format!("{name} (language tag \"{tag}\")"),
-        None => format!("the language with the tag \"{tag}\""),
-    };
+    // The name in words ("Traditional Chinese (Taiwan)") tells the model the variety; the tag
+    // beside it settles what the name leaves open.
+    let target = format!("{} (language tag \"{}\")", language.english_name(), language.as_str());
     format!(
         "You turn a TikTok cooking video into a structured recipe. You get the video's caption, \
          its hashtags, the transcript of what is said or subtitled, sometimes the text shown on \
@@ -1331,11 +1281,17 @@ mod tests {
     }
 
     #[test]
-    fn the_prompt_names_languages_it_knows_and_tags_it_does_not() {
+    fn the_prompt_names_every_accepted_tag_in_words_and_gives_the_tag() {
         let cases = [
             ("de", "German (language tag \"de\")"),
-            ("pt-BR", "Portuguese (language tag \"pt-BR\")"),
-            ("yo", "the language with the tag \"yo\""),
+            ("pt-BR", "Portuguese (Brazil) (language tag \"pt-BR\")"),
+            ("yo", "Yoruba (language tag \"yo\")"),
+            ("es-419", "Spanish (Latin America) (language tag \"es-419\")"),
+            ("zh-Hant-TW", "Traditional Chinese (Taiwan) (language tag \"zh-Hant-TW\")"),
+            ("zh-Hans", "Simplified Chinese (language tag \"zh-Hans\")"),
+            ("sr-Latn", "Serbian (Latin script) (language tag \"sr-Latn\")"),
+            ("fil", "Filipino (language tag \"fil\")"),
+            ("yue", "Yue Chinese (language tag \"yue\")"),
         ];
         for (tag, expected) in cases {
             let prompt = system_prompt(&Language::parse(tag).expect("valid tag"));
