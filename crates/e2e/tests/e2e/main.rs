@@ -3,6 +3,7 @@
 mod failover;
 mod lists;
 mod media;
+mod nginx;
 mod outages;
 mod paths;
 mod startup;
