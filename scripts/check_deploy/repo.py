@@ -116,7 +116,7 @@ INTERNAL_ROUTES = {
     "/dev": "development only (api.dev_mode, off in production)",
 }
 
-# Variables the binaries read directly (crates/settings, docs/configuration.md).
+# Variables the binaries read directly that the settings source does not spell `env("...")`.
 DIRECT_VARIABLES = {"APP_ENVIRONMENT", "RELAY_CONFIG_DIR", "RUST_LOG"}
 
 
@@ -153,6 +153,8 @@ class Repo:
         self.ws_ping = int(self.base["api"]["ws_ping_secs"])
         settings_src = read(os.path.join(self.root, "crates", "settings", "src", "lib.rs"))
         self.seed_variables = dict(re.findall(r'\("([A-Z][A-Z0-9_]*)",\s*"([a-z_]+\.[a-z_]+)"\)', settings_src))
+        # Read by name (`env("PORT")`): APP_ENVIRONMENT, RELAY_CONFIG_DIR, the platform's PORT.
+        self.direct_variables = DIRECT_VARIABLES | set(re.findall(r'\benv\("([A-Z][A-Z0-9_]*)"\)', settings_src))
         self.bins = self._workspace_bins()
         self.api_routes = self._api_routes()
 
@@ -197,7 +199,7 @@ class Repo:
         )
 
     def binary_variable_ok(self, name):
-        return name in self.seed_variables or name in DIRECT_VARIABLES or self.relay_variable_ok(name)
+        return name in self.seed_variables or name in self.direct_variables or self.relay_variable_ok(name)
 
     # --- workspace ---------------------------------------------------------------------------
 

@@ -109,7 +109,7 @@ def shellcheck(r):
     scripts = shell_scripts(r)
     require(scripts, "no shell script found (is the scan broken?)")
     # -x follows `source` lines (scripts/lib.sh) instead of reporting SC1091 on each script.
-    result = run([tool("shellcheck"), "-x", "-f", "gcc", *scripts], cwd=r.root)
+    result = run([tool("shellcheck"), "-x", "-f", "gcc", *(r.rel(p) for p in scripts)], cwd=r.root)
     require(result.returncode == 0, one_line(result.stdout + result.stderr, 1200))
     return f"{len(scripts)} scripts: {', '.join(r.rel(p) for p in scripts)}"
 
