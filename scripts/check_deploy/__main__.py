@@ -4,11 +4,11 @@ import argparse
 import os
 import sys
 
-from . import compose, dockerfile, env, k8s, nginx, tools
+from . import compose, dockerfile, env, k8s, nginx, prometheus, tools
 from .repo import Repo
 from .report import Report, require
 
-MODULES = (compose, env, dockerfile, k8s, nginx, tools)
+MODULES = (compose, env, dockerfile, k8s, nginx, prometheus, tools)
 
 
 def all_checks():

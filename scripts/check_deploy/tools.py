@@ -142,15 +142,25 @@ def kubernetes_validate(r):
 
 
 def promtool(r):
-    # Rule files are the ones with `groups:`; a scrape config beside them is not one.
+    """`promtool check rules` on the rule files (those with `groups:`), then `promtool test rules`
+    on the unit-test files (those with `tests:`) beside them."""
     candidates = sorted(glob.glob(os.path.join(r.prometheus, "*.yml")) + glob.glob(os.path.join(r.prometheus, "*.yaml")))
-    rules = [p for p in candidates if any(isinstance(d, dict) and "groups" in d for d in r.docs.get(p, []))]
+
+    def having(key):
+        return [p for p in candidates if any(isinstance(d, dict) and key in d for d in r.docs.get(p, []))]
+
+    rules, tests = having("groups"), having("tests")
     promtool_path = tool("promtool")
     if not rules:
+        require(not tests, f"unit tests {', '.join(map(r.rel, tests))} without a rule file")
         return "0 rule files under deploy/prometheus/"
     result = run([promtool_path, "check", "rules", *rules])
     require(result.returncode == 0, one_line(result.stdout + result.stderr))
-    return f"{len(rules)} rule files"
+    if tests:
+        # Rule files named in a test file are found relative to the folder promtool runs in.
+        result = run([promtool_path, "test", "rules", *map(os.path.basename, tests)], cwd=r.prometheus)
+        require(result.returncode == 0, one_line(result.stdout + result.stderr, 1200))
+    return f"{len(rules)} rule files, {len(tests)} unit-test files"
 
 
 CHECKS = [
@@ -159,5 +169,5 @@ CHECKS = [
     ("shellcheck -x: every shell script in scripts/ and deploy/healthcheck", shellcheck),
     ("hadolint: deploy/Dockerfile", hadolint),
     ("kubernetes-validate --strict: the manifests under deploy/k8s/", kubernetes_validate),
-    ("promtool check rules: deploy/prometheus/*.yml", promtool),
+    ("promtool check rules / test rules: deploy/prometheus/*.yml", promtool),
 ]

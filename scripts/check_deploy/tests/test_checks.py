@@ -3,11 +3,12 @@ check, including the external validators, passing on the files as they are."""
 
 import io
 import os
+import shutil
 
 import pytest
 
 from check_deploy import __main__ as cli
-from check_deploy import compose, dockerfile, env, k8s, nginx, tools
+from check_deploy import compose, dockerfile, env, k8s, nginx, prometheus, tools
 from check_deploy.report import Failed, Report
 
 INFRA = "deploy/docker-compose.infrastructure.yml"
@@ -137,11 +138,27 @@ def test_kubernetes_validate_reads_the_secret_template(copy):
         tools.kubernetes_validate(copy.repo())
 
 
-def test_promtool_counts_zero_rule_files_as_ok_and_checks_the_ones_there(copy):
+def test_promtool_counts_zero_rule_files_as_ok(copy):
+    shutil.rmtree(copy.path("deploy/prometheus"))
     assert tools.promtool(copy.repo()) == "0 rule files under deploy/prometheus/"
-    copy.write("deploy/prometheus/alerts.yml", "groups:\n  - name: relay\n    rules:\n      - alert: Broken\n        expr: up ==\n")
-    with pytest.raises(Failed, match="alerts.yml"):
+
+
+def test_promtool_check_rules_rejects_a_broken_expression(copy):
+    copy.edit("deploy/prometheus/relay-alerts.yml", "expr: absent(relay_queue_depth)", "expr: absent(relay_queue_depth")
+    with pytest.raises(Failed, match="relay-alerts.yml"):
         tools.promtool(copy.repo())
+
+
+def test_promtool_test_rules_fails_when_an_alert_no_longer_fires_as_tested(copy):
+    copy.edit("deploy/prometheus/relay-alerts.yml", "[15m:1m]) > 50", "[15m:1m]) > 70")
+    with pytest.raises(Failed, match="RelayQueueGrowing"):
+        tools.promtool(copy.repo())
+
+
+def test_a_rule_over_a_series_the_api_does_not_export_fails(copy):
+    copy.edit("deploy/prometheus/relay-alerts.yml", "relay_event_feed_resyncs_total", "relay_feed_resyncs_total")
+    with pytest.raises(Failed, match=r"relay_feed_resyncs_total \(RelayEventFeedResyncs\)"):
+        prometheus.rules_name_exported_series(copy.repo())
 
 
 def test_a_missing_tool_is_a_failure_naming_the_install_not_a_skip(monkeypatch, copy):
