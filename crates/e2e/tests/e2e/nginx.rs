@@ -146,7 +146,7 @@ fn upgrades(log: &[String]) -> Vec<&String> {
 }
 
 #[tokio::test]
-async fn the_socket_and_the_long_poll_work_through_nginx_and_its_log_holds_no_token() {
+async fn the_socket_and_the_long_poll_work_through_nginx_which_hides_metrics_and_logs_no_token() {
     let stack = Stack::new().await;
     let api = stack.api(0, &[]).await.unwrap();
     let _worker = stack.worker(&[("RELAY__WORKER__OFFLINE_DELAY_MS", "200")]).await.unwrap();
@@ -163,6 +163,11 @@ async fn the_socket_and_the_long_poll_work_through_nginx_and_its_log_holds_no_to
     let polling = stack.client(nginx.port, user, true);
     let started = polling.submit(&url(KAISERSCHMARRN), &lang("de")).await.unwrap();
     assert_ordered_success(&collect(polling.watch(started.task_id)).await);
+
+    let metrics = |port: u16| reqwest::get(format!("http://127.0.0.1:{port}/metrics"));
+    let (public, direct) = (metrics(nginx.port).await.unwrap(), metrics(api.port.unwrap()).await.unwrap());
+    assert_eq!(public.status(), 404, "the location file keeps /metrics private");
+    assert_eq!(direct.status(), 200, "the api itself serves /metrics");
 
     let log = nginx.stop().await.unwrap();
     assert_eq!(upgrades(&log).len(), 1, "one socket, upgraded by nginx:\n{}", log.join("\n"));
