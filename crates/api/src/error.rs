@@ -104,11 +104,17 @@ impl ApiError {
         }
     }
 
-    /// The problem document of this error.
+    /// The problem document of this error, its `type` relative to the gateway.
     pub fn problem(&self) -> Problem {
+        self.problem_at("")
+    }
+
+    /// The problem document with its `type` under `base` (`https://{MAIN_DOMAIN}`, or empty for a
+    /// relative `/problems/<slug>`).
+    pub fn problem_at(&self, base: &str) -> Problem {
         let (kind, title, detail) = self.parts();
         Problem {
-            kind: format!("/problems/{kind}"),
+            kind: format!("{base}/problems/{kind}"),
             title: title.into(),
             status: self.status_code().as_u16(),
             detail,
@@ -139,7 +145,15 @@ impl ResponseError for ApiError {
             Self::Unavailable(e) => tracing::warn!(error = format!("{e:#}"), "dependency unavailable"),
             _ => {}
         }
-        let problem = self.problem();
+        self.render("")
+    }
+}
+
+impl ApiError {
+    /// The response of this error with its problem `type` under `base`, without logging (the
+    /// MAIN_DOMAIN middleware renders errors a second time).
+    pub fn render(&self, base: &str) -> HttpResponse {
+        let problem = self.problem_at(base);
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         match self {
@@ -176,7 +190,7 @@ pub fn json_error(limit: usize) -> impl Fn(JsonPayloadError, &HttpRequest) -> ac
             JsonPayloadError::Payload(PayloadError::Overflow) => ApiError::PayloadTooLarge { limit },
             JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
             JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::BadRequest(format!(
-                "the body must be a JSON object {{\"url\": \"<TikTok link>\", \"language\": \"<ISO 639-1 code>\"}}: {e}"
+                "the body must be a JSON object {{\"url\": \"<TikTok link>\", \"language\": \"<BCP 47 tag>\"}}: {e}"
             )),
             JsonPayloadError::Deserialize(e) => {
                 ApiError::BadRequest(format!("the body is not valid JSON: {e}"))

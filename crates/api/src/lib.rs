@@ -16,6 +16,7 @@ pub mod error;
 pub mod hub;
 pub mod metrics;
 pub mod openapi;
+pub mod problems;
 pub mod recipes;
 pub mod routes;
 pub mod startup;

@@ -1,12 +1,49 @@
 //! The OpenAPI 3.1 document served at `/openapi.json`.
 //!
-//! Hand-built with `serde_json` rather than generated with utoipa: the wire types live in the
-//! `protocol` crate, which stays free of web-framework derives, and the document is small. The
-//! unit tests below keep it honest: every route the router serves is described, and the example
-//! messages are real serializations of the protocol types.
+//! The schemas of the wire types are derived from the `protocol` structs themselves (utoipa's
+//! `ToSchema`, behind protocol's `openapi` feature), so a field added to `TaskUpdate` or
+//! `Recipe` appears here without touching this file, and serde's attributes (renames, skipped
+//! `None`s) are the single truth. Only the shapes owned by other crates (the shopping list, the
+//! recipe page) are written by hand. The paths stay hand-written JSON: they read like the
+//! reference they are. Every operation has an `operationId` named like the client's methods.
 
-use protocol::{RecipeId, TaskId, TaskUpdate};
-use serde_json::{Value, json};
+use protocol::{
+    Ingredient, Measure, MessageType, Problem, Recipe, RecipeId, RecipeSource, ScrapeRequest, TaskId,
+    TaskState, TaskUpdate,
+};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+
+use crate::problems;
+
+/// Adds `T`'s schema and every schema it refers to.
+fn derive<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+    schemas.push((T::name().into_owned(), T::schema()));
+    T::schemas(schemas);
+}
+
+/// The component schemas derived from the protocol types, by name.
+pub fn derived_schemas() -> Map<String, Value> {
+    let mut schemas = Vec::new();
+    derive::<ScrapeRequest>(&mut schemas);
+    derive::<TaskUpdate>(&mut schemas);
+    derive::<TaskState>(&mut schemas);
+    derive::<MessageType>(&mut schemas);
+    derive::<Problem>(&mut schemas);
+    derive::<Recipe>(&mut schemas);
+    derive::<Ingredient>(&mut schemas);
+    derive::<Measure>(&mut schemas);
+    derive::<RecipeSource>(&mut schemas);
+    derive::<TaskId>(&mut schemas);
+    derive::<RecipeId>(&mut schemas);
+    schemas
+        .into_iter()
+        // A utoipa schema is plain data; serializing it cannot fail.
+        .map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or_default()))
+        .collect()
+}
 
 fn problem_response(description: &str) -> Value {
     json!({
@@ -16,7 +53,7 @@ fn problem_response(description: &str) -> Value {
 }
 
 fn task_id_param() -> Value {
-    json!({"name": "task_id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}})
+    json!({"name": "task_id", "in": "path", "required": true, "schema": {"$ref": "#/components/schemas/TaskId"}})
 }
 
 fn example_update() -> Value {
@@ -30,77 +67,26 @@ fn example_update() -> Value {
     serde_json::to_value(update).unwrap_or_default()
 }
 
-fn schemas() -> Value {
+/// The schemas of types that live outside `protocol` (the api's and the ingredients crate's).
+fn hand_schemas() -> Value {
     json!({
-        "ScrapeRequest": {
-            "type": "object",
-            "required": ["url", "language"],
-            "properties": {
-                "url": {"type": "string", "description": "A TikTok video link (www/m/vm/vt.tiktok.com).",
-                        "examples": ["https://www.tiktok.com/@chef/video/7301234567890123456"]},
-                "language": {"type": "string", "description": "ISO 639-1 code, optional region (de, pt-BR).",
-                             "examples": ["de"]}
-            }
+        "SavedRecipe": {
+            "description": "A recipe as served: its ids and save time around the recipe's fields.",
+            "allOf": [
+                {"$ref": "#/components/schemas/Recipe"},
+                {"type": "object", "required": ["id", "task_id", "created_at"], "properties": {
+                    "id": {"$ref": "#/components/schemas/RecipeId"},
+                    "task_id": {"$ref": "#/components/schemas/TaskId"},
+                    "created_at": {"type": "string", "format": "date-time"}
+                }}
+            ]
         },
-        "TaskUpdate": {
+        "RecipePage": {
             "type": "object",
-            "description": "Both the socket message and the GET /task/{id} snapshot. `status` is always a state word; the human text is in `current_status` and `message`.",
-            "required": ["type", "task_id", "seq", "status", "step", "total_steps", "timestamp"],
+            "required": ["items"],
             "properties": {
-                "type": {"type": "string", "enum": ["progress", "completion", "error"]},
-                "task_id": {"type": "string", "format": "uuid"},
-                "seq": {"type": "integer", "minimum": 1, "description": "Per-task sequence number, 1, 2, 3, ... without gaps."},
-                "status": {"type": "string", "enum": ["PENDING", "PROGRESS", "SUCCESS", "FAILURE"]},
-                "step": {"type": "integer", "minimum": 0, "maximum": 5},
-                "total_steps": {"type": "integer", "const": 5},
-                "current_status": {"type": "string"},
-                "message": {"type": "string"},
-                "details": {"type": "string"},
-                "recipe_id": {"type": "string", "format": "uuid", "description": "SUCCESS only."},
-                "recipe_name": {"type": "string", "description": "SUCCESS only."},
-                "error": {"type": "string", "description": "FAILURE only; `cancelled` after DELETE /task/{id}."},
-                "timestamp": {"type": "number", "description": "Seconds since the Unix epoch."}
-            },
-            "examples": [example_update()]
-        },
-        "Problem": {
-            "type": "object",
-            "description": "RFC 9457 problem details.",
-            "required": ["type", "title", "status"],
-            "properties": {
-                "type": {"type": "string", "format": "uri-reference", "examples": ["/problems/invalid-url"]},
-                "title": {"type": "string"},
-                "status": {"type": "integer"},
-                "detail": {"type": "string"}
-            }
-        },
-        "Ingredient": {
-            "type": "object",
-            "description": "One ingredient line: `raw` as written, the rest parsed from it. Fields after `note` are absent when empty.",
-            "required": ["raw", "name"],
-            "properties": {
-                "raw": {"type": "string", "examples": ["125g/4½oz butter, diced"]},
-                "quantity": {"type": ["number", "null"], "description": "The amount; the lower end of a range."},
-                "unit": {"type": ["string", "null"], "description": "Canonical unit code (g, ml, tsp, tbsp, cup, piece, clove, ...)."},
-                "name": {"type": "string", "description": "The food as on a shopping list."},
-                "note": {"type": ["string", "null"], "description": "Preparation and comment together."},
-                "quantity_max": {"type": "number", "description": "The upper end of a range (2-3)."},
-                "unit_text": {"type": "string", "description": "The unit as written (EL, c, Stk.)."},
-                "size": {"type": "string"},
-                "preparation": {"type": "string"},
-                "comment": {"type": "string", "description": "Neither name nor preparation: for garnish, optional, or shallots."},
-                "alt": {"$ref": "#/components/schemas/Measure"}
-            }
-        },
-        "Measure": {
-            "type": "object",
-            "description": "The second measure of a metric/imperial pair.",
-            "required": ["quantity"],
-            "properties": {
-                "quantity": {"type": "number"},
-                "quantity_max": {"type": "number"},
-                "unit": {"type": ["string", "null"]},
-                "unit_text": {"type": "string"}
+                "items": {"type": "array", "items": {"$ref": "#/components/schemas/SavedRecipe"}},
+                "next_cursor": {"type": "string", "description": "Pass as ?cursor= for the next page; absent on the last page."}
             }
         },
         "ShoppingListRequest": {
@@ -113,7 +99,7 @@ fn schemas() -> Value {
                     "required": ["id"],
                     "additionalProperties": false,
                     "properties": {
-                        "id": {"type": "string", "format": "uuid"},
+                        "id": {"$ref": "#/components/schemas/RecipeId"},
                         "servings": {"type": "integer", "minimum": 1, "maximum": 100}
                     }
                 }},
@@ -129,7 +115,7 @@ fn schemas() -> Value {
                 "quantity": {"type": ["number", "null"]},
                 "unit": {"type": ["string", "null"], "description": "Canonical unit code."},
                 "text": {"type": "string", "description": "The item as one line.", "examples": ["5 eggs"]},
-                "recipes": {"type": "array", "items": {"type": "string", "format": "uuid"},
+                "recipes": {"type": "array", "items": {"$ref": "#/components/schemas/RecipeId"},
                             "description": "The recipes it comes from."}
             }
         },
@@ -142,95 +128,86 @@ fn schemas() -> Value {
                     "type": "object",
                     "required": ["id", "title"],
                     "properties": {
-                        "id": {"type": "string", "format": "uuid"},
+                        "id": {"$ref": "#/components/schemas/RecipeId"},
                         "title": {"type": "string"},
                         "servings": {"type": "integer"}
                     }
                 }}
             }
-        },
-        "Recipe": {
-            "type": "object",
-            "required": ["id", "task_id", "created_at", "title", "ingredients", "steps", "tags", "source", "language"],
-            "properties": {
-                "id": {"type": "string", "format": "uuid"},
-                "task_id": {"type": "string", "format": "uuid"},
-                "created_at": {"type": "string", "format": "date-time"},
-                "title": {"type": "string"},
-                "description": {"type": ["string", "null"]},
-                "servings": {"type": ["integer", "null"]},
-                "prep_minutes": {"type": ["integer", "null"]},
-                "cook_minutes": {"type": ["integer", "null"]},
-                "total_minutes": {"type": ["integer", "null"]},
-                "ingredients": {"type": "array", "items": {"$ref": "#/components/schemas/Ingredient"}},
-                "steps": {"type": "array", "items": {"type": "string"}},
-                "tags": {"type": "array", "items": {"type": "string"}},
-                "source": {
-                    "type": "object",
-                    "required": ["url"],
-                    "properties": {
-                        "url": {"type": "string"},
-                        "video_id": {"type": ["string", "null"]},
-                        "author": {"type": ["string", "null"]}
-                    }
-                },
-                "cover_url": {"type": ["string", "null"]},
-                "language": {"type": "string"}
-            }
-        },
-        "RecipePage": {
-            "type": "object",
-            "required": ["items"],
-            "properties": {
-                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Recipe"}},
-                "next_cursor": {"type": "string", "description": "Pass as ?cursor= for the next page; absent on the last page."}
-            }
         }
     })
 }
 
-/// The whole document.
-pub fn document() -> Value {
+fn schemas() -> Value {
+    let mut all = derived_schemas();
+    if let Value::Object(hand) = hand_schemas() {
+        all.extend(hand);
+    }
+    if let Some(update) = all.get_mut("TaskUpdate").and_then(Value::as_object_mut) {
+        update.insert("examples".into(), json!([example_update()]));
+    }
+    Value::Object(all)
+}
+
+/// Where the gateway is reached: `https://{MAIN_DOMAIN}` when set, else the origin the
+/// document was fetched from (the OpenAPI default).
+fn servers(main_domain: Option<&str>) -> Value {
+    match main_domain {
+        Some(domain) => json!([{"url": format!("https://{domain}"), "description": "The public gateway"}]),
+        None => json!([{"url": "/", "description": "This gateway"}]),
+    }
+}
+
+/// The whole document, with `servers` from `main_domain`.
+pub fn document(main_domain: Option<&str>) -> Value {
     let unauthorized = problem_response(
         "No usable access token (missing, expired, wrong signature, audience or algorithm, or an API key).",
     );
     let not_found = problem_response("No such task for this user (a foreign task looks the same).");
     let limited = problem_response("A per-user limit was reached; see Retry-After.");
     let unavailable = problem_response("Redis or Postgres is unavailable; see Retry-After.");
+    let retry_after =
+        json!({"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}});
     let update = json!({"application/json": {"schema": {"$ref": "#/components/schemas/TaskUpdate"}}});
     let recipe_id =
         RecipeId::parse("0190f2a4-7c1e-7d2a-9b1e-000000000001").map(|r| r.to_string()).unwrap_or_default();
+    let slugs: Vec<&str> = problems::SLUGS.iter().map(|p| p.slug).collect();
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "recipe-relay gateway",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Turns TikTok cooking-video links into structured recipes. See docs/protocol.md for the socket protocol, resume semantics and close codes."
+            "description": "Turns TikTok cooking-video links into structured recipes. The socket's messages are TaskUpdate JSON texts (the same schema as the GET /task/{task_id} body); docs/protocol.md has the socket protocol, resume semantics and close codes."
         },
+        "servers": servers(main_domain),
         "security": [{"bearer": []}],
         "paths": {
             "/scrape/async": {"post": {
+                "operationId": "submitScrape",
                 "summary": "Queue a recipe extraction",
                 "parameters": [{"name": "Idempotency-Key", "in": "header", "required": false,
                                 "description": "Retries with the same key get the same task.",
-                                "schema": {"type": "string", "maxLength": 255}}],
+                                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}}],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScrapeRequest"}}}},
                 "responses": {
                     "202": {"description": "Queued (or the same task for a retried key, or the user's running task for the same video and language). Body: the task's current snapshot.",
-                            "headers": {"Location": {"schema": {"type": "string"}, "description": "/task/{task_id}"}},
+                            "headers": {"Location": {"schema": {"type": "string", "format": "uri-reference"},
+                                                     "description": "/task/{task_id}, absolute (https://MAIN_DOMAIN/task/{task_id}) when MAIN_DOMAIN is set."}},
                             "content": update},
                     "400": problem_response("The body is not JSON of the expected shape, or the Idempotency-Key is malformed."),
                     "401": unauthorized,
                     "409": problem_response("A request with the same Idempotency-Key is still being processed."),
                     "413": problem_response("The body exceeds api.max_body_bytes."),
                     "415": problem_response("The body is not application/json."),
-                    "422": problem_response("The URL is not a TikTok video link (/problems/invalid-url) or the language is not ISO 639-1 (/problems/invalid-language)."),
-                    "429": limited,
+                    "422": problem_response("The URL is not a TikTok video link (invalid-url) or the language is not a BCP 47 tag with a known language, script and region (invalid-language)."),
+                    "429": {"description": "A per-user limit was reached.", "headers": retry_after.clone(),
+                            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
                     "503": unavailable
                 }
             }},
             "/task/{task_id}": {
                 "get": {
+                    "operationId": "getTask",
                     "summary": "The task's snapshot; long-poll with since and wait",
                     "parameters": [
                         task_id_param(),
@@ -244,10 +221,12 @@ pub fn document() -> Value {
                     "responses": {
                         "200": {"description": "The latest event of the task.", "headers": {"ETag": {"schema": {"type": "string"}}}, "content": update},
                         "304": {"description": "Unchanged since the ETag in If-None-Match."},
+                        "400": problem_response("since or wait is not a non-negative integer."),
                         "401": unauthorized, "404": not_found, "503": unavailable
                     }
                 },
                 "delete": {
+                    "operationId": "cancelTask",
                     "summary": "Cancel a queued or running task",
                     "parameters": [task_id_param()],
                     "responses": {
@@ -259,23 +238,28 @@ pub fn document() -> Value {
                 }
             },
             "/ws/{task_id}": {"get": {
+                "operationId": "watchTask",
                 "summary": "The task's events over a WebSocket",
-                "description": "Token in Authorization or ?token=. First message: the current snapshot (or, with ?since=, every event after that seq); then every event in order; closed with 1000 after the terminal one. Close codes: docs/protocol.md.",
+                "description": "Token in Authorization or ?token=. Every message is a TaskUpdate JSON text (components/schemas/TaskUpdate). First message: the current snapshot (or, with ?since=, every event after that seq); then every event in order; closed with 1000 after the terminal one. Close codes: docs/protocol.md.",
                 "parameters": [
                     task_id_param(),
                     {"name": "token", "in": "query", "schema": {"type": "string"}, "description": "The access token (for clients that cannot set headers)."},
                     {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0}}
                 ],
                 "responses": {
-                    "101": {"description": "Switching protocols; messages are TaskUpdate JSON texts."},
+                    "101": {"description": "Switching protocols; every message is a TaskUpdate JSON text.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskUpdate"}}}},
+                    "400": problem_response("Not a WebSocket upgrade request, or since is malformed."),
                     "401": unauthorized, "404": not_found, "429": limited, "503": unavailable
                 }
             }},
             "/recipes": {"get": {
+                "operationId": "listRecipes",
                 "summary": "The user's recipes, newest first",
                 "parameters": [
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
-                    {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page."}
+                    {"name": "cursor", "in": "query", "schema": {"type": "string", "format": "uuid"},
+                     "description": "next_cursor of the previous page (a recipe id)."}
                 ],
                 "responses": {
                     "200": {"description": "A page.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RecipePage"}}}},
@@ -284,10 +268,11 @@ pub fn document() -> Value {
                 }
             }},
             "/recipes/{recipe_id}": {"get": {
+                "operationId": "getRecipe",
                 "summary": "One recipe, as JSON or schema.org JSON-LD, optionally scaled and converted",
                 "parameters": [
                     {"name": "recipe_id", "in": "path", "required": true,
-                     "schema": {"type": "string", "format": "uuid", "examples": [recipe_id]}},
+                     "schema": {"$ref": "#/components/schemas/RecipeId"}, "examples": {"a recipe": {"value": recipe_id}}},
                     {"name": "servings", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100},
                      "description": "Scale every quantity to this many servings."},
                     {"name": "units", "in": "query", "schema": {"type": "string", "enum": ["metric", "us"]},
@@ -295,7 +280,7 @@ pub fn document() -> Value {
                 ],
                 "responses": {
                     "200": {"description": "The recipe.", "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Recipe"}},
+                        "application/json": {"schema": {"$ref": "#/components/schemas/SavedRecipe"}},
                         "application/ld+json": {"schema": {"type": "object", "description": "A schema.org Recipe."}}
                     }},
                     "400": problem_response("Bad servings or units."),
@@ -305,6 +290,7 @@ pub fn document() -> Value {
                 }
             }},
             "/shopping-list": {"post": {
+                "operationId": "shoppingList",
                 "summary": "The ingredients of several of the user's recipes, merged",
                 "requestBody": {"required": true, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/ShoppingListRequest"}}}},
@@ -314,17 +300,32 @@ pub fn document() -> Value {
                     "400": problem_response("Empty or too long list, a recipe named twice, bad servings or units."),
                     "401": unauthorized,
                     "404": problem_response("A recipe is missing or belongs to another user."),
+                    "413": problem_response("The body exceeds api.max_body_bytes."),
+                    "415": problem_response("The body is not application/json."),
                     "503": unavailable
                 }
             }},
-            "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "Up."}}}},
-            "/readyz": {"get": {"summary": "Readiness: Redis and Postgres answer", "security": [],
+            "/problems/{slug}": {"get": {
+                "operationId": "getProblem",
+                "summary": "What a problem type means and what to do about it",
+                "description": "The page a problem document's `type` URI points to.",
+                "security": [],
+                "parameters": [{"name": "slug", "in": "path", "required": true, "schema": {"type": "string", "enum": slugs}}],
+                "responses": {
+                    "200": {"description": "A short page.", "content": {"text/html": {"schema": {"type": "string"}}}},
+                    "404": problem_response("No such problem type.")
+                }
+            }},
+            "/healthz": {"get": {"operationId": "healthz", "summary": "Liveness", "security": [],
+                                 "responses": {"200": {"description": "Up."}}}},
+            "/readyz": {"get": {"operationId": "readyz", "summary": "Readiness: Redis and Postgres answer", "security": [],
                                 "responses": {"200": {"description": "Ready."}, "503": unavailable}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "security": [],
+            "/metrics": {"get": {"operationId": "metrics", "summary": "Prometheus metrics", "security": [],
                                  "responses": {"200": {"description": "Text exposition format 0.0.4.",
                                                        "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
-            "/openapi.json": {"get": {"summary": "This document", "security": [],
-                                      "responses": {"200": {"description": "OpenAPI 3.1."}}}}
+            "/openapi.json": {"get": {"operationId": "getOpenApi", "summary": "This document", "security": [],
+                                      "responses": {"200": {"description": "OpenAPI 3.1.",
+                                                            "content": {"application/json": {"schema": {"type": "object"}}}}}}}
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
@@ -338,30 +339,49 @@ pub fn document() -> Value {
 mod tests {
     use super::*;
 
+    const OPERATIONS: [(&str, &str); 12] = [
+        ("/scrape/async", "post"),
+        ("/task/{task_id}", "get"),
+        ("/task/{task_id}", "delete"),
+        ("/ws/{task_id}", "get"),
+        ("/recipes", "get"),
+        ("/recipes/{recipe_id}", "get"),
+        ("/shopping-list", "post"),
+        ("/problems/{slug}", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+        ("/openapi.json", "get"),
+    ];
+
     #[test]
-    fn every_route_is_described() {
-        let doc = document();
-        for (path, method) in [
-            ("/scrape/async", "post"),
-            ("/task/{task_id}", "get"),
-            ("/task/{task_id}", "delete"),
-            ("/ws/{task_id}", "get"),
-            ("/recipes", "get"),
-            ("/recipes/{recipe_id}", "get"),
-            ("/shopping-list", "post"),
-            ("/healthz", "get"),
-            ("/readyz", "get"),
-            ("/metrics", "get"),
-            ("/openapi.json", "get"),
-        ] {
+    fn every_route_is_described_with_a_unique_operation_id() {
+        let doc = document(None);
+        for (path, method) in OPERATIONS {
             assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+        }
+        let mut ids = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let id = operation["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path}: operationId"));
+                assert!(!ids.contains(&id), "{id} twice");
+                ids.push(id);
+            }
         }
         assert_eq!(doc["openapi"], "3.1.0");
     }
 
     #[test]
+    fn servers_name_the_main_domain_when_set() {
+        assert_eq!(document(Some("recipes.example.com"))["servers"][0]["url"], "https://recipes.example.com");
+        assert_eq!(document(None)["servers"][0]["url"], "/");
+    }
+
+    #[test]
     fn every_reference_resolves() {
-        let doc = document();
+        let doc = document(None);
         let text = doc.to_string();
         for reference in text.split("\"$ref\":\"").skip(1) {
             let target = reference.split('"').next().unwrap();
@@ -372,7 +392,7 @@ mod tests {
 
     #[test]
     fn the_example_is_a_real_message_with_every_required_field() {
-        let doc = document();
+        let doc = document(None);
         let schema = &doc["components"]["schemas"]["TaskUpdate"];
         let example = &schema["examples"][0];
         for field in schema["required"].as_array().unwrap() {

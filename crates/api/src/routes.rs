@@ -89,9 +89,11 @@ fn json_response(mut builder: actix_web::HttpResponseBuilder, body: String) -> H
     builder.body(body)
 }
 
-fn accepted(task: TaskId, json: String) -> HttpResponse {
+fn accepted(main_domain: Option<&str>, task: TaskId, json: String) -> HttpResponse {
     let mut builder = HttpResponse::Accepted();
-    builder.insert_header((header::LOCATION, format!("/task/{task}")));
+    // Absolute when the public domain is known: a client behind another base URL needs no join.
+    let base = main_domain.map(|d| format!("https://{d}")).unwrap_or_default();
+    builder.insert_header((header::LOCATION, format!("{base}/task/{task}")));
     json_response(builder, json)
 }
 
@@ -156,7 +158,7 @@ async fn submit_checked(
         if let Some(earlier) = earlier {
             state.metrics.submission(Submission::Replayed);
             return match current(state, earlier, owner).await {
-                Ok(now) => Ok(accepted(earlier, now.json)),
+                Ok(now) => Ok(accepted(state.api.main_domain.as_deref(), earlier, now.json)),
                 // The first request with this key has reserved it but not created its task yet.
                 Err(ApiError::NotFound(_)) => Err(ApiError::Conflict(
                     "a request with this Idempotency-Key is still being processed; retry in a moment".into(),
@@ -185,7 +187,7 @@ async fn submit_checked(
         }
     }
     let (id, json) = result?;
-    Ok(accepted(id, json))
+    Ok(accepted(state.api.main_domain.as_deref(), id, json))
 }
 
 async fn admit_and_enqueue(
@@ -433,8 +435,8 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /openapi.json`: the OpenAPI 3.1 description of this API.
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(crate::openapi::document())
+pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(crate::openapi::document(state.api.main_domain.as_deref()))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use crate::error::{json_error, path_error, query_error};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::ws::SocketSlots;
-use crate::{access_log, routes, ws};
+use crate::{access_log, problems, routes, ws};
 
 /// How long sockets and in-flight requests get to finish once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -119,8 +119,11 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .configure(routes::configure)
                 .route("/ws/{task_id}", web::get().to(ws::socket))
+                .route("/problems/{slug}", web::get().to(problems::page))
                 .configure(|cfg| mounts.configure(cfg))
                 .default_service(web::to(routes::not_found))
+                // Absolute problem `type` URIs when MAIN_DOMAIN is set, for every error inside.
+                .wrap(from_fn(problems::absolute_types))
                 .wrap(from_fn(access_log::access_log))
         })
         .listen(listener)

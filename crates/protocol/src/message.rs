@@ -16,6 +16,7 @@ pub const TOTAL_STEPS: u32 = 5;
 /// Body of `POST /scrape/async`. Raw strings: the api parses them into
 /// [`crate::TikTokUrl`] and [`crate::Language`] so it can answer 422 with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScrapeRequest {
     /// The TikTok link as pasted.
     pub url: String,
@@ -26,6 +27,7 @@ pub struct ScrapeRequest {
 /// The state words of a task; the only values `status` ever takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TaskState {
     /// Queued, not yet picked up by a worker.
     Pending,
@@ -68,6 +70,7 @@ impl TaskState {
 /// The `type` of a socket message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MessageType {
     /// PENDING or PROGRESS.
     Progress,
@@ -117,6 +120,7 @@ impl Step {
 /// Field types are exactly what the Dart client casts: integers for `step`/`total_steps`,
 /// strings or absent for the texts and ids, seconds as a float for `timestamp`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskUpdate {
     /// `progress`, `completion` or `error`.
     #[serde(rename = "type")]

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// An `application/problem+json` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// A URI naming the problem type (relative to the service, e.g. `/problems/invalid-url`).
     #[serde(rename = "type")]

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 /// stored recipes and older clients keep working; the `ingredients` crate fills them the same way
 /// whichever extractor produced the recipe.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ingredient {
     /// The line as written ("200 g Spaghetti").
     pub raw: String,
@@ -43,6 +44,7 @@ pub struct Ingredient {
 
 /// An amount with its unit: the second measure of an ingredient line.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Measure {
     /// Amount (lower end of a range).
     pub quantity: f64,
@@ -58,6 +60,7 @@ pub struct Measure {
 
 /// Where a recipe came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecipeSource {
     /// The canonical TikTok link.
     pub url: String,
@@ -69,6 +72,7 @@ pub struct RecipeSource {
 
 /// A structured recipe in the user's language.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Recipe {
     /// Title.
     pub title: String,

@@ -8,6 +8,7 @@ mod flow;
 mod helpers;
 mod inputs;
 mod limits;
+mod openapi;
 mod ops;
 mod recipes;
 mod resilience;
