@@ -87,7 +87,7 @@ async fn usage_errors_exit_2() {
     let cases: [(&[&str], &str); 4] = [
         (&["token", "--sub", "not-a-uuid"], "user id must be a UUID"),
         (&["submit", "https://www.youtube.com/watch?v=1", "--token", "t"], "not a TikTok host"),
-        (&["submit", "https://www.tiktok.com/@a/video/1", "--lang", "german", "--token", "t"], "ISO 639-1"),
+        (&["submit", "https://www.tiktok.com/@a/video/1", "--lang", "german", "--token", "t"], "BCP 47 tag"),
         (&["submit", "https://www.tiktok.com/@a/video/1"], "no access token"),
     ];
     for (args, expected) in cases {
