@@ -3,9 +3,15 @@
 //! The algorithm is pinned per key, never taken from the token alone: HS256 tokens are checked
 //! only against `SUPABASE_JWT_SECRET`, ES256/RS256 tokens only against the JWKS key named by
 //! their `kid`, with the algorithm that key declares (or its curve/type implies). `alg: none`
-//! and every other algorithm are refused. `exp` is required (with the configured leeway), `aud`
-//! must be the configured audience (`authenticated`), and `sub` must be a user id: the project's
-//! `anon` and `service_role` API keys carry no `sub` and are refused.
+//! and every other algorithm are refused. `exp` is required and `nbf`, when present, checked
+//! (both with the configured leeway), `aud` must be the configured audience (`authenticated`),
+//! `sub` must be a user id and `role` must be `authenticated`: the project's `anon` and
+//! `service_role` API keys carry no `sub` and are refused, and so is any other role.
+//!
+//! Supabase's anonymous sign-ins are real users (their own `sub`, role `authenticated`) marked
+//! `is_anonymous: true`. Anyone can mint as many as they like without an e-mail, so each one
+//! would get fresh per-user limits on paid scrapes: they are refused unless
+//! `auth.allow_anonymous_users` is on (for apps that sign users in anonymously on purpose).
 //!
 //! JWKS keys are cached by `kid`. A token naming an unknown `kid` triggers one refetch, at most
 //! once per [`JwksOptions::min_refetch_interval`], so a flood of forged `kid`s cannot turn the
@@ -29,6 +35,7 @@ use settings::AuthSettings;
 use url::Url;
 
 use crate::error::ApiError;
+use crate::slots::{RequestSlots, UserSlot};
 
 /// Why a request's token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +65,15 @@ pub enum AuthError {
     /// No `sub`, or a `sub` that is not a user id: an API key, not a signed-in user.
     #[error("this is a project API key, not a user's access token; sign the user in and send their token")]
     NotAUser,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("the access token is not valid yet; check the device's clock")]
+    NotYetValid,
+    /// `role` is missing or not `authenticated` (`anon`, `service_role`, a custom role).
+    #[error("the access token's role must be \"authenticated\"; send a signed-in user's token")]
+    Role,
+    /// An anonymous sign-in while `auth.allow_anonymous_users` is off.
+    #[error("anonymous sign-ins cannot use this service; sign in with an account")]
+    Anonymous,
     /// The JWKS could not be fetched, so the token cannot be checked right now.
     #[error("the signing keys are temporarily unavailable")]
     KeysUnavailable,
@@ -70,8 +86,10 @@ pub struct Claims {
     pub sub: UserId,
     /// Expiry, seconds since the Unix epoch.
     pub exp: u64,
-    /// The Supabase role (`authenticated`), when present.
+    /// The Supabase role (always `authenticated` once verified).
     pub role: Option<String>,
+    /// An anonymous sign-in (`is_anonymous`), accepted only when the settings allow it.
+    pub anonymous: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +98,8 @@ struct RawClaims {
     exp: u64,
     aud: Option<serde_json::Value>,
     role: Option<String>,
+    #[serde(default)]
+    is_anonymous: bool,
 }
 
 /// Tuning of the JWKS cache.
@@ -247,6 +267,7 @@ struct VerifierInner {
     jwks: Option<Jwks>,
     audience: String,
     leeway: u64,
+    allow_anonymous: bool,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -280,6 +301,7 @@ impl Verifier {
                 jwks,
                 audience: settings.audience.clone(),
                 leeway: settings.leeway_secs,
+                allow_anonymous: settings.allow_anonymous_users,
             }),
         }
     }
@@ -317,10 +339,13 @@ impl Verifier {
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = self.inner.leeway;
+        // Off by default in jsonwebtoken; the leeway applies to it as to `exp`.
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp"]);
         validation.set_audience(&[&self.inner.audience]);
         let data = decode::<RawClaims>(token, &key, &validation).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
             ErrorKind::InvalidAudience => AuthError::Audience,
             ErrorKind::InvalidSignature => AuthError::Signature,
             ErrorKind::InvalidAlgorithm => AuthError::Algorithm,
@@ -332,7 +357,13 @@ impl Verifier {
         if claims.aud.is_none() {
             return Err(AuthError::Audience);
         }
-        Ok(Claims { sub, exp: claims.exp, role: claims.role })
+        if claims.role.as_deref() != Some("authenticated") {
+            return Err(AuthError::Role);
+        }
+        if claims.is_anonymous && !self.inner.allow_anonymous {
+            return Err(AuthError::Anonymous);
+        }
+        Ok(Claims { sub, exp: claims.exp, role: claims.role, anonymous: claims.is_anonymous })
     }
 }
 
@@ -374,9 +405,13 @@ async fn authenticate(req: &HttpRequest, token: Option<String>) -> Result<Claims
     verifier.verify(&token).await.map_err(ApiError::from)
 }
 
-/// The signed-in user of a request, from `Authorization: Bearer <token>`.
+/// The signed-in user of a request, from `Authorization: Bearer <token>`. It holds one of the
+/// user's in-flight request slots ([`RequestSlots`]) until the handler is done with it.
 #[derive(Debug, Clone)]
-pub struct AuthUser(pub Claims);
+pub struct AuthUser(
+    pub Claims,
+    #[allow(dead_code, reason = "held for its Drop, which frees the slot")] Option<Arc<UserSlot>>,
+);
 
 impl AuthUser {
     /// The user.
@@ -393,7 +428,23 @@ impl FromRequest for AuthUser {
         let req = req.clone();
         Box::pin(async move {
             let token = bearer(&req).map(str::to_owned);
-            authenticate(&req, token).await.map(Self)
+            let claims = authenticate(&req, token).await?;
+            // Taken before the body is read: a slow upload holds its slot while it trickles in.
+            let slot = match req.app_data::<web::Data<RequestSlots>>() {
+                Some(limit) => {
+                    Some(Arc::new(limit.slots.try_acquire(claims.sub, limit.max).ok_or_else(|| {
+                        ApiError::RateLimited {
+                            retry_after: Duration::from_secs(1),
+                            detail: format!(
+                                "at most {} requests per user at once; wait for one to finish",
+                                limit.max
+                            ),
+                        }
+                    })?))
+                }
+                None => None,
+            };
+            Ok(Self(claims, slot))
         })
     }
 }
@@ -439,6 +490,7 @@ mod tests {
             jwks_url: None,
             audience: "authenticated".into(),
             leeway_secs: 5,
+            allow_anonymous_users: false,
         }
     }
 
@@ -480,6 +532,14 @@ mod tests {
         no_aud.as_object_mut().unwrap().remove("aud");
         let mut not_uuid = user_claims();
         not_uuid["sub"] = json!("admin");
+        let mut not_yet = user_claims();
+        not_yet["nbf"] = json!(now() + 120);
+        let mut anon_role = user_claims();
+        anon_role["role"] = json!("anon");
+        let mut no_role = user_claims();
+        no_role.as_object_mut().unwrap().remove("role");
+        let mut anonymous = user_claims();
+        anonymous["is_anonymous"] = json!(true);
         let anon_key =
             json!({"iss": "supabase", "ref": "abc", "role": "anon", "iat": now(), "exp": now() + 3600});
         let alg_none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&user_claims()));
@@ -497,11 +557,44 @@ mod tests {
             (sign(no_aud, Algorithm::HS256, SECRET), AuthError::Audience, "no audience"),
             (sign(anon_key, Algorithm::HS256, SECRET), AuthError::NotAUser, "the anon API key"),
             (sign(not_uuid, Algorithm::HS256, SECRET), AuthError::NotAUser, "sub is not a user id"),
+            (sign(not_yet, Algorithm::HS256, SECRET), AuthError::NotYetValid, "nbf beyond the leeway"),
+            (sign(anon_role, Algorithm::HS256, SECRET), AuthError::Role, "role anon with a user id"),
+            (sign(no_role, Algorithm::HS256, SECRET), AuthError::Role, "no role"),
+            (sign(anonymous, Algorithm::HS256, SECRET), AuthError::Anonymous, "anonymous sign-ins are off"),
         ];
         for (token, expected, why) in cases {
             assert_eq!(verifier.verify(&token).await, Err(expected), "{why}");
         }
         assert!(verifier.verify(&sign(within_leeway, Algorithm::HS256, SECRET)).await.is_ok(), "leeway");
+        let mut nbf_within_leeway = user_claims();
+        nbf_within_leeway["nbf"] = json!(now() + 2);
+        assert!(
+            verifier.verify(&sign(nbf_within_leeway, Algorithm::HS256, SECRET)).await.is_ok(),
+            "nbf leeway"
+        );
+    }
+
+    #[tokio::test]
+    async fn anonymous_sign_ins_are_users_only_when_the_settings_allow_them() {
+        let mut anonymous = user_claims();
+        anonymous["is_anonymous"] = json!(true);
+        let token = sign(anonymous, Algorithm::HS256, SECRET);
+        let allowing = Verifier::new(
+            &AuthSettings { allow_anonymous_users: true, ..settings() },
+            JwksOptions::default(),
+        );
+
+        let claims = allowing.verify(&token).await.unwrap();
+
+        assert!(claims.anonymous);
+        assert_eq!(claims.sub.to_string(), USER);
+        let mut anon_role = user_claims();
+        anon_role["role"] = json!("anon");
+        assert_eq!(
+            allowing.verify(&sign(anon_role, Algorithm::HS256, SECRET)).await,
+            Err(AuthError::Role),
+            "role anon is the API key's role, never a user's, even when anonymous users are allowed"
+        );
     }
 
     #[tokio::test]

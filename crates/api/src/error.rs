@@ -23,6 +23,13 @@ pub enum ApiError {
     /// 404: no such resource for this user (another user's task looks exactly the same).
     #[error("{0}")]
     NotFound(&'static str),
+    /// 408 (and the connection closed): the request body did not arrive within
+    /// `api.body_timeout_secs`.
+    #[error("the request body did not arrive within {secs} s")]
+    RequestTimeout {
+        /// The deadline in seconds.
+        secs: u64,
+    },
     /// 409: the request conflicts with the resource's state (cancelling a finished task).
     #[error("{0}")]
     Conflict(String),
@@ -86,6 +93,9 @@ impl ApiError {
             ),
             Self::Unauthorized(e) => ("unauthorized", "Not signed in", Some(e.to_string())),
             Self::NotFound(d) => ("not-found", "Not found", Some((*d).into())),
+            Self::RequestTimeout { .. } => {
+                ("request-timeout", "Request body too slow", Some(self.to_string()))
+            }
             Self::Conflict(d) => ("conflict", "Conflict", Some(d.clone())),
             Self::PayloadTooLarge { .. } => {
                 ("payload-too-large", "Request body too large", Some(self.to_string()))
@@ -129,6 +139,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized(AuthError::KeysUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

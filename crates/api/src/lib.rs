@@ -13,13 +13,16 @@ pub mod access_log;
 pub mod auth;
 pub mod demo;
 pub mod error;
+pub mod http_edge;
 pub mod hub;
 pub mod metrics;
 pub mod openapi;
 pub mod problems;
 pub mod recipes;
 pub mod routes;
+pub mod slots;
 pub mod startup;
 pub mod ws;
+pub mod ws_guard;
 
 pub use startup::Application;

@@ -20,8 +20,8 @@ use crate::demo::Mounts;
 use crate::error::{json_error, path_error, query_error};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::ws::SocketSlots;
-use crate::{access_log, problems, routes, ws};
+use crate::slots::{RequestSlots, UserSlots};
+use crate::{access_log, http_edge, problems, routes, ws};
 
 /// How long sockets and in-flight requests get to finish once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -40,7 +40,7 @@ pub struct AppState {
     /// Limits and socket tuning.
     pub api: Arc<ApiSettings>,
     /// Per-user socket counts on this process.
-    pub sockets: SocketSlots,
+    pub sockets: UserSlots,
     /// Cancelled when the process shuts down; sockets close with 1012.
     pub shutdown: CancellationToken,
     /// Socket tasks, awaited on shutdown.
@@ -96,7 +96,7 @@ impl Application {
             hub,
             metrics: metrics.clone(),
             api: api.clone(),
-            sockets: SocketSlots::default(),
+            sockets: UserSlots::default(),
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
         };
@@ -108,9 +108,15 @@ impl Application {
             .with_context(|| format!("cannot bind {}:{}", api.host, api.port))?;
         let port = listener.local_addr().context("listener has no address")?.port();
         let max_body = api.max_body_bytes;
+        let body_timeout = Duration::from_secs(api.body_timeout_secs);
+        let requests =
+            web::Data::new(RequestSlots { slots: UserSlots::default(), max: api.max_requests_per_user });
+        // actix counts connections per worker; the setting is for the process.
+        let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
+                .app_data(requests.clone())
                 .app_data(web::Data::new(verifier.clone()))
                 .app_data(web::Data::from(metrics.clone()))
                 .app_data(web::JsonConfig::default().limit(max_body).error_handler(json_error(max_body)))
@@ -122,10 +128,15 @@ impl Application {
                 .route("/problems/{slug}", web::get().to(problems::page))
                 .configure(|cfg| mounts.configure(cfg))
                 .default_service(web::to(routes::not_found))
+                // Inside the access log, so refused requests are logged and counted too.
+                .wrap(from_fn(move |req, next| http_edge::edge(body_timeout, req, next)))
                 // Absolute problem `type` URIs when MAIN_DOMAIN is set, for every error inside.
                 .wrap(from_fn(problems::absolute_types))
                 .wrap(from_fn(access_log::access_log))
         })
+        .on_connect(http_edge::on_connect)
+        .workers(workers)
+        .max_connections(api.max_connections.div_ceil(workers))
         .listen(listener)
         .context("cannot listen")?
         .disable_signals()

@@ -7,8 +7,7 @@
 //! After the terminal message the server closes with 1000. The close codes are listed below and
 //! in `docs/protocol.md`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -21,7 +20,9 @@ use crate::auth::SocketUser;
 use crate::error::ApiError;
 use crate::hub::{Delivery, OverflowSignal, Subscription};
 use crate::routes::current;
+use crate::slots::UserSlot;
 use crate::startup::AppState;
+use crate::ws_guard::{self, Violation};
 
 /// 1000: the terminal message was sent; the task is over.
 pub const CLOSE_DONE: u16 = 1000;
@@ -51,49 +52,6 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const LOG_READ_RETRIES: u32 = 3;
 /// How long the server waits for the client's close frame after sending its own.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
-
-/// Per-user socket counts on this process.
-#[derive(Debug, Clone, Default)]
-pub struct SocketSlots {
-    counts: Arc<Mutex<HashMap<UserId, u32>>>,
-}
-
-/// One of a user's socket slots; freed on drop.
-#[derive(Debug)]
-pub struct SocketSlot {
-    slots: SocketSlots,
-    user: UserId,
-}
-
-impl SocketSlots {
-    /// Takes a slot if the user has fewer than `max` sockets open here.
-    pub fn try_acquire(&self, user: UserId, max: u32) -> Option<SocketSlot> {
-        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = counts.entry(user).or_default();
-        if *count >= max {
-            return None;
-        }
-        *count += 1;
-        Some(SocketSlot { slots: self.clone(), user })
-    }
-
-    /// Sockets the user has open here.
-    pub fn count(&self, user: UserId) -> u32 {
-        self.counts.lock().unwrap_or_else(PoisonError::into_inner).get(&user).copied().unwrap_or(0)
-    }
-}
-
-impl Drop for SocketSlot {
-    fn drop(&mut self) {
-        let mut counts = self.slots.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = counts.get_mut(&self.user) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                counts.remove(&self.user);
-            }
-        }
-    }
-}
 
 /// Query of `GET /ws/{task_id}` (the token is read by [`SocketUser`]).
 #[derive(Debug, Deserialize)]
@@ -129,8 +87,14 @@ pub async fn socket(
             ),
         }
     })?;
+    // The raw frames are checked before actix-ws buffers them, and the inbound stream ends as
+    // soon as the connection drops the response (a TCP reset), which frees the slot.
+    let (body, gone) = ws_guard::guard_payload(&req, body, state.api.ws_max_frame_bytes)
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("cannot read the request: {e}")))?;
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::BadRequest(format!("this endpoint needs a WebSocket upgrade request: {e}")))?;
+    let response = ws_guard::watch_body(response, gone);
     let stream = stream.max_frame_size(state.api.ws_max_frame_bytes);
     let connection = Connection {
         state: state.clone(),
@@ -187,7 +151,7 @@ struct Connection {
     last_seq: u64,
     /// Fires when this socket's hub queue overflows.
     overflow: OverflowSignal,
-    _slot: SocketSlot,
+    _slot: UserSlot,
 }
 
 /// Inbound frame counting for the flood limit: a fixed one-minute window.
@@ -344,7 +308,11 @@ impl Connection {
             }
             Some(Err(error)) => {
                 tracing::debug!(error = %error, "bad inbound frame");
-                return Err(End::Close(CLOSE_PROTOCOL, "malformed frame"));
+                return Err(match ws_guard::violation(&error) {
+                    Some(Violation::TooBig) => End::Close(CLOSE_TOO_BIG, "frame larger than the limit"),
+                    Some(Violation::Protocol(why)) => End::Close(CLOSE_PROTOCOL, why),
+                    None => End::Close(CLOSE_PROTOCOL, "malformed frame"),
+                });
             }
             Some(Ok(message)) => message,
         };
@@ -441,19 +409,6 @@ fn log_error() -> End {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn socket_slots_are_counted_per_user_and_freed_on_drop() {
-        let slots = SocketSlots::default();
-        let (alice, bob) = (UserId::from_uuid(uuid::Uuid::new_v4()), UserId::from_uuid(uuid::Uuid::new_v4()));
-        let a1 = slots.try_acquire(alice, 2).unwrap();
-        let _a2 = slots.try_acquire(alice, 2).unwrap();
-        assert!(slots.try_acquire(alice, 2).is_none(), "third socket refused");
-        assert!(slots.try_acquire(bob, 2).is_some(), "other users are not affected");
-        drop(a1);
-        assert_eq!(slots.count(alice), 1);
-        assert!(slots.try_acquire(alice, 2).is_some());
-    }
 
     #[test]
     fn the_frame_budget_refuses_beyond_its_limit() {

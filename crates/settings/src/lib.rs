@@ -94,6 +94,8 @@ pub struct AuthSettings {
     pub audience: String,
     /// Clock skew allowed on `exp`/`nbf`, in seconds.
     pub leeway_secs: u64,
+    /// Accept Supabase anonymous sign-ins (`is_anonymous: true`) as users.
+    pub allow_anonymous_users: bool,
 }
 
 impl AuthSettings {
@@ -116,6 +118,12 @@ pub struct ApiSettings {
     pub main_domain: Option<String>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Time a request body has to arrive in full (408 and close after it).
+    pub body_timeout_secs: u64,
+    /// HTTP requests one user may have in flight on this process (long polls included).
+    pub max_requests_per_user: u32,
+    /// Open connections this process accepts; more wait in the listen backlog.
+    pub max_connections: usize,
     /// Serve `/ws/{task_id}` (off forces clients onto polling).
     pub sockets_enabled: bool,
     /// Server ping interval.
@@ -365,6 +373,18 @@ impl Settings {
                 .set_override_option(*key, value)
                 .map_err(|e| SettingsError::new(key, e.to_string()))?;
         }
+        // The platform's port (Cloud Run, Render, Heroku) wins over RELAY__API__PORT: the
+        // platform routes traffic to it and nowhere else. Parsed here so that its errors name
+        // PORT and RELAY__API__PORT's errors keep their own name.
+        if let Some(port) = env("PORT").filter(|v| !v.trim().is_empty()) {
+            let port: u16 = port.trim().parse().map_err(|_| SettingsError {
+                variable: "PORT".into(),
+                reason: format!("must be a port number (0-65535), got {port:?}"),
+            })?;
+            builder = builder
+                .set_override("api.port", port)
+                .map_err(|e| SettingsError { variable: "PORT".into(), reason: e.to_string() })?;
+        }
         let settings: Self =
             builder.build().and_then(Config::try_deserialize).map_err(|e| config_error(&e))?;
         settings.validate(role)?;
@@ -392,6 +412,15 @@ impl Settings {
                 }
                 if self.api.ws_queue_capacity == 0 {
                     return Err(SettingsError::new("api.ws_queue_capacity", "must be at least 1"));
+                }
+                for (value, key) in [
+                    (self.api.body_timeout_secs, "api.body_timeout_secs"),
+                    (u64::from(self.api.max_requests_per_user), "api.max_requests_per_user"),
+                    (self.api.max_connections as u64, "api.max_connections"),
+                ] {
+                    if value == 0 {
+                        return Err(SettingsError::new(key, "must be at least 1"));
+                    }
                 }
                 if self.api.long_poll_max_secs > 30 {
                     return Err(SettingsError::new("api.long_poll_max_secs", "must be at most 30"));
@@ -563,6 +592,17 @@ mod tests {
         .unwrap();
         assert_eq!(settings.worker.concurrency, 3);
         assert_eq!(settings.api.port, 9001);
+    }
+
+    #[test]
+    fn the_platform_port_wins_over_the_relay_variable() {
+        let both = env(&with(&[("PORT", "8080"), ("RELAY__API__PORT", "9001")]));
+        let blank = env(&with(&[("PORT", " "), ("RELAY__API__PORT", "9001")]));
+
+        assert_eq!(Settings::load_from(Role::Api, both).unwrap().api.port, 8080);
+        assert_eq!(Settings::load_from(Role::Api, blank).unwrap().api.port, 9001, "a blank PORT is unset");
+        let error = Settings::load_from(Role::Api, env(&with(&[("PORT", "http")]))).unwrap_err();
+        assert_eq!(error.variable, "PORT", "{error}");
     }
 
     #[test]

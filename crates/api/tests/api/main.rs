@@ -4,6 +4,7 @@
 
 mod auth;
 mod demo;
+mod edge;
 mod flow;
 mod helpers;
 mod inputs;
