@@ -40,7 +40,25 @@ async fn fetch(
     dest: &Path,
     limits: &Limits,
 ) -> Result<u64, MediaError> {
-    let mut response = client.get(url.clone()).send().await.map_err(|e| MediaError::Download(describe(e)))?;
+    let response = client.get(url.clone()).send().await.map_err(|e| MediaError::Download(describe(e)))?;
+    save(response, dest, limits).await
+}
+
+/// Streams the body of an answer someone else opened into `dest`, under `limits.max_bytes`
+/// (the worker opens scraped links itself, to check every redirect hop against its URL
+/// policy). The caller bounds the time; on any error the partial file is removed.
+///
+/// # Errors
+/// As [`download`], except [`MediaError::Timeout`].
+pub async fn save(response: reqwest::Response, dest: &Path, limits: &Limits) -> Result<u64, MediaError> {
+    let result = write(response, dest, limits).await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(dest).await;
+    }
+    result
+}
+
+async fn write(mut response: reqwest::Response, dest: &Path, limits: &Limits) -> Result<u64, MediaError> {
     let status = response.status();
     if !status.is_success() {
         let code = status.as_u16();

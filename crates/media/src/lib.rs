@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use audio::extract_audio;
-pub use download::download;
+pub use download::{download, save};
 pub use error::MediaError;
 pub use frames::{Frame, keyframes};
 pub use ocr::read_text;

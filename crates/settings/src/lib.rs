@@ -240,6 +240,34 @@ pub struct ApifySettings {
     pub max_wait_secs: u64,
     /// Per-request timeout.
     pub request_timeout_secs: u64,
+    /// Comma-separated origins (`scheme://host[:port]`) besides `base_url`'s that the links of
+    /// scraped items (subtitles, video files) may be fetched from without the https and
+    /// public-address rule: an egress proxy or a mirror of Apify's stores. Read with
+    /// [`ApifySettings::trusted_origins`].
+    pub trusted_origins: String,
+}
+
+impl ApifySettings {
+    /// The entries of `trusted_origins` (validated by [`Settings::load`]).
+    pub fn trusted_origins(&self) -> Vec<Url> {
+        self.trusted_origins.split(',').filter_map(|entry| Url::parse(entry.trim()).ok()).collect()
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let key = "apify.trusted_origins";
+        for entry in self.trusted_origins.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let url = Url::parse(entry)
+                .map_err(|e| SettingsError::new(key, format!("{entry:?} is not a URL ({e})")))?;
+            let bare = url.path() == "/" && url.query().is_none() && url.username().is_empty();
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || !bare {
+                return Err(SettingsError::new(
+                    key,
+                    format!("{entry:?} must be an origin: http(s)://host[:port], nothing after it"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The OpenAI-compatible LLM.
@@ -441,6 +469,7 @@ impl Settings {
                     ));
                 }
                 self.validate_media()?;
+                self.apify.validate()?;
                 if self.worker.providers == ProviderMode::Real {
                     if self.apify.token.is_none() {
                         return Err(SettingsError::new(
@@ -667,6 +696,18 @@ mod tests {
                 "a relative media folder depends on the working directory",
             ),
             (
+                &[("RELAY__APIFY__TRUSTED_ORIGINS", "https://mirror.example, 10.0.0.5:9000")],
+                Role::Worker,
+                "RELAY__APIFY__TRUSTED_ORIGINS",
+                "an allow-list entry without a scheme",
+            ),
+            (
+                &[("RELAY__APIFY__TRUSTED_ORIGINS", "https://mirror.example/records")],
+                Role::Worker,
+                "RELAY__APIFY__TRUSTED_ORIGINS",
+                "an allow-list entry with a path is not an origin",
+            ),
+            (
                 &[("RELAY__LLM__MAX_INPUT_TOKENS", "10")],
                 Role::Worker,
                 "RELAY__LLM__MAX_INPUT_TOKENS",
@@ -680,6 +721,17 @@ mod tests {
             assert!(!line.contains('\n'), "{why}: one line, got {line}");
             assert!(!line.contains(":pw@"), "{why}: never echo secrets: {line}");
         }
+    }
+
+    #[test]
+    fn trusted_origins_are_a_comma_separated_list_empty_by_default() {
+        let none = Settings::load_from(Role::Worker, env(GOOD)).unwrap();
+        let pairs = [("RELAY__APIFY__TRUSTED_ORIGINS", " https://mirror.example , http://10.0.0.5:9000,")];
+        let two = Settings::load_from(Role::Worker, env(&with(&pairs))).unwrap();
+
+        assert_eq!(none.apify.trusted_origins(), Vec::<Url>::new());
+        let origins: Vec<String> = two.apify.trusted_origins().iter().map(|u| u.to_string()).collect();
+        assert_eq!(origins, ["https://mirror.example/", "http://10.0.0.5:9000/"]);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! means: permanent failures end the task at once, transient ones retry with capped exponential
 //! backoff and full jitter, and the last failed attempt dead-letters the job.
 
+pub mod outbound;
 mod pipeline;
 pub mod providers;
 mod runtime;

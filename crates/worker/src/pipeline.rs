@@ -215,6 +215,9 @@ impl Run<'_> {
         // made it, also when it is reused from a recipe saved before the parser had them.
         let mut recipe = recipe;
         ingredients::canonicalize_recipe(&mut recipe);
+        // The app loads the cover: only https to a public host, also for a recipe saved before
+        // the outbound URL rule (the scraper already drops other covers).
+        recipe.cover_url = recipe.cover_url.as_deref().and_then(crate::outbound::public_cover);
         self.step(Step::Saving, None).await?;
         let completion_seq = self.seq + 1;
         let saved = ctx

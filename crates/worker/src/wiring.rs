@@ -36,6 +36,7 @@ pub(crate) fn providers(settings: &Settings) -> anyhow::Result<Providers> {
                 poll_wait_secs: apify.poll_wait_secs,
                 request_timeout: Duration::from_secs(apify.request_timeout_secs),
                 max_wait: Duration::from_secs(apify.max_wait_secs),
+                trusted_origins: apify.trusted_origins(),
             })?)
         }
         _ if delay.is_zero() => Arc::new(FixtureScraper::new()),

@@ -69,7 +69,18 @@ impl Run<'_> {
         let mut transcribed = false;
         let mut read = None;
         if let (true, Some(reader)) = (always, reader.as_deref()) {
-            read = self.read_video(reader, &mut video, Step::Scraping).await?;
+            read = match self.read_video(reader, &mut video, Step::Scraping).await {
+                // The item's video link may not be fetched (outbound URL policy): the caption
+                // and subtitles may still hold the recipe.
+                Err(Interrupt::Provider {
+                    error: ProviderError::Permanent { code: "video_url_refused", message },
+                    ..
+                }) => {
+                    tracing::warn!(%message, "reading caption and subtitles only");
+                    None
+                }
+                other => other?,
+            };
             transcribed = read.as_ref().is_some_and(|r| r.transcribed);
         }
         self.step(Step::Extracting, Some(ctx.providers.extractor.details(&video))).await?;

@@ -17,8 +17,13 @@
 //! versions of the actor also carry `videoMeta.downloadAddr`, TikTok's own short-lived CDN link.
 //! We read `mediaUrls[0]` when present, else `downloadAddr` (an assumption from public outputs,
 //! not a documented contract). Records of a key-value store need the API token: it is sent as
-//! `Authorization: Bearer` only when the link's origin is the configured `base_url`'s, and
-//! reqwest drops it on a redirect to another host, so the token never leaves Apify.
+//! `Authorization: Bearer` only to the configured `base_url`'s origin, on every redirect hop
+//! too, so the token never leaves Apify.
+//!
+//! **Scraped links** (subtitles, the video file, the cover) come from the item, so anyone who
+//! controls what the actor returns controls them: they are fetched only through
+//! [`crate::outbound::Fetcher`] (https to public addresses, or the trusted origins: `base_url`'s
+//! and `trusted_origins`), and the cover is kept only when it is https to a public host.
 //!
 //! The two kinds of run are remembered separately ([`RunKind`]), so a retry of the media pass
 //! re-attaches to the video run and never pays for either twice.
@@ -32,7 +37,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use protocol::TikTokUrl;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderValue, RETRY_AFTER};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -43,6 +48,7 @@ use url::Url;
 
 use super::vtt::vtt_to_text;
 use super::{ProviderError, RunKind, ScrapeRequest, Scraper, VideoData, VideoFile};
+use crate::outbound::{FetchError, FetchLimits, Fetcher, UrlPolicy, public_cover};
 
 /// Apify's public API.
 pub const DEFAULT_BASE_URL: &str = "https://api.apify.com";
@@ -56,7 +62,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
 pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(600);
 
 /// Subtitle files are a few kilobytes; anything bigger is not a subtitle track.
-const MAX_SUBTITLE_BYTES: usize = 2 * 1024 * 1024;
+const MAX_SUBTITLE_BYTES: u64 = 2 * 1024 * 1024;
+/// The whole subtitle download, redirects included; a few kilobytes need no more.
+const SUBTITLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A `Retry-After` beyond this is treated as this, so a bogus header cannot park a task.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// Least time between two status requests, for servers that answer before `waitForFinish`.
@@ -80,6 +88,10 @@ pub struct ApifyConfig {
     pub request_timeout: Duration,
     /// Overall cap on waiting for a run; past it the attempt fails as transient.
     pub max_wait: Duration,
+    /// Origins besides `base_url`'s that scraped links may be fetched from as they are (no
+    /// https or public-address rule): an egress proxy or a mirror of Apify's stores. The token
+    /// is never sent to them.
+    pub trusted_origins: Vec<Url>,
 }
 
 impl ApifyConfig {
@@ -93,6 +105,7 @@ impl ApifyConfig {
             poll_wait_secs: DEFAULT_POLL_WAIT_SECS,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_wait: DEFAULT_MAX_WAIT,
+            trusted_origins: Vec::new(),
         }
     }
 }
@@ -107,6 +120,7 @@ impl fmt::Debug for ApifyConfig {
             .field("poll_wait_secs", &self.poll_wait_secs)
             .field("request_timeout", &self.request_timeout)
             .field("max_wait", &self.max_wait)
+            .field("trusted_origins", &self.trusted_origins.iter().map(Url::as_str).collect::<Vec<_>>())
             .finish()
     }
 }
@@ -133,11 +147,9 @@ pub enum ApifyConfigError {
 pub struct ApifyScraper {
     config: ApifyConfig,
     client: Client,
-    /// For video files in Apify's key-value stores: sends the token, no overall timeout (the
-    /// download has its own, from the media limits).
-    store_client: Client,
-    /// For video files anywhere else: no credentials.
-    plain_client: Client,
+    /// For the links of scraped items: subtitles and video files, under the URL policy; the
+    /// token only to `base_url`'s origin.
+    fetcher: Fetcher,
     /// [`MIN_POLL_GAP`], lowered by tests so they do not sleep.
     min_poll_gap: Duration,
 }
@@ -166,18 +178,11 @@ impl ApifyScraper {
             .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("recipe-relay-worker/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.token.expose_secret().trim()))
+        let auth = HeaderValue::from_str(&format!("Bearer {}", config.token.expose_secret().trim()))
             .map_err(|_| ApifyConfigError::EmptyToken)?;
-        auth.set_sensitive(true);
-        let downloads = || {
-            Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .user_agent(concat!("recipe-relay-worker/", env!("CARGO_PKG_VERSION")))
-        };
-        let store_client =
-            downloads().default_headers(HeaderMap::from_iter([(AUTHORIZATION, auth)])).build()?;
-        let plain_client = downloads().build()?;
-        Ok(Self { config, client, store_client, plain_client, min_poll_gap: MIN_POLL_GAP })
+        let policy = UrlPolicy::new(std::iter::once(&config.base_url).chain(&config.trusted_origins));
+        let fetcher = Fetcher::new(policy, Some((&config.base_url, auth)))?;
+        Ok(Self { config, client, fetcher, min_poll_gap: MIN_POLL_GAP })
     }
 
     /// `{base}/seg/seg/...`, each segment percent-encoded (run ids come from the network).
@@ -384,20 +389,11 @@ impl ApifyScraper {
         self.call(self.client.get(endpoint)).await.map_err(|e| self.provider_error(e, Call::Items))
     }
 
-    /// Downloads a subtitle track as text. Without credentials: the link may point anywhere,
-    /// and Apify key-value store records are readable by their unguessable id.
-    async fn fetch_subtitle(&self, url: &Url) -> Result<String, CallError> {
-        let response = self.client.get(url.clone()).send().await.map_err(CallError::Network)?;
-        let mut response = self.check_status(response).await?;
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(CallError::Network)? {
-            if body.len() + chunk.len() > MAX_SUBTITLE_BYTES {
-                return Err(CallError::Decode(format!(
-                    "subtitle file larger than {MAX_SUBTITLE_BYTES} bytes"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
+    /// Downloads a subtitle track as text, under the URL policy. Without credentials: Apify
+    /// key-value store records are readable by their unguessable id.
+    async fn fetch_subtitle(&self, url: &Url) -> Result<String, FetchError> {
+        let limits = FetchLimits { max_bytes: MAX_SUBTITLE_BYTES, timeout: SUBTITLE_TIMEOUT };
+        let body = self.fetcher.bytes(url, limits).await?;
         Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
@@ -449,12 +445,28 @@ impl Scraper for ApifyScraper {
 
     #[tracing::instrument(skip_all, fields(host = url.host_str().unwrap_or("?")))]
     async fn download(&self, url: &Url, dest: &Path, limits: &media::Limits) -> Result<u64, ProviderError> {
-        let base = &self.config.base_url;
-        let ours = url.scheme() == base.scheme()
-            && url.host_str() == base.host_str()
-            && url.port_or_known_default() == base.port_or_known_default();
-        let client = if ours { &self.store_client } else { &self.plain_client };
-        media::download(client, url, dest, limits).await.map_err(crate::video::provider_error)
+        let fetch = async {
+            let response = self.fetcher.open(url, true).await.map_err(video_fetch_error)?;
+            media::save(response, dest, limits).await.map_err(crate::video::provider_error)
+        };
+        match tokio::time::timeout(limits.timeout, fetch).await {
+            Ok(result) => result,
+            Err(_) => {
+                let _ = tokio::fs::remove_file(dest).await;
+                let timeout = media::MediaError::Timeout { what: "download", after: limits.timeout };
+                Err(crate::video::provider_error(timeout))
+            }
+        }
+    }
+}
+
+/// A failed opening of the video link: a refused link is permanent, and says so to the app.
+fn video_fetch_error(error: FetchError) -> ProviderError {
+    if error.is_refusal() {
+        tracing::warn!(%error, "the video link was refused by the outbound URL policy");
+        ProviderError::permanent("video_url_refused", format!("The video file was not downloaded: {error}"))
+    } else {
+        crate::video::provider_error(media::MediaError::Download(error.to_string()))
     }
 }
 
@@ -609,7 +621,8 @@ pub(crate) fn video_from_item(item: &Value, url: &TikTokUrl, transcript: Option<
         item.get("covers").and_then(|covers| covers.get(0)),
     ]
     .into_iter()
-    .find_map(web_url_of);
+    // The app loads the cover, and the LLM may be sent it: only https to a public host.
+    .find_map(|value| text_of(value).as_deref().and_then(public_cover));
     VideoData {
         url: url.as_str().to_owned(),
         video_id: url.video_id().map(str::to_owned).or_else(|| text_of(item.get("id"))),
@@ -1281,6 +1294,26 @@ mod tests {
     }
 
     #[test]
+    fn a_cover_that_is_not_https_to_a_public_host_is_skipped() {
+        let url = video_url();
+        let cases = [
+            (
+                json!({"videoMeta": {"coverUrl": "http://169.254.169.254/latest/meta-data/", "originalCoverUrl": "https://0x7f000001/c.jpg"}, "covers": ["https://p16.tiktokcdn.com/c.jpeg"]}),
+                Some("https://p16.tiktokcdn.com/c.jpeg"),
+                "metadata over http and a hex loopback are passed over",
+            ),
+            (
+                json!({"videoMeta": {"coverUrl": "https://localhost/c.jpg"}, "covers": ["https://[::1]/c.jpg"]}),
+                None,
+                "no public cover at all",
+            ),
+        ];
+        for (item, expected, why) in cases {
+            assert_eq!(video_from_item(&item, &url, None).cover_url.as_deref(), expected, "{why}");
+        }
+    }
+
+    #[test]
     fn the_config_debug_output_hides_the_token() {
         let config = ApifyConfig::new(SecretString::from(TOKEN));
         let debug = format!("{config:?}");
@@ -1380,7 +1413,11 @@ mod tests {
                 .mount(server)
                 .await;
         }
-        let scraper = scraper(&apify);
+        // The other server is allow-listed (it is on loopback, like the mock Apify).
+        let mut config = ApifyConfig::new(SecretString::from(TOKEN));
+        config.base_url = Url::parse(&apify.uri()).unwrap();
+        config.trusted_origins = vec![Url::parse(&elsewhere.uri()).unwrap()];
+        let scraper = ApifyScraper::new(config).unwrap();
         let dir = std::env::temp_dir().join(format!("apify-download-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let limits = media::Limits {

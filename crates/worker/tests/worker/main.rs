@@ -3,6 +3,7 @@
 
 mod clients;
 mod fakes;
+mod outbound;
 mod pipeline;
 mod reliability;
 mod report;
