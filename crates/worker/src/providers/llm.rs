@@ -1280,6 +1280,37 @@ mod tests {
         assert_eq!(default_base_url().as_str(), DEFAULT_BASE_URL, "the default URL parses unchanged");
     }
 
+    /// The non-null JSON types a property allows.
+    fn types(property: &Value) -> Vec<String> {
+        let listed = match &property["type"] {
+            Value::String(t) => vec![t.clone()],
+            Value::Array(ts) => ts.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect(),
+            _ => Vec::new(),
+        };
+        listed.into_iter().filter(|t| t != "null").collect()
+    }
+
+    #[test]
+    fn the_answer_schema_asks_only_for_fields_of_the_protocol_types_with_their_types() {
+        // The derived schemas /openapi.json serves: a renamed or retyped protocol field makes
+        // the model's strict schema disagree, and this test says where.
+        use utoipa::PartialSchema;
+        let recipe = serde_json::to_value(protocol::Recipe::schema()).expect("schema");
+        let ingredient = serde_json::to_value(protocol::Ingredient::schema()).expect("schema");
+        let ours = recipe_schema();
+        let pairs = [(&ours, &recipe), (&ours["properties"]["ingredients"]["items"], &ingredient)];
+        for (asked, protocol) in pairs {
+            for (name, property) in asked["properties"].as_object().expect("properties") {
+                if name == "is_recipe" {
+                    continue; // the model's verdict, not a recipe field
+                }
+                let field = &protocol["properties"][name];
+                assert!(field.is_object(), "{name} is not a field of the protocol type");
+                assert_eq!(types(property), types(field), "{name}: the model's type and the protocol's");
+            }
+        }
+    }
+
     #[test]
     fn the_prompt_names_every_accepted_tag_in_words_and_gives_the_tag() {
         let cases = [
