@@ -113,6 +113,13 @@ impl Application {
             web::Data::new(RequestSlots { slots: UserSlots::default(), max: api.max_requests_per_user });
         // actix counts connections per worker; the setting is for the process.
         let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let headroom = DESCRIPTOR_HEADROOM
+            + settings.redis.pool_size as u64
+            + u64::from(settings.database.max_connections);
+        let max_connections = match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+            Ok((soft, _)) => connection_cap(api.max_connections, soft, headroom),
+            Err(_) => api.max_connections,
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
@@ -136,7 +143,7 @@ impl Application {
         })
         .on_connect(http_edge::on_connect)
         .workers(workers)
-        .max_connections(api.max_connections.div_ceil(workers))
+        .max_connections(max_connections.div_ceil(workers))
         .listen(listener)
         .context("cannot listen")?
         .disable_signals()
@@ -193,6 +200,27 @@ impl Application {
     }
 }
 
+/// Descriptors kept free besides the Redis and Postgres pools: the listener, the event feed,
+/// JWKS fetches, log files.
+const DESCRIPTOR_HEADROOM: u64 = 32;
+
+/// `api.max_connections`, lowered to what the descriptor limit leaves room for: past that,
+/// accepting fails with EMFILE and the gateway stops answering anyone (not just the client that
+/// holds the connections).
+fn connection_cap(configured: usize, descriptor_limit: u64, headroom: u64) -> usize {
+    let room = usize::try_from(descriptor_limit.saturating_sub(headroom).max(1)).unwrap_or(usize::MAX);
+    if configured > room {
+        tracing::warn!(
+            configured,
+            descriptor_limit,
+            accepted = room,
+            "RELAY__API__MAX_CONNECTIONS is above what the descriptor limit (ulimit -n) leaves room for; using the lower value"
+        );
+        return room;
+    }
+    configured
+}
+
 /// Resolves on ctrl-c or SIGTERM.
 async fn signal() {
     let ctrl_c = async {
@@ -214,5 +242,18 @@ async fn signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connection_cap;
+
+    #[test]
+    fn the_connection_cap_leaves_room_for_the_pools_under_the_descriptor_limit() {
+        assert_eq!(connection_cap(25_000, 1024, 100), 924, "a plain shell's 1024");
+        assert_eq!(connection_cap(25_000, 1_048_576, 100), 25_000, "Docker's limit: the setting holds");
+        assert_eq!(connection_cap(500, 1024, 100), 500, "a lower setting is kept");
+        assert_eq!(connection_cap(500, 50, 100), 1, "never zero");
     }
 }
