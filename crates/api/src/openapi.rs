@@ -160,6 +160,37 @@ fn servers(main_domain: Option<&str>) -> Value {
 
 /// The whole document, with `servers` from `main_domain`.
 pub fn document(main_domain: Option<&str>) -> Value {
+    let mut doc = operations(main_domain);
+    add_edge_answers(&mut doc);
+    doc
+}
+
+/// The answers the gateway's edge gives before any handler runs (`http_edge`): 429 when a user
+/// has `api.max_requests_per_user` requests in flight, on every authenticated operation, and 408
+/// when a request body does not arrive within `api.body_timeout_secs`.
+fn add_edge_answers(doc: &mut Value) {
+    let limited = problem_response(
+        "A per-user limit was reached (requests in flight, or the operation's own); see Retry-After.",
+    );
+    let slow = problem_response(
+        "The request body did not arrive within api.body_timeout_secs; the connection is closed.",
+    );
+    let Some(paths) = doc["paths"].as_object_mut() else { return };
+    for operation in paths.values_mut().filter_map(Value::as_object_mut).flat_map(|item| item.values_mut()) {
+        let public = operation.get("security").is_some_and(|s| s == &json!([]));
+        let has_body = operation.get("requestBody").is_some();
+        let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { continue };
+        if !public {
+            responses.entry("429").or_insert_with(|| limited.clone());
+        }
+        if has_body {
+            responses.entry("408").or_insert_with(|| slow.clone());
+        }
+    }
+}
+
+/// The paths and components, as written.
+fn operations(main_domain: Option<&str>) -> Value {
     let unauthorized = problem_response(
         "No usable access token (missing, expired, wrong signature, audience or algorithm, or an API key).",
     );
@@ -371,6 +402,15 @@ mod tests {
             }
         }
         assert_eq!(doc["openapi"], "3.1.0");
+    }
+
+    #[test]
+    fn edge_answers_are_on_every_operation_they_can_happen_on() {
+        let doc = document(None);
+        assert!(doc["paths"]["/recipes"]["get"]["responses"]["429"].is_object(), "authenticated: 429");
+        assert!(doc["paths"]["/healthz"]["get"]["responses"]["429"].is_null(), "public: no per-user limit");
+        assert!(doc["paths"]["/shopping-list"]["post"]["responses"]["408"].is_object(), "a body: 408");
+        assert!(doc["paths"]["/task/{task_id}"]["get"]["responses"]["408"].is_null(), "no body: no 408");
     }
 
     #[test]

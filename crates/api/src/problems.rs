@@ -172,7 +172,36 @@ pub async fn absolute_types(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::auth::AuthError;
+
+    #[test]
+    fn every_error_the_gateway_sends_has_a_page_with_its_status_and_title() {
+        let errors = [
+            ApiError::BadRequest("x".into()),
+            ApiError::from(AuthError::Expired),
+            ApiError::from(AuthError::KeysUnavailable),
+            ApiError::task_not_found(),
+            ApiError::RequestTimeout { secs: 10 },
+            ApiError::Conflict("x".into()),
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::UnsupportedMediaType,
+            ApiError::Invalid { kind: "invalid-url", detail: "x".into() },
+            ApiError::Invalid { kind: "invalid-language", detail: "x".into() },
+            ApiError::RateLimited { retry_after: Duration::from_secs(1), detail: "x".into() },
+            ApiError::unavailable(anyhow::anyhow!("x")),
+            ApiError::internal(anyhow::anyhow!("x")),
+        ];
+        for error in errors {
+            let problem = error.problem_at("https://recipes.example.com");
+            let slug =
+                problem.kind.strip_prefix("https://recipes.example.com/problems/").expect("absolute type");
+            let page = find(slug).unwrap_or_else(|| panic!("no page for {slug}"));
+            assert_eq!((page.status, page.title), (problem.status, problem.title.as_str()), "{slug}");
+        }
+    }
 
     #[test]
     fn slugs_are_unique_and_url_safe() {
