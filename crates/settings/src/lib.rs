@@ -453,6 +453,9 @@ impl Settings {
                 if self.api.long_poll_max_secs > 30 {
                     return Err(SettingsError::new("api.long_poll_max_secs", "must be at most 30"));
                 }
+                if let Some(domain) = &self.api.main_domain {
+                    check_domain(domain)?;
+                }
             }
             Role::Worker => {
                 if self.worker.concurrency == 0 {
@@ -539,6 +542,21 @@ impl Settings {
 
 fn required_secret<'a>(value: &'a Option<SecretString>, key: &str) -> Result<&'a str, SettingsError> {
     value.as_ref().map(ExposeSecret::expose_secret).ok_or_else(|| SettingsError::new(key, "is not set"))
+}
+
+/// `MAIN_DOMAIN` goes into `https://{MAIN_DOMAIN}/...` links, so it must be a bare host name.
+fn check_domain(domain: &str) -> Result<(), SettingsError> {
+    let label_ok =
+        |l: &str| (1..=63).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if domain.len() > 253 || !domain.split('.').all(label_ok) {
+        return Err(SettingsError::new(
+            "api.main_domain",
+            format!(
+                "{domain:?} must be a bare host name such as recipes.example.com (no scheme, port or path)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_url(value: &str, key: &str, schemes: &[&str]) -> Result<(), SettingsError> {
@@ -706,6 +724,18 @@ mod tests {
                 Role::Worker,
                 "RELAY__APIFY__TRUSTED_ORIGINS",
                 "an allow-list entry with a path is not an origin",
+            ),
+            (
+                &[("MAIN_DOMAIN", "https://recipes.example.com")],
+                Role::Api,
+                "MAIN_DOMAIN",
+                "a URL, not a host",
+            ),
+            (
+                &[("MAIN_DOMAIN", "recipes.example.com/api")],
+                Role::Api,
+                "MAIN_DOMAIN",
+                "a path after the host",
             ),
             (
                 &[("RELAY__LLM__MAX_INPUT_TOKENS", "10")],
