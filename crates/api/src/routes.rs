@@ -6,7 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use protocol::{Language, ScrapeRequest, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
 use serde::Deserialize;
-use store::{CancelOutcome, CreateOutcome, NewTask};
+use store::{Admission, CancelOutcome, NewTask};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -56,7 +56,8 @@ pub struct Current {
 }
 
 /// The task's latest state, if `owner` owns it: from Redis, or from Postgres when Redis no
-/// longer holds the task (expired) or is unreachable.
+/// longer holds the task (expired, lost) or is unreachable. Postgres' snapshot is the latest
+/// event it knows exactly, so one seq (one ETag) always stands for one state.
 ///
 /// # Errors
 /// 404 for a missing or foreign task, 503 when neither store answers.
@@ -65,8 +66,9 @@ pub async fn current(state: &AppState, task: TaskId, owner: UserId) -> Result<Cu
         Ok(Some(snapshot)) if snapshot.owner == owner => {
             return Ok(Current { seq: snapshot.seq, state: snapshot.state, json: snapshot.json });
         }
-        Ok(Some(_)) => return Err(ApiError::task_not_found()),
-        Ok(None) => {}
+        // Someone else's task: asked of Postgres all the same (it answers "not yours" too), so
+        // a foreign id takes as long as an unknown one and timing tells them not apart.
+        Ok(Some(_) | None) => {}
         Err(error) => tracing::warn!(error = %error, "Redis snapshot failed; serving from Postgres"),
     }
     let row = state
@@ -75,9 +77,8 @@ pub async fn current(state: &AppState, task: TaskId, owner: UserId) -> Result<Cu
         .await
         .map_err(ApiError::unavailable)?
         .ok_or_else(ApiError::task_not_found)?;
-    let update = row.to_update();
-    let json = serde_json::to_string(&update).map_err(ApiError::internal)?;
-    Ok(Current { seq: update.seq, state: update.status, json })
+    let seq = u64::try_from(row.last_seq).unwrap_or(1);
+    Ok(Current { seq, state: row.state(), json: row.snapshot_json() })
 }
 
 fn invalid(kind: &'static str, detail: String) -> ApiError {
@@ -213,30 +214,27 @@ async fn admit_and_enqueue(
         });
     }
     let max = api.max_tasks_in_flight;
-    let unfinished = state.store.count_unfinished(owner).await.map_err(ApiError::unavailable)?;
-    if unfinished >= i64::from(max) {
-        return Err(ApiError::RateLimited {
+    let pending = TaskUpdate::pending(task_id);
+    let admission = state
+        .store
+        .admit_task(&NewTask { id: task_id, owner, url, language }, max, &pending)
+        .await
+        .map_err(ApiError::unavailable)?;
+    match admission {
+        Admission::Limited(unfinished) => Err(ApiError::RateLimited {
             retry_after: IN_FLIGHT_RETRY,
             detail: format!(
                 "you already have {unfinished} unfinished tasks (limit {max}); wait for one to finish or cancel one"
             ),
-        });
-    }
-    let outcome = state
-        .store
-        .create_task(&NewTask { id: task_id, owner, url, language })
-        .await
-        .map_err(ApiError::unavailable)?;
-    match outcome {
-        CreateOutcome::Running(row) => {
+        }),
+        Admission::Running(id) => {
             state.metrics.submission(Submission::Joined);
-            let id = row.task_id();
             let now = current(state, id, owner).await?;
             Ok((id, now.json))
         }
-        CreateOutcome::Created(_) => {
+        Admission::Created(_) => {
             let job = bus::Job { task_id, owner, url: url.clone(), language: language.clone() };
-            match state.bus.enqueue(&job, &TaskUpdate::pending(task_id)).await {
+            match state.bus.enqueue(&job, &pending).await {
                 Ok(event) => {
                     state.metrics.submission(Submission::Created);
                     tracing::info!(%task_id, "task queued");
@@ -352,7 +350,8 @@ pub async fn cancel_task(
     let owner = user.id();
     // Postgres decides: a task it has finished cannot be cancelled, and once cancelled there,
     // a worker can no longer finish it.
-    let row = match state.store.cancel_task(task, owner).await.map_err(ApiError::unavailable)? {
+    let cancelled = "Task was cancelled";
+    let row = match state.store.cancel_task(task, owner, cancelled).await.map_err(ApiError::unavailable)? {
         CancelOutcome::NotFound => return Err(ApiError::task_not_found()),
         CancelOutcome::Finished(row) => {
             return Err(ApiError::Conflict(format!("the task already finished with {}", row.status)));
@@ -360,14 +359,13 @@ pub async fn cancel_task(
         CancelOutcome::Cancelled(row) => row,
     };
     state.metrics.cancel_request();
-    let update =
-        TaskUpdate::failure(task, u32::try_from(row.step).unwrap_or(0), "cancelled", "Task was cancelled");
+    let mut update = TaskUpdate::failure(task, u32::try_from(row.step).unwrap_or(0), "cancelled", cancelled);
     let json = match state.bus.cancel(task, &update).await {
         Ok(Some(event)) => {
-            if let Some(seq) = seq_of(&event) {
-                if let Err(error) = state.store.set_last_seq(task, seq).await {
-                    tracing::warn!(error = %error, %task, "could not record the cancel event's seq");
-                }
+            // Postgres keeps the event itself, so its snapshot is this event once Redis lets go.
+            update.seq = seq_of(&event).unwrap_or_default();
+            if let Err(error) = state.store.record_event(&update).await {
+                tracing::warn!(error = %error, %task, "could not record the cancel event");
             }
             event
         }
@@ -375,7 +373,7 @@ pub async fn cancel_task(
         Ok(None) => current(&state, task, owner).await?.json,
         Err(error) => {
             tracing::warn!(error = %error, %task, "cancelled in Postgres, but Redis was not told");
-            serde_json::to_string(&row.to_update()).map_err(ApiError::internal)?
+            row.snapshot_json()
         }
     };
     tracing::info!(%task, "task cancelled");

@@ -204,12 +204,10 @@ impl Connection {
         };
         // A `since` from the future would silence every live event: clamp it.
         self.last_seq = since.min(now.seq);
+        // Without newer events in the log (expired, or lost with Redis' data) the replay sends
+        // the snapshot, which still moves the client on.
         if self.replay().await? {
             return Ok(true);
-        }
-        // Redis may have lost the log (expired): Postgres' snapshot still moves the client on.
-        if now.seq > self.last_seq {
-            self.send(now.json.into(), now.seq).await?;
         }
         Ok(now.state.is_terminal() && self.last_seq >= now.seq)
     }
@@ -233,17 +231,34 @@ impl Connection {
                 }
             }
         };
+        let mut sent = false;
         for event in events {
             let Ok(peek) = serde_json::from_str::<Peek>(&event) else { continue };
             if peek.seq <= self.last_seq {
                 continue;
             }
             self.send(event.into(), peek.seq).await?;
+            sent = true;
             if peek.status.is_terminal() {
                 return Ok(true);
             }
         }
-        Ok(false)
+        if sent {
+            return Ok(false);
+        }
+        // Nothing newer in the Redis log. If Redis lost the task's data, the outcome may be in
+        // Postgres only (the worker finished while Redis was away): the snapshot moves us on.
+        match current(&self.state, self.task, self.owner).await {
+            Ok(now) if now.seq > self.last_seq => {
+                self.send(now.json.into(), now.seq).await?;
+                Ok(now.state.is_terminal())
+            }
+            Ok(_) => Ok(false),
+            Err(error) => {
+                tracing::debug!(task = %self.task, error = ?error, "no snapshot after a resync");
+                Ok(false)
+            }
+        }
     }
 
     async fn serve(&mut self, subscription: &mut Subscription, stream: &mut MessageStream) -> End {

@@ -236,17 +236,13 @@ impl Bus {
         Ok(event)
     }
 
-    /// Re-creates a job Redis lost, continuing the task's seq after `last_seq`. Returns the
-    /// logged event, or `None` when Redis still has the job or the task already finished.
+    /// Re-creates a job Redis lost, its PENDING `update` logged with `update.seq` (the seq
+    /// Postgres chose when it re-queued the task, above every earlier one). Returns the logged
+    /// event, or `None` when Redis still has the job or the task already finished.
     ///
     /// # Errors
     /// [`BusError`] on Redis failure.
-    pub async fn restore(
-        &self,
-        job: &Job,
-        last_seq: u64,
-        update: &TaskUpdate,
-    ) -> Result<Option<String>, BusError> {
+    pub async fn restore(&self, job: &Job, update: &TaskUpdate) -> Result<Option<String>, BusError> {
         let id = job.task_id.to_string();
         let mut conn = self.conn().await?;
         Ok(RESTORE
@@ -261,7 +257,7 @@ impl Bus {
             .arg(job.language.as_str())
             .arg(self.events_channel())
             .arg(self.ttl_for(update))
-            .arg(last_seq)
+            .arg(update.seq.max(1))
             .invoke_async(&mut conn)
             .await?)
     }
@@ -402,7 +398,6 @@ impl Bus {
 
 /// Serializes an update for the log: without `seq`, which the script puts in front.
 pub(crate) fn draft_json(update: &TaskUpdate) -> Result<String, BusError> {
-    let mut draft = update.clone();
-    draft.seq = 0;
+    let draft = TaskUpdate { seq: 0, ..update.clone() };
     serde_json::to_string(&draft).map_err(|e| BusError::Corrupt(e.to_string()))
 }

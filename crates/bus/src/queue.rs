@@ -216,7 +216,11 @@ impl Bus {
         Ok(WriteOutcome::parse(&reply))
     }
 
-    /// Logs the terminal event and removes the job (to the dead-letter list when `dead`).
+    /// Logs the terminal event Postgres accepted and lets go of the job (to the dead-letter
+    /// list when `dead`). Postgres fences the outcome, so the event is logged even when this
+    /// claim's Redis lease has lapsed; if Redis lost the task, it is logged with `update.seq`,
+    /// the seq Postgres recorded. Returns the event ([`WriteOutcome::Logged`], whose seq the
+    /// caller records when it differs) or [`WriteOutcome::AlreadyFinished`].
     ///
     /// # Errors
     /// [`BusError`] on Redis failure.
@@ -228,7 +232,8 @@ impl Bus {
         dead: bool,
     ) -> Result<WriteOutcome, BusError> {
         let flag = if dead { "1" } else { "0" };
-        self.settle(&FINISH, worker, claim, update, "dead", flag.to_owned()).await
+        let extra = [flag.to_owned(), update.seq.to_string(), claim.job.owner.to_string()];
+        self.settle(&FINISH, worker, claim, update, "dead", &extra).await
     }
 
     /// Logs `update` (a retry notice) and parks the job until `delay` has passed.
@@ -243,12 +248,12 @@ impl Bus {
         delay: Duration,
     ) -> Result<WriteOutcome, BusError> {
         let ready_at = now_ms() + delay.as_millis() as u64;
-        self.settle(&RETRY, worker, claim, update, "delayed", ready_at.to_string()).await
+        self.settle(&RETRY, worker, claim, update, "delayed", &[ready_at.to_string()]).await
     }
 
     /// Runs a script that logs `update` and lets go of the claim. Both take the same keys and
     /// arguments, and differ in where the job goes: `target` (the dead-letter list or the
-    /// delayed set), told by `extra` (the dead flag or the due time).
+    /// delayed set), told by `extra` (the dead flag, `min_seq` and owner, or the due time).
     async fn settle(
         &self,
         script: &Script,
@@ -256,7 +261,7 @@ impl Bus {
         claim: &Claim,
         update: &TaskUpdate,
         target: &str,
-        extra: String,
+        extra: &[String],
     ) -> Result<WriteOutcome, BusError> {
         let id = claim.job.task_id.to_string();
         let mut conn = self.conn().await?;

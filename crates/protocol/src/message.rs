@@ -241,6 +241,13 @@ impl TaskUpdate {
     pub fn is_terminal(&self) -> bool {
         self.status.is_terminal()
     }
+
+    /// The update as the event log holds it: `{"seq":N,` in front of the draft's fields, the
+    /// same bytes the Redis scripts write, so a copy kept in Postgres is the same event.
+    pub fn logged_json(&self) -> String {
+        let draft = serde_json::to_string(&Self { seq: 0, ..self.clone() }).unwrap_or_default();
+        format!("{{\"seq\":{},{}", self.seq, &draft[1..])
+    }
 }
 
 #[cfg(test)]
@@ -376,6 +383,15 @@ mod tests {
         assert!(value.get("seq").is_none());
         let text = serde_json::to_string(&TaskUpdate::pending(task())).unwrap();
         assert!(text.starts_with("{\"type\":"), "the event log inserts seq at the front: {text}");
+    }
+
+    #[test]
+    fn a_logged_event_has_its_seq_in_front_and_parses_back() {
+        let mut update = TaskUpdate::pending(task());
+        update.seq = 12;
+        let text = update.logged_json();
+        assert!(text.starts_with("{\"seq\":12,\"type\":\"progress\","), "{text}");
+        assert_eq!(serde_json::from_str::<TaskUpdate>(&text).unwrap(), update);
     }
 
     #[test]

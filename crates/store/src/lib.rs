@@ -62,8 +62,14 @@ pub struct TaskRow {
     pub attempts: i32,
     /// The current claim.
     pub claim_token: Option<Uuid>,
-    /// Sequence number of the last event (of the terminal one once finished).
+    /// Seq of the latest event Postgres knows exactly: PENDING, the claim's first event, the
+    /// terminal one.
     pub last_seq: i64,
+    /// Upper bound of the seqs Redis may have handed out: a job re-created after Redis lost
+    /// its data continues above it, so no seq is ever reused.
+    pub seq_ceiling: i64,
+    /// The event at `last_seq` exactly as logged, when Postgres has it.
+    pub snapshot: Option<String>,
     /// Submission time.
     pub created_at: OffsetDateTime,
     /// Last change.
@@ -81,7 +87,17 @@ impl TaskRow {
         TaskState::parse(&self.status).unwrap_or(TaskState::Pending)
     }
 
-    /// The snapshot served when Redis no longer holds the task's log (expired or flushed).
+    /// The snapshot served when Redis no longer holds the task (expired, flushed or down): the
+    /// event at `last_seq` as logged, so its ETag stands for the same state whichever store
+    /// answers; rebuilt from the row for tasks recorded before Postgres kept it.
+    pub fn snapshot_json(&self) -> String {
+        match &self.snapshot {
+            Some(json) => json.clone(),
+            None => serde_json::to_string(&self.to_update()).unwrap_or_default(),
+        }
+    }
+
+    /// The snapshot rebuilt from the row's fields.
     pub fn to_update(&self) -> TaskUpdate {
         let state = self.state();
         let kind = match state {
@@ -178,6 +194,28 @@ pub fn video_key(url: &TikTokUrl) -> String {
 }
 
 const UNFINISHED: &str = "status IN ('PENDING', 'PROGRESS')";
+
+/// Seqs a claim reserves for its attempt's events (an attempt logs about eight).
+pub const SEQ_BLOCK: u64 = 32;
+
+fn seq_param(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+fn seq_value(seq: i64) -> u64 {
+    u64::try_from(seq).unwrap_or_default()
+}
+
+/// The outcome of [`Store::admit_task`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// A new task was recorded.
+    Created(TaskId),
+    /// The same user already has this video and language in flight: that task.
+    Running(TaskId),
+    /// The owner already has this many unfinished tasks, the limit or more.
+    Limited(u64),
+}
 
 /// The durable store (cheap to clone: a pool handle).
 #[derive(Debug, Clone)]
@@ -278,6 +316,45 @@ impl Store {
         Err(StoreError::Corrupt("task creation kept colliding with a finishing task".into()))
     }
 
+    /// Admits a submission atomically: refused when `owner` already has `max_in_flight`
+    /// unfinished tasks, joined to the owner's unfinished task for the same video and language,
+    /// else recorded (as PENDING with `pending`'s message). One round trip; parallel submissions
+    /// of one owner are serialised, so the limit holds under any concurrency.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn admit_task(
+        &self,
+        new: &NewTask<'_>,
+        max_in_flight: u32,
+        pending: &TaskUpdate,
+    ) -> Result<Admission, StoreError> {
+        let key = video_key(new.url);
+        // Two attempts: the running task we collided with may finish between insert and select.
+        for _ in 0..2 {
+            let (outcome, task, unfinished): (String, Option<Uuid>, i64) =
+                sqlx::query_as("SELECT * FROM admit_task($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(new.id.as_uuid())
+                    .bind(new.owner.as_uuid())
+                    .bind(new.url.as_str())
+                    .bind(&key)
+                    .bind(new.url.video_id())
+                    .bind(new.language.as_str())
+                    .bind(i32::try_from(max_in_flight).unwrap_or(i32::MAX))
+                    .bind(&pending.message)
+                    .fetch_one(&self.pool)
+                    .await?;
+            match (outcome.as_str(), task) {
+                ("limit", _) => return Ok(Admission::Limited(seq_value(unfinished))),
+                ("created", Some(id)) => return Ok(Admission::Created(TaskId::from_uuid(id))),
+                ("running", Some(id)) => return Ok(Admission::Running(TaskId::from_uuid(id))),
+                ("running", None) => {}
+                (other, _) => return Err(StoreError::Corrupt(format!("admit_task answered {other:?}"))),
+            }
+        }
+        Err(StoreError::Corrupt("task creation kept colliding with a finishing task".into()))
+    }
+
     /// A task by id, whoever owns it (workers and internal checks).
     ///
     /// # Errors
@@ -314,18 +391,26 @@ impl Store {
         Ok(count)
     }
 
-    /// Cancels an unfinished task of `owner`'s.
+    /// Cancels an unfinished task of `owner`'s, with `message` for the user. The cancel event
+    /// Redis logs next may take one seq above the ceiling; [`Store::record_event`] then keeps it.
     ///
     /// # Errors
     /// [`StoreError`] on database failure.
-    pub async fn cancel_task(&self, id: TaskId, owner: UserId) -> Result<CancelOutcome, StoreError> {
+    pub async fn cancel_task(
+        &self,
+        id: TaskId,
+        owner: UserId,
+        message: &str,
+    ) -> Result<CancelOutcome, StoreError> {
         let cancelled: Option<TaskRow> = sqlx::query_as(&format!(
-            "UPDATE tasks SET status = 'FAILURE', error = 'cancelled', message = 'Task was cancelled',
-                    claim_token = NULL, updated_at = now(), finished_at = now()
+            "UPDATE tasks SET status = 'FAILURE', error = 'cancelled', message = $3,
+                    claim_token = NULL, seq_ceiling = seq_ceiling + 1, updated_at = now(),
+                    finished_at = now()
              WHERE id = $1 AND owner = $2 AND {UNFINISHED} RETURNING *"
         ))
         .bind(id.as_uuid())
         .bind(owner.as_uuid())
+        .bind(message)
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = cancelled {
@@ -354,32 +439,102 @@ impl Store {
         Ok(())
     }
 
-    /// Records the sequence number of the task's latest event.
+    /// Records an event Redis logged with a seq Postgres did not know yet (a cancel, or a
+    /// terminal event Redis had to number differently than expected): it becomes the snapshot
+    /// if it is the newest, and the ceiling covers it.
     ///
     /// # Errors
     /// [`StoreError`] on database failure.
-    pub async fn set_last_seq(&self, id: TaskId, seq: u64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE tasks SET last_seq = GREATEST(last_seq, $2) WHERE id = $1")
-            .bind(id.as_uuid())
-            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-            .execute(&self.pool)
-            .await?;
+    pub async fn record_event(&self, event: &TaskUpdate) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE tasks SET snapshot = CASE WHEN $2 >= last_seq THEN $3 ELSE snapshot END,
+                    last_seq = GREATEST(last_seq, $2), seq_ceiling = GREATEST(seq_ceiling, $2)
+             WHERE id = $1",
+        )
+        .bind(event.task_id.as_uuid())
+        .bind(seq_param(event.seq))
+        .bind(event.logged_json())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
-    /// A worker claims the task: PROGRESS, one more attempt, and its token becomes the only one
-    /// allowed to finish it. Returns the row as it is now; a finished task is returned unchanged.
+    /// Widens the seq block of the claim `token` holds by `more` (an attempt that logs more
+    /// events than [`SEQ_BLOCK`]). Returns the new ceiling, or `None` when the claim is void.
     ///
     /// # Errors
     /// [`StoreError`] on database failure.
-    pub async fn claim_task(&self, id: TaskId, token: Uuid) -> Result<Option<TaskRow>, StoreError> {
+    pub async fn reserve_seqs(&self, id: TaskId, token: Uuid, more: u64) -> Result<Option<u64>, StoreError> {
+        let ceiling: Option<(i64,)> = sqlx::query_as(&format!(
+            "UPDATE tasks SET seq_ceiling = seq_ceiling + $3
+             WHERE id = $1 AND claim_token = $2 AND {UNFINISHED} RETURNING seq_ceiling"
+        ))
+        .bind(id.as_uuid())
+        .bind(token)
+        .bind(seq_param(more))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(ceiling.map(|(c,)| seq_value(c)))
+    }
+
+    /// Re-queues in Postgres a task whose job Redis lost: the claim is void, the task is
+    /// PENDING again with `pending` as its snapshot, numbered one above the ceiling (so above
+    /// every seq a client may have seen). Only a task untouched for `idle` is taken, so of
+    /// several reconcilers finding it only one does. Returns the seq the restored event takes.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn requeue_lost(
+        &self,
+        id: TaskId,
+        idle: Duration,
+        pending: &TaskUpdate,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut draft = pending.clone();
+        draft.seq = 0;
+        let body = serde_json::to_string(&draft).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let seq: Option<(i64,)> = sqlx::query_as(&format!(
+            "UPDATE tasks SET status = 'PENDING', step = 0, message = $3, claim_token = NULL,
+                    seq_ceiling = seq_ceiling + 1, last_seq = seq_ceiling + 1,
+                    snapshot = '{{\"seq\":' || (seq_ceiling + 1) || ',' || substr($4, 2),
+                    updated_at = now()
+             WHERE id = $1 AND {UNFINISHED} AND updated_at < now() - make_interval(secs => $2)
+             RETURNING last_seq"
+        ))
+        .bind(id.as_uuid())
+        .bind(idle.as_secs_f64())
+        .bind(&pending.message)
+        .bind(body)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(seq.map(|(s,)| seq_value(s)))
+    }
+
+    /// A worker claims the task: PROGRESS, one more attempt, and its token becomes the only one
+    /// allowed to finish it. `first` is the attempt's first event, with the seq Redis will give
+    /// it: it becomes the snapshot, and the ceiling moves [`SEQ_BLOCK`] above it for the
+    /// attempt's events. Returns the row as it is now; a finished task is returned unchanged.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn claim_task(
+        &self,
+        id: TaskId,
+        token: Uuid,
+        first: &TaskUpdate,
+    ) -> Result<Option<TaskRow>, StoreError> {
         let claimed: Option<TaskRow> = sqlx::query_as(&format!(
-            "UPDATE tasks SET status = 'PROGRESS', step = GREATEST(step, 1), message = 'Preparing...',
-                    attempts = attempts + 1, claim_token = $2, updated_at = now()
+            "UPDATE tasks SET status = 'PROGRESS', step = GREATEST(step, $5), message = $6,
+                    attempts = attempts + 1, claim_token = $2, last_seq = $3, snapshot = $4,
+                    seq_ceiling = GREATEST(seq_ceiling, $3) + {SEQ_BLOCK}, updated_at = now()
              WHERE id = $1 AND {UNFINISHED} RETURNING *"
         ))
         .bind(id.as_uuid())
         .bind(token)
+        .bind(seq_param(first.seq))
+        .bind(first.logged_json())
+        .bind(i32::try_from(first.step).unwrap_or(0))
+        .bind(&first.message)
         .fetch_optional(&self.pool)
         .await?;
         match claimed {
@@ -389,26 +544,29 @@ impl Store {
     }
 
     /// Saves the recipe and marks the task SUCCESS, in one transaction, if `token` still holds
-    /// the claim. Returns the recipe id, or `None` when the claim was lost (cancelled, or
-    /// re-claimed by another worker).
+    /// the claim. `completion` is the terminal event (its `recipe_id` names the new recipe, its
+    /// seq the one it is to be logged with); it becomes the snapshot. Returns the recipe id, or
+    /// `None` when the claim was lost (cancelled, or re-claimed by another worker).
     ///
     /// # Errors
-    /// [`StoreError`] on database failure.
+    /// [`StoreError`] on database failure; [`StoreError::Corrupt`] without a recipe id.
     pub async fn finish_success(
         &self,
         id: TaskId,
         token: Uuid,
         recipe: &Recipe,
-        last_seq: u64,
+        completion: &TaskUpdate,
     ) -> Result<Option<RecipeId>, StoreError> {
-        let recipe_id = RecipeId::new();
+        let recipe_id = completion
+            .recipe_id
+            .ok_or_else(|| StoreError::Corrupt("a completion without a recipe id".into()))?;
         // One statement, so one round trip and atomic: the recipe row exists exactly when the
         // task row turned SUCCESS under this claim.
         let saved: Option<(Uuid,)> = sqlx::query_as(
             "WITH done AS (
                  UPDATE tasks SET status = 'SUCCESS', step = $3, recipe_id = $4, recipe_name = $5,
-                        message = 'Recipe successfully processed and saved', error = NULL,
-                        last_seq = $6, updated_at = now(), finished_at = now()
+                        message = $8, error = NULL, last_seq = $6, snapshot = $9,
+                        seq_ceiling = GREATEST(seq_ceiling, $6), updated_at = now(), finished_at = now()
                  WHERE id = $1 AND claim_token = $2 AND status = 'PROGRESS'
                  RETURNING id, owner, video_key, language)
              INSERT INTO recipes (id, owner, task_id, video_key, language, title, data)
@@ -420,8 +578,10 @@ impl Store {
         .bind(TOTAL_STEPS as i32)
         .bind(recipe_id.as_uuid())
         .bind(&recipe.title)
-        .bind(i64::try_from(last_seq).unwrap_or(i64::MAX))
+        .bind(seq_param(completion.seq))
         .bind(Json(recipe))
+        .bind(&completion.message)
+        .bind(completion.logged_json())
         .fetch_optional(&self.pool)
         .await?;
         Ok(saved.map(|_| recipe_id))
@@ -440,7 +600,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(&format!(
             "UPDATE tasks SET status = 'FAILURE', step = $3, error = $4, message = $5, last_seq = $6,
-                    updated_at = now(), finished_at = now()
+                    snapshot = $7, seq_ceiling = GREATEST(seq_ceiling, $6), updated_at = now(),
+                    finished_at = now()
              WHERE id = $1 AND ($2::uuid IS NULL OR claim_token = $2) AND {UNFINISHED}"
         ))
         .bind(id.as_uuid())
@@ -448,7 +609,8 @@ impl Store {
         .bind(i32::try_from(update.step).unwrap_or(0))
         .bind(&update.error)
         .bind(&update.message)
-        .bind(i64::try_from(update.seq).unwrap_or(i64::MAX))
+        .bind(seq_param(update.seq))
+        .bind(update.logged_json())
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() == 1)

@@ -133,7 +133,11 @@ struct Run<'a> {
     ctx: &'a Context,
     claim: &'a Claim,
     stop: &'a StopSignal,
+    /// The seq of the task's latest event, as the Redis scripts numbered it.
     seq: u64,
+    /// The highest seq Postgres has reserved for this attempt: Redis may not go past it, so a
+    /// job restored after Redis lost its data starts above every seq it handed out.
+    ceiling: u64,
     step: u32,
 }
 
@@ -142,10 +146,26 @@ impl Run<'_> {
         self.claim.job.task_id
     }
 
+    /// Makes sure the next event's seq is within the attempt's reserved block.
+    async fn reserve_next(&mut self) -> Result<(), Interrupt> {
+        if self.seq < self.ceiling {
+            return Ok(());
+        }
+        let reserved = self.ctx.store.reserve_seqs(self.task(), self.claim.token, store::SEQ_BLOCK).await;
+        match reserved.map_err(anyhow::Error::from)? {
+            Some(ceiling) => {
+                self.ceiling = ceiling;
+                Ok(())
+            }
+            None => Err(Interrupt::Stopped(Stop::Lost)),
+        }
+    }
+
     async fn publish(&mut self, update: TaskUpdate) -> Result<(), Interrupt> {
         if let Some(reason) = self.stop.reason() {
             return Err(Interrupt::Stopped(reason));
         }
+        self.reserve_next().await?;
         match self.ctx.bus.publish(self.claim, &update).await.map_err(anyhow::Error::from)? {
             WriteOutcome::Logged { seq, .. } => {
                 self.seq = seq;
@@ -176,11 +196,13 @@ impl Run<'_> {
         }
     }
 
-    async fn steps(&mut self) -> Result<Outcome, Interrupt> {
+    /// Runs the steps; `first` is the Preparing event Postgres recorded with the claim.
+    async fn steps(&mut self, first: TaskUpdate) -> Result<Outcome, Interrupt> {
         let ctx = self.ctx;
         let job = &self.claim.job;
-        self.step(Step::Preparing, Some(format!("Attempt {} of {}", self.claim.attempt, ctx.max_attempts)))
-            .await?;
+        tracing::info!(step = first.step, "{}", Step::Preparing.text());
+        self.step = first.step;
+        self.publish(first).await?;
         let cached = if ctx.cache_freshness.is_zero() {
             None
         } else {
@@ -219,19 +241,19 @@ impl Run<'_> {
         // the outbound URL rule (the scraper already drops other covers).
         recipe.cover_url = recipe.cover_url.as_deref().and_then(crate::outbound::public_cover);
         self.step(Step::Saving, None).await?;
-        let completion_seq = self.seq + 1;
+        let mut update = TaskUpdate::completion(job.task_id, protocol::RecipeId::new(), recipe.title.clone());
+        update.details = inputs;
+        update.seq = self.seq + 1;
         let saved = ctx
             .store
-            .finish_success(job.task_id, self.claim.token, &recipe, completion_seq)
+            .finish_success(job.task_id, self.claim.token, &recipe, &update)
             .await
             .map_err(anyhow::Error::from)?;
         let Some(recipe_id) = saved else {
             // Postgres says the claim is void: cancelled, or re-claimed after our lease expired.
             return Err(Interrupt::Stopped(Stop::Lost));
         };
-        let mut update = TaskUpdate::completion(job.task_id, recipe_id, recipe.title.clone());
-        update.details = inputs;
-        ctx.bus.finish(&ctx.worker_id, self.claim, &update, false).await.map_err(anyhow::Error::from)?;
+        log_terminal(ctx, self.claim, update, false).await?;
         tracing::info!(%recipe_id, title = %recipe.title, "recipe saved");
         Ok(Outcome::Succeeded)
     }
@@ -242,7 +264,7 @@ impl Run<'_> {
         update.seq = self.seq + 1;
         let changed = self.ctx.store.finish_failure(self.task(), Some(self.claim.token), &update).await?;
         if changed {
-            self.ctx.bus.finish(&self.ctx.worker_id, self.claim, &update, dead).await?;
+            log_terminal(self.ctx, self.claim, update, dead).await?;
         } else {
             self.ctx.bus.drop_task(&self.ctx.worker_id, &self.task().to_string()).await?;
         }
@@ -253,8 +275,14 @@ impl Run<'_> {
 /// Runs one claimed job to its end (or until told to stop) and settles it in Redis and Postgres.
 #[tracing::instrument(skip_all, fields(task_id = %claim.job.task_id, attempt = claim.attempt))]
 pub(crate) async fn run_job(ctx: &Context, claim: &Claim, stop: &StopSignal) -> anyhow::Result<Outcome> {
-    let row = ctx.store.claim_task(claim.job.task_id, claim.token).await?;
-    let mut run = Run { ctx, claim, stop, seq: claim.seq, step: 0 };
+    // The attempt's first event: Postgres keeps it with the claim, numbered as Redis will
+    // number it (nobody else writes the task's log while this claim holds the job).
+    let attempt = format!("Attempt {} of {}", claim.attempt, ctx.max_attempts);
+    let mut first = TaskUpdate::progress(claim.job.task_id, Step::Preparing, Some(attempt));
+    first.seq = claim.seq + 1;
+    let row = ctx.store.claim_task(claim.job.task_id, claim.token, &first).await?;
+    let ceiling = row.as_ref().map_or(0, |row| u64::try_from(row.seq_ceiling).unwrap_or_default());
+    let mut run = Run { ctx, claim, stop, seq: claim.seq, ceiling, step: 0 };
     match row {
         None => {
             // Redis has a job Postgres never recorded: fail it so it does not hang.
@@ -266,9 +294,8 @@ pub(crate) async fn run_job(ctx: &Context, claim: &Claim, stop: &StopSignal) -> 
         Some(row) if row.state().is_terminal() => {
             // A re-run of a job whose outcome Postgres already holds (e.g. Redis lost the
             // terminal event): make sure the log ends with it, and let go.
-            let mut update = row.to_update();
-            update.seq = 0;
-            ctx.bus.finish(&ctx.worker_id, claim, &update, false).await?;
+            let update = serde_json::from_str(&row.snapshot_json()).unwrap_or_else(|_| row.to_update());
+            log_terminal(ctx, claim, update, false).await?;
             return Ok(Outcome::AlreadyFinished);
         }
         Some(_) => {}
@@ -279,7 +306,7 @@ pub(crate) async fn run_job(ctx: &Context, claim: &Claim, stop: &StopSignal) -> 
         run.fail(0, "too_many_attempts", &message, true).await?;
         return Ok(Outcome::DeadLettered("too_many_attempts".into()));
     }
-    match run.steps().await {
+    match run.steps(first).await {
         Ok(outcome) => Ok(outcome),
         Err(Interrupt::Stopped(reason)) => {
             settle_stopped(ctx, claim, reason).await?;
@@ -291,17 +318,18 @@ pub(crate) async fn run_job(ctx: &Context, claim: &Claim, stop: &StopSignal) -> 
             Ok(Outcome::Failed(code.to_owned()))
         }
         Err(Interrupt::Provider { step, error: ProviderError::Transient { message, retry_after } }) => {
-            retry_or_give_up(&run, step, &message, retry_after).await
+            retry_or_give_up(&mut run, step, &message, retry_after).await
         }
         Err(Interrupt::Infra(error)) => {
             tracing::warn!(error = format!("{error:#}"), "infrastructure error; retrying the job");
-            retry_or_give_up(&run, run.step, "A temporary error occurred", None).await
+            let step = run.step;
+            retry_or_give_up(&mut run, step, "A temporary error occurred", None).await
         }
     }
 }
 
 async fn retry_or_give_up(
-    run: &Run<'_>,
+    run: &mut Run<'_>,
     step: u32,
     message: &str,
     retry_after: Option<Duration>,
@@ -323,6 +351,14 @@ async fn retry_or_give_up(
     );
     tracing::info!(?delay, %message, "transient failure; retry scheduled");
     let update = TaskUpdate::retrying(run.task(), step, details);
+    if let Err(interrupt) = run.reserve_next().await {
+        let reason = match interrupt {
+            Interrupt::Stopped(reason) => reason,
+            _ => Stop::Lost,
+        };
+        settle_stopped(ctx, run.claim, reason).await?;
+        return Ok(Outcome::Stopped(reason));
+    }
     match ctx.bus.retry_later(&ctx.worker_id, run.claim, &update, delay).await? {
         WriteOutcome::Cancelled => settle_stopped(ctx, run.claim, Stop::Cancelled).await?,
         WriteOutcome::Lost | WriteOutcome::AlreadyFinished => {
@@ -331,6 +367,25 @@ async fn retry_or_give_up(
         WriteOutcome::Logged { .. } => {}
     }
     Ok(Outcome::RetryScheduled(delay))
+}
+
+/// Logs a terminal event Postgres has accepted. Redis numbers it; when that is not the seq
+/// Postgres recorded (Redis lost data and a restore moved the numbering on), Postgres learns the
+/// real one, so its snapshot never falls behind what clients saw.
+async fn log_terminal(
+    ctx: &Context,
+    claim: &Claim,
+    mut update: TaskUpdate,
+    dead: bool,
+) -> anyhow::Result<()> {
+    if let WriteOutcome::Logged { seq, .. } = ctx.bus.finish(&ctx.worker_id, claim, &update, dead).await?
+        && seq != update.seq
+    {
+        tracing::warn!(recorded = update.seq, logged = seq, "terminal event renumbered by Redis");
+        update.seq = seq;
+        ctx.store.record_event(&update).await?;
+    }
+    Ok(())
 }
 
 async fn settle_stopped(ctx: &Context, claim: &Claim, reason: Stop) -> anyhow::Result<()> {

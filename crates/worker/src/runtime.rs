@@ -260,22 +260,26 @@ pub(crate) async fn reconcile_once(ctx: &Context, idle: Duration) -> anyhow::Res
     let mut restored = 0;
     for row in ctx.store.stale_unfinished(idle, 100).await? {
         let task_id = row.task_id();
-        if !ctx.bus.has_job(task_id).await? {
-            let job = bus::Job {
-                task_id,
-                owner: protocol::UserId::from_uuid(row.owner),
-                url: protocol::TikTokUrl::parse(&row.url)?,
-                language: protocol::Language::parse(&row.language)?,
-            };
-            let mut update = TaskUpdate::pending(task_id);
-            update.details = Some("Queued again after a service restart".into());
-            let last_seq = u64::try_from(row.last_seq).unwrap_or(1);
-            if ctx.bus.restore(&job, last_seq, &update).await?.is_some() {
-                tracing::warn!(%task_id, "restored a job Redis had lost");
-                restored += 1;
-            }
+        if ctx.bus.has_job(task_id).await? {
+            ctx.store.touch(task_id).await?;
+            continue;
         }
-        ctx.store.touch(task_id).await?;
+        let mut update = TaskUpdate::pending(task_id);
+        update.details = Some("Queued again after a service restart".into());
+        // Postgres re-queues first and picks the seq (of several reconcilers, one wins); Redis
+        // then logs the event with it.
+        let Some(seq) = ctx.store.requeue_lost(task_id, idle, &update).await? else { continue };
+        update.seq = seq;
+        let job = bus::Job {
+            task_id,
+            owner: protocol::UserId::from_uuid(row.owner),
+            url: protocol::TikTokUrl::parse(&row.url)?,
+            language: protocol::Language::parse(&row.language)?,
+        };
+        if ctx.bus.restore(&job, &update).await?.is_some() {
+            tracing::warn!(%task_id, seq, "restored a job Redis had lost");
+            restored += 1;
+        }
     }
     Ok(restored)
 }

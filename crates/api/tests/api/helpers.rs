@@ -282,7 +282,9 @@ impl FakeWorker {
         .expect("claim in time")
         .expect("claim")
         .expect("a queued job");
-        self.store.claim_task(claim.job.task_id, claim.token).await.expect("claim in Postgres");
+        let mut first = TaskUpdate::progress(claim.job.task_id, Step::Preparing, None);
+        first.seq = claim.seq + 1;
+        self.store.claim_task(claim.job.task_id, claim.token, &first).await.expect("claim in Postgres");
         claim
     }
 
@@ -309,17 +311,15 @@ impl FakeWorker {
     pub(crate) async fn succeed_with(&self, claim: &Claim, recipe: &Recipe) -> RecipeId {
         let (task, title) = (claim.job.task_id, recipe.title.clone());
         let seq = self.bus.snapshot(task).await.expect("snapshot").expect("task in Redis").seq;
+        let mut completion = TaskUpdate::completion(task, RecipeId::new(), title);
+        completion.seq = seq + 1;
         let recipe_id = self
             .store
-            .finish_success(task, claim.token, recipe, seq + 1)
+            .finish_success(task, claim.token, recipe, &completion)
             .await
             .expect("finish in Postgres")
             .expect("the claim still holds");
-        let outcome = self
-            .bus
-            .finish(&self.id, claim, &TaskUpdate::completion(task, recipe_id, title), false)
-            .await
-            .expect("finish");
+        let outcome = self.bus.finish(&self.id, claim, &completion, false).await.expect("finish");
         assert!(matches!(outcome, WriteOutcome::Logged { .. }), "{outcome:?}");
         recipe_id
     }

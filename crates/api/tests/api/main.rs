@@ -4,6 +4,7 @@
 
 mod auth;
 mod demo;
+mod durability;
 mod edge;
 mod flow;
 mod helpers;

@@ -33,30 +33,49 @@ async fn shutdown_closes_every_socket_with_1012_and_answers_pending_long_polls()
 }
 
 /// A Redis of this test's own, so it can be killed and restarted without touching anyone else.
-struct PrivateRedis {
+pub(crate) struct PrivateRedis {
     port: u16,
     dir: PathBuf,
+    /// With an append-only file (a restart keeps the data), or none (a restart loses it all).
+    persistent: bool,
     child: Option<tokio::process::Child>,
 }
 
 impl PrivateRedis {
     async fn start() -> Self {
+        Self::start_with(true).await
+    }
+
+    /// A Redis that keeps nothing across a restart, like one run without persistence.
+    pub(crate) async fn without_persistence() -> Self {
+        Self::start_with(false).await
+    }
+
+    async fn start_with(persistent: bool) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = std::env::temp_dir().join(format!("relay-api-redis-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut redis = Self { port, dir, child: None };
+        let mut redis = Self { port, dir, persistent, child: None };
         redis.spawn().await;
         redis
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
-    async fn spawn(&mut self) {
+    /// SIGKILL, and wait until it is gone.
+    pub(crate) async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    pub(crate) async fn spawn(&mut self) {
+        let appendonly = if self.persistent { "yes" } else { "no" };
         let child = tokio::process::Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .args(["--appendonly", appendonly, "--appendfsync", "always"])
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -79,11 +98,9 @@ impl PrivateRedis {
         }
     }
 
-    /// SIGKILL, then start again on the same port with the same append-only file.
-    async fn restart(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().await.unwrap();
-        }
+    /// SIGKILL, then start again on the same port (with the same append-only file, if any).
+    pub(crate) async fn restart(&mut self) {
+        self.kill().await;
         self.spawn().await;
     }
 }
@@ -98,7 +115,7 @@ impl Drop for PrivateRedis {
 }
 
 /// Retries a worker write across the moment Redis comes back (its pool drops dead connections).
-async fn publish_retrying(app: &crate::helpers::TestApp, claim: &bus::Claim, step: Step) -> u64 {
+pub(crate) async fn publish_retrying(app: &crate::helpers::TestApp, claim: &bus::Claim, step: Step) -> u64 {
     for _ in 0..10 {
         match app.bus.publish(claim, &TaskUpdate::progress(claim.job.task_id, step, None)).await {
             Ok(bus::WriteOutcome::Logged { seq, .. }) => return seq,

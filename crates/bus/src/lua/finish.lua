@@ -1,23 +1,27 @@
--- The terminal event of the claim holder; the job is done (acked, or dead-lettered).
--- KEYS: job, task, log, leases, processing, dead. ARGV: token, body, task_id, state, channel, ttl, dead
+-- The terminal event Postgres has accepted; the job is done (acked, or dead-lettered).
+-- Postgres arbitrates the outcome (cancel against finish, claim fencing), so the event is logged
+-- whatever this worker's Redis claim says: a lease that expired a moment ago, or a job Redis lost
+-- with its data, must not keep the outcome from open sockets. If Redis lost the task altogether,
+-- it is re-created numbered so that the event takes seq `min_seq`, the one Postgres recorded.
+-- Only the claim holder removes the job itself; a re-claimed job finds the task finished.
+-- KEYS: job, task, log, leases, processing, dead.
+-- ARGV: token, body, task_id, state, channel, ttl, dead, min_seq, owner
+-- Returns the event as logged, or 'already' when the task had its terminal event.
 local state = redis.call('HGET', KEYS[2], 'state')
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
-  if is_terminal(state) then
-    -- Cancelled meanwhile: the claim is void; just let go of the job.
-    redis.call('LREM', KEYS[5], 1, ARGV[3])
-    redis.call('ZREM', KEYS[4], ARGV[3])
-    return 'cancelled'
-  end
-  return 'lost'
-end
 local event = 'already'
 if not is_terminal(state) then
+  if redis.call('HEXISTS', KEYS[2], 'seq') == 0 then
+    local base = math.max(tonumber(ARGV[8]) - 1, 0)
+    redis.call('HSET', KEYS[2], 'owner', ARGV[9], 'seq', base, 'base', base)
+  end
   event = append(KEYS[2], KEYS[3], ARGV[5], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6]))
 end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[4], ARGV[3])
 redis.call('LREM', KEYS[5], 1, ARGV[3])
-if ARGV[7] == '1' then
-  redis.call('RPUSH', KEYS[6], ARGV[3])
+if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[4], ARGV[3])
+  if ARGV[7] == '1' then
+    redis.call('RPUSH', KEYS[6], ARGV[3])
+  end
 end
 return event

@@ -1,6 +1,9 @@
--- Re-create a job that Redis lost (restart without persistence, flush) from the durable row,
--- continuing the task's seq where Postgres last saw it.
--- KEYS: task, log, job, queue. ARGV: body, task_id, owner, url, language, channel, ttl, last_seq
+-- Re-create a job that Redis lost (restart without persistence, flush) from the durable row.
+-- Postgres has already re-queued the task and chosen `seq`, one above every seq Redis may have
+-- handed out before (its ceiling): the restored PENDING event takes exactly that seq, so no
+-- client ever sees a number twice. Whatever is left of the old log is dropped: replays start at
+-- the restored event.
+-- KEYS: task, log, job, queue. ARGV: body, task_id, owner, url, language, channel, ttl, seq
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return nil
 end
@@ -8,10 +11,9 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if is_terminal(state) then
   return nil
 end
-redis.call('HSETNX', KEYS[1], 'owner', ARGV[3])
-if redis.call('HSETNX', KEYS[1], 'seq', ARGV[8]) == 1 then
-  redis.call('HSET', KEYS[1], 'base', ARGV[8])
-end
+local base = tonumber(ARGV[8]) - 1
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'owner', ARGV[3], 'seq', base, 'base', base)
 local event = append(KEYS[1], KEYS[2], ARGV[6], ARGV[1], ARGV[2], 'PENDING', tonumber(ARGV[7]))
 redis.call('HSET', KEYS[3], 'owner', ARGV[3], 'url', ARGV[4], 'language', ARGV[5], 'attempts', 0)
 redis.call('LPUSH', KEYS[4], ARGV[2])

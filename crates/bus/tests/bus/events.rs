@@ -83,7 +83,7 @@ async fn cancel_stops_a_running_job_at_its_next_write() {
     let next = bus.publish(&claim, &TaskUpdate::progress(job.task_id, Step::Scraping, None)).await.unwrap();
     assert_eq!(next, bus::WriteOutcome::Cancelled);
     let finish = TaskUpdate::completion(job.task_id, protocol::RecipeId::new(), "x".into());
-    assert_eq!(bus.finish("w1", &claim, &finish, false).await.unwrap(), bus::WriteOutcome::Cancelled);
+    assert_eq!(bus.finish("w1", &claim, &finish, false).await.unwrap(), bus::WriteOutcome::AlreadyFinished);
     assert!(bus.held("w1").await.unwrap().is_empty(), "the worker let go of the job");
     let notice = tokio::time::timeout(Duration::from_secs(5), cancels.next()).await.unwrap();
     assert_eq!(notice, FeedItem::Cancelled(job.task_id));
@@ -114,14 +114,70 @@ async fn rate_limit_allows_the_limit_then_says_how_long_to_wait() {
 }
 
 #[tokio::test]
-async fn a_restored_task_continues_its_seq_and_replays_from_there() {
+async fn a_restored_task_takes_the_seq_postgres_chose_and_replays_from_there() {
     let bus = test_bus();
     let job = job();
+    let mut pending = TaskUpdate::pending(job.task_id);
+    pending.seq = 40;
 
-    let event = bus.restore(&job, 7, &TaskUpdate::pending(job.task_id)).await.unwrap().expect("restored");
+    let event = bus.restore(&job, &pending).await.unwrap().expect("restored");
 
-    assert_eq!(seq(&event), 8);
+    assert_eq!(seq(&event), 40);
+    assert_eq!(bus.snapshot(job.task_id).await.unwrap().unwrap().seq, 40);
     assert_eq!(bus.events_after(job.task_id, 7).await.unwrap(), vec![event.clone()]);
     assert_eq!(bus.events_after(job.task_id, 0).await.unwrap(), vec![event], "older events are gone");
-    assert!(bus.restore(&job, 7, &TaskUpdate::pending(job.task_id)).await.unwrap().is_none(), "job exists");
+    assert!(bus.restore(&job, &pending).await.unwrap().is_none(), "job exists");
+}
+
+#[tokio::test]
+async fn a_restore_over_leftovers_of_the_task_still_takes_the_chosen_seq() {
+    let bus = test_bus();
+    let job = queued(&bus).await;
+    let claim = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().unwrap();
+    bus.publish(&claim, &TaskUpdate::progress(job.task_id, Step::Preparing, None)).await.unwrap();
+    crate::delete_job(&bus, job.task_id).await;
+    let mut pending = TaskUpdate::pending(job.task_id);
+    pending.seq = 35;
+
+    let event = bus.restore(&job, &pending).await.unwrap().expect("restored");
+
+    assert_eq!(seq(&event), 35);
+    let next = bus.claim("w2", NO_WAIT, LEASE).await.unwrap().expect("queued again");
+    assert_eq!(next.seq, 35);
+    assert_eq!(bus.events_after(job.task_id, 2).await.unwrap(), vec![event], "the log starts at the restore");
+}
+
+#[tokio::test]
+async fn a_finish_postgres_accepted_is_logged_after_the_lease_lapsed_or_redis_lost_the_task() {
+    let bus = test_bus();
+    let first = queued(&bus).await;
+    let stale = bus.claim("w1", NO_WAIT, Duration::ZERO).await.unwrap().unwrap();
+    bus.maintain(Duration::from_secs(60)).await.unwrap();
+    let mut done = TaskUpdate::completion(first.task_id, protocol::RecipeId::new(), "Soup".into());
+    done.seq = 2;
+
+    let outcome = bus.finish("w1", &stale, &done, false).await.unwrap();
+
+    assert!(matches!(outcome, bus::WriteOutcome::Logged { seq: 2, .. }), "{outcome:?}");
+    let again = bus.claim("w2", NO_WAIT, LEASE).await.unwrap().expect("the re-queued job is still there");
+    assert_eq!(again.state, Some(TaskState::Success), "and finds the task finished");
+
+    // Redis lost everything about a second task: the terminal event is logged with the seq
+    // Postgres recorded, so a client that saw seq 6 sees 7.
+    let lost = job();
+    let claim = bus::Claim {
+        job: lost.clone(),
+        token: uuid::Uuid::new_v4(),
+        attempt: 1,
+        run_id: None,
+        seq: 6,
+        state: None,
+    };
+    let mut failed = TaskUpdate::failure(lost.task_id, 3, "not_a_recipe", "No recipe");
+    failed.seq = 7;
+    let outcome = bus.finish("w1", &claim, &failed, false).await.unwrap();
+    assert!(matches!(outcome, bus::WriteOutcome::Logged { seq: 7, .. }), "{outcome:?}");
+    let snapshot = bus.snapshot(lost.task_id).await.unwrap().expect("the task is known again");
+    assert_eq!((snapshot.owner, snapshot.seq, snapshot.state), (lost.owner, 7, TaskState::Failure));
+    assert_eq!(bus.events_after(lost.task_id, 6).await.unwrap().len(), 1);
 }

@@ -43,3 +43,17 @@ pub(crate) async fn queued(bus: &Bus) -> Job {
 pub(crate) fn seq(event: &str) -> u64 {
     serde_json::from_str::<TaskUpdate>(event).expect("event parses as TaskUpdate").seq
 }
+
+/// Deletes a task's job hash and drops it from the queue, as a partial loss of Redis data would.
+pub(crate) async fn delete_job(bus: &Bus, task: TaskId) {
+    let client = redis::Client::open(redis_url()).expect("client");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("connection");
+    let prefix = bus.prefix();
+    redis::pipe()
+        .del(format!("{prefix}:job:{task}"))
+        .lrem(format!("{prefix}:processing:w1"), 0, task.to_string())
+        .zrem(format!("{prefix}:leases"), task.to_string())
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("delete");
+}

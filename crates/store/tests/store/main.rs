@@ -35,6 +35,22 @@ fn recipe(title: &str) -> Recipe {
     }
 }
 
+const CANCELLED: &str = "Task was cancelled";
+
+/// The first event of an attempt, numbered 2 (after PENDING).
+fn preparing(id: TaskId) -> TaskUpdate {
+    let mut first = TaskUpdate::progress(id, protocol::Step::Preparing, None);
+    first.seq = 2;
+    first
+}
+
+/// A completion event with a new recipe id and the given seq.
+fn completion(id: TaskId, seq: u64) -> TaskUpdate {
+    let mut done = TaskUpdate::completion(id, protocol::RecipeId::new(), "Soup".into());
+    done.seq = seq;
+    done
+}
+
 async fn submit(store: &Store, owner: UserId, video: &str) -> CreateOutcome {
     let (url, language) = (url(video), Language::parse("de").unwrap());
     store.create_task(&NewTask { id: TaskId::new(), owner, url: &url, language: &language }).await.unwrap()
@@ -70,13 +86,22 @@ async fn only_the_current_claim_can_finish_a_task_and_it_saves_one_recipe() {
     let owner = user();
     let id = created(&store, owner, "1").await;
     let (old, current) = (Uuid::new_v4(), Uuid::new_v4());
-    store.claim_task(id, old).await.unwrap();
-    let row = store.claim_task(id, current).await.unwrap().unwrap();
+    store.claim_task(id, old, &preparing(id)).await.unwrap();
+    let row = store.claim_task(id, current, &preparing(id)).await.unwrap().unwrap();
     assert_eq!((row.state(), row.attempts), (TaskState::Progress, 2));
 
-    assert_eq!(store.finish_success(id, old, &recipe("Soup"), 6).await.unwrap(), None, "stale claim");
-    let recipe_id = store.finish_success(id, current, &recipe("Soup"), 6).await.unwrap().expect("saved");
-    assert_eq!(store.finish_success(id, current, &recipe("Soup"), 6).await.unwrap(), None, "only once");
+    assert_eq!(
+        store.finish_success(id, old, &recipe("Soup"), &completion(id, 6)).await.unwrap(),
+        None,
+        "stale claim"
+    );
+    let recipe_id =
+        store.finish_success(id, current, &recipe("Soup"), &completion(id, 6)).await.unwrap().expect("saved");
+    assert_eq!(
+        store.finish_success(id, current, &recipe("Soup"), &completion(id, 6)).await.unwrap(),
+        None,
+        "only once"
+    );
 
     let row = store.task_for_owner(id, owner).await.unwrap().unwrap();
     assert_eq!(
@@ -94,14 +119,19 @@ async fn a_cancelled_task_cannot_succeed_and_cannot_be_cancelled_twice() {
     let owner = user();
     let id = created(&store, owner, "1").await;
     let token = Uuid::new_v4();
-    store.claim_task(id, token).await.unwrap();
+    store.claim_task(id, token, &preparing(id)).await.unwrap();
 
-    assert!(matches!(store.cancel_task(id, user()).await.unwrap(), CancelOutcome::NotFound), "foreign task");
-    let CancelOutcome::Cancelled(row) = store.cancel_task(id, owner).await.unwrap() else { panic!() };
+    assert!(
+        matches!(store.cancel_task(id, user(), CANCELLED).await.unwrap(), CancelOutcome::NotFound),
+        "foreign task"
+    );
+    let CancelOutcome::Cancelled(row) = store.cancel_task(id, owner, CANCELLED).await.unwrap() else {
+        panic!()
+    };
     assert_eq!((row.state(), row.error.as_deref()), (TaskState::Failure, Some("cancelled")));
 
-    assert_eq!(store.finish_success(id, token, &recipe("Soup"), 5).await.unwrap(), None);
-    assert!(matches!(store.cancel_task(id, owner).await.unwrap(), CancelOutcome::Finished(_)));
+    assert_eq!(store.finish_success(id, token, &recipe("Soup"), &completion(id, 5)).await.unwrap(), None);
+    assert!(matches!(store.cancel_task(id, owner, CANCELLED).await.unwrap(), CancelOutcome::Finished(_)));
     let failure = TaskUpdate::failure(id, 2, "x", "y");
     assert!(!store.finish_failure(id, Some(token), &failure).await.unwrap(), "already final");
 }
@@ -112,7 +142,7 @@ async fn the_durable_snapshot_speaks_the_protocol() {
     let owner = user();
     let id = created(&store, owner, "1").await;
     let token = Uuid::new_v4();
-    store.claim_task(id, token).await.unwrap();
+    store.claim_task(id, token, &preparing(id)).await.unwrap();
     let mut failure = TaskUpdate::failure(id, 3, "not_a_recipe", "This video does not contain a recipe");
     failure.seq = 5;
 
@@ -133,8 +163,14 @@ async fn recipes_list_newest_first_page_by_page() {
     for n in 0..5 {
         let id = created(&store, owner, &n.to_string()).await;
         let token = Uuid::new_v4();
-        store.claim_task(id, token).await.unwrap();
-        ids.push(store.finish_success(id, token, &recipe(&format!("R{n}")), 6).await.unwrap().unwrap());
+        store.claim_task(id, token, &preparing(id)).await.unwrap();
+        ids.push(
+            store
+                .finish_success(id, token, &recipe(&format!("R{n}")), &completion(id, 6))
+                .await
+                .unwrap()
+                .unwrap(),
+        );
     }
     created(&store, user(), "9").await;
 
@@ -151,8 +187,8 @@ async fn the_cache_finds_a_fresh_recipe_of_the_same_video_and_language() {
     let store = testkit::store().await;
     let id = created(&store, user(), "77").await;
     let token = Uuid::new_v4();
-    store.claim_task(id, token).await.unwrap();
-    store.finish_success(id, token, &recipe("Cached"), 6).await.unwrap();
+    store.claim_task(id, token, &preparing(id)).await.unwrap();
+    store.finish_success(id, token, &recipe("Cached"), &completion(id, 6)).await.unwrap();
     let de = Language::parse("de").unwrap();
     let en = Language::parse("en").unwrap();
     let hour = Duration::from_secs(3600);
@@ -172,4 +208,122 @@ async fn stale_unfinished_tasks_are_found_for_reconciliation() {
     assert!(store.stale_unfinished(Duration::from_secs(3600), 10).await.unwrap().is_empty());
     let stale = store.stale_unfinished(Duration::ZERO, 10).await.unwrap();
     assert_eq!(stale.iter().map(|r| r.task_id()).collect::<Vec<_>>(), vec![id]);
+}
+
+async fn admit(store: &Store, owner: UserId, video: &str, max: u32) -> store::Admission {
+    let (url, language) = (url(video), Language::parse("de").unwrap());
+    let new = NewTask { id: TaskId::new(), owner, url: &url, language: &language };
+    store.admit_task(&new, max, &TaskUpdate::pending(new.id)).await.unwrap()
+}
+
+#[tokio::test]
+async fn admission_holds_the_in_flight_limit_under_parallel_submissions() {
+    let store = testkit::store().await;
+    let owner = user();
+
+    // Ten different videos at once against a limit of five: counted-then-inserted would let
+    // most of them through, since every count runs before any insert commits.
+    let submissions = (0..10).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move { admit(&store, owner, &format!("10{n}"), 5).await })
+    });
+    let outcomes = futures_util::future::join_all(submissions).await;
+
+    let created =
+        outcomes.iter().filter(|o| matches!(o.as_ref().unwrap(), store::Admission::Created(_))).count();
+    assert_eq!(created, 5, "{outcomes:?}");
+    assert_eq!(store.count_unfinished(owner).await.unwrap(), 5);
+    assert!(matches!(admit(&store, owner, "200", 5).await, store::Admission::Limited(5)));
+    assert!(matches!(admit(&store, user(), "200", 5).await, store::Admission::Created(_)), "per owner");
+}
+
+#[tokio::test]
+async fn admission_joins_the_owner_s_running_task_for_the_same_video() {
+    let store = testkit::store().await;
+    let owner = user();
+    let store::Admission::Created(first) = admit(&store, owner, "1", 5).await else { panic!() };
+
+    assert_eq!(admit(&store, owner, "1", 5).await, store::Admission::Running(first));
+    let row = store.task(first).await.unwrap().unwrap();
+    assert_eq!(
+        (row.state(), row.last_seq, row.message.as_deref()),
+        (TaskState::Pending, 1, Some("Task is waiting to be processed"))
+    );
+}
+
+#[tokio::test]
+async fn a_claim_keeps_its_first_event_and_reserves_seqs_above_it() {
+    let store = testkit::store().await;
+    let owner = user();
+    let id = created(&store, owner, "1").await;
+    let token = Uuid::new_v4();
+    let first = preparing(id);
+
+    let row = store.claim_task(id, token, &first).await.unwrap().unwrap();
+
+    assert_eq!((row.last_seq, row.seq_ceiling), (2, 2 + store::SEQ_BLOCK as i64));
+    assert_eq!(row.snapshot_json(), first.logged_json(), "the snapshot is the event as logged");
+    assert_eq!(store.reserve_seqs(id, token, 10).await.unwrap(), Some(2 + store::SEQ_BLOCK + 10));
+    assert_eq!(store.reserve_seqs(id, Uuid::new_v4(), 10).await.unwrap(), None, "only the claim holder");
+    let again = store.claim_task(id, Uuid::new_v4(), &first).await.unwrap().unwrap();
+    assert_eq!(
+        again.seq_ceiling,
+        2 + 2 * store::SEQ_BLOCK as i64 + 10,
+        "each attempt gets a block of its own"
+    );
+}
+
+#[tokio::test]
+async fn a_task_redis_lost_is_requeued_above_every_seq_once_and_voids_the_claim() {
+    let store = testkit::store().await;
+    let owner = user();
+    let id = created(&store, owner, "1").await;
+    let token = Uuid::new_v4();
+    let ceiling = store.claim_task(id, token, &preparing(id)).await.unwrap().unwrap().seq_ceiling;
+    let pending = TaskUpdate::pending(id);
+
+    assert_eq!(
+        store.requeue_lost(id, Duration::from_secs(3600), &pending).await.unwrap(),
+        None,
+        "not idle yet"
+    );
+    let seq = store.requeue_lost(id, Duration::ZERO, &pending).await.unwrap().expect("requeued");
+
+    assert_eq!(seq, ceiling as u64 + 1);
+    let row = store.task(id).await.unwrap().unwrap();
+    assert_eq!((row.state(), row.last_seq, row.claim_token), (TaskState::Pending, seq as i64, None));
+    let snapshot: TaskUpdate = serde_json::from_str(&row.snapshot_json()).unwrap();
+    assert_eq!((snapshot.seq, snapshot.status), (seq, TaskState::Pending));
+    assert_eq!(
+        store.finish_success(id, token, &recipe("Soup"), &completion(id, 3)).await.unwrap(),
+        None,
+        "the lost claim can no longer finish"
+    );
+    assert_eq!(
+        store.requeue_lost(id, Duration::from_secs(1), &pending).await.unwrap(),
+        None,
+        "a second reconciler right after finds it fresh"
+    );
+}
+
+#[tokio::test]
+async fn terminal_and_recorded_events_become_the_snapshot() {
+    let store = testkit::store().await;
+    let owner = user();
+    let id = created(&store, owner, "1").await;
+    let token = Uuid::new_v4();
+    store.claim_task(id, token, &preparing(id)).await.unwrap();
+    let done = completion(id, 6);
+    store.finish_success(id, token, &recipe("Soup"), &done).await.unwrap().expect("saved");
+    assert_eq!(store.task(id).await.unwrap().unwrap().snapshot_json(), done.logged_json());
+
+    // Redis numbered the terminal event higher (a restore moved it on): Postgres follows.
+    let mut renumbered = done.clone();
+    renumbered.seq = 40;
+    store.record_event(&renumbered).await.unwrap();
+    let row = store.task(id).await.unwrap().unwrap();
+    assert_eq!((row.last_seq, row.seq_ceiling), (40, 40));
+    assert_eq!(row.snapshot_json(), renumbered.logged_json());
+    store.record_event(&done).await.unwrap();
+    assert_eq!(store.task(id).await.unwrap().unwrap().last_seq, 40, "never backwards");
 }

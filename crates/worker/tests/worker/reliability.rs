@@ -73,7 +73,7 @@ async fn a_cancel_aborts_the_running_provider_call_and_saves_nothing() {
     until_step(&mut feed, job.task_id, 2).await;
 
     // What the api does on DELETE /task/{id}: Postgres first, then the event and the notice.
-    env.store.cancel_task(job.task_id, job.owner).await.unwrap();
+    env.store.cancel_task(job.task_id, job.owner, "Task was cancelled").await.unwrap();
     let update = TaskUpdate::failure(job.task_id, 2, "cancelled", "Task was cancelled");
     env.bus.cancel(job.task_id, &update).await.unwrap().expect("logged");
     let ended = until_terminal(&mut feed, job.task_id).await;
@@ -114,4 +114,80 @@ async fn a_job_redis_lost_is_restored_from_postgres_and_completes() {
     assert_eq!(done.seq, 7, "seq continues after the lost PENDING (1): restored PENDING is 2");
     stop.cancel();
     worker.await.unwrap().unwrap();
+}
+
+/// The seqs of the task's events on the feed, up to and including the first one `last` accepts.
+async fn seqs_until(
+    feed: &mut bus::Feed,
+    task: protocol::TaskId,
+    last: impl Fn(&TaskUpdate) -> bool,
+) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            if let bus::FeedItem::Event { task_id, json, .. } = feed.next().await
+                && task_id == task
+            {
+                let update: TaskUpdate = serde_json::from_str(&json).unwrap();
+                seqs.push(update.seq);
+                if last(&update) {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the task got there in time");
+    seqs
+}
+
+#[tokio::test]
+async fn after_crashes_and_a_redis_data_loss_the_seq_only_moves_forward() {
+    let env = Env::new().await;
+    let mut feed = env.feed().await;
+    let short_lease = worker::WorkerConfig {
+        lease: Duration::from_secs(1),
+        heartbeat: Duration::from_millis(300),
+        ..config()
+    };
+    let job = env.submit("https://www.tiktok.com/@chef/video/1", "de").await;
+    // Two workers die (kill -9: their runtimes dropped) in the middle of the job, each after
+    // the scraping step, so the task's events run well past what Postgres saw at the claims.
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let doomed = env.worker(
+            Arc::new(ScriptedScraper::new(vec![Act::Hang])),
+            Arc::new(EchoExtractor),
+            short_lease.clone(),
+        );
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        runtime.spawn(doomed.run_until_stopped(tokio_util::sync::CancellationToken::new()));
+        seen.extend(seqs_until(&mut feed, job.task_id, |u| u.step == 2).await);
+        runtime.shutdown_background();
+    }
+    // Redis loses everything (a restart without persistence); the reconciler finds the task.
+    let mut conn =
+        redis::Client::open(testkit::redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{}:*", env.bus.prefix())).query_async(&mut conn).await.unwrap();
+    let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
+    sqlx::query("UPDATE tasks SET updated_at = now() - interval '1 hour'")
+        .execute(env.store.pool())
+        .await
+        .unwrap();
+
+    let (stop, survivor) =
+        spawn(env.worker(Arc::new(ScriptedScraper::ok()), Arc::new(EchoExtractor), short_lease));
+    let after = seqs_until(&mut feed, job.task_id, TaskUpdate::is_terminal).await;
+
+    let before_loss = *seen.iter().max().unwrap();
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "before the loss: {seen:?}");
+    assert!(after.windows(2).all(|w| w[0] < w[1]), "after the loss: {after:?}");
+    assert!(after[0] > before_loss, "numbering continues above {before_loss}: {after:?}");
+    let row = env.store.task(job.task_id).await.unwrap().unwrap();
+    assert_eq!((row.state(), row.last_seq), (TaskState::Success, *after.last().unwrap() as i64));
+    assert_eq!(recipe_count(&env.store, job.task_id).await, 1);
+    stop.cancel();
+    survivor.await.unwrap().unwrap();
 }
