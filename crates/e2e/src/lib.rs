@@ -294,7 +294,25 @@ pub struct Proxy {
     pub port: u16,
     state: std::sync::Arc<std::sync::Mutex<tokio_util::sync::CancellationToken>>,
     open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    flowing: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Copies `from` to `to` while `flowing` says so; a stall holds the bytes (the peer just waits).
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut flowing: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let Ok(n) = from.read(&mut buf).await else { return };
+        let open = flowing.wait_for(|f| *f).await.is_ok();
+        if n == 0 || !open || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
 }
 
 impl Proxy {
@@ -308,23 +326,27 @@ impl Proxy {
         let state = std::sync::Arc::new(std::sync::Mutex::new(tokio_util::sync::CancellationToken::new()));
         let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
         let (task_state, task_open) = (state.clone(), open.clone());
+        let (flowing, flow) = tokio::sync::watch::channel(true);
         let task = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
                 if !task_open.load(std::sync::atomic::Ordering::SeqCst) {
                     continue; // dropped: connection refused, in effect
                 }
                 let cut = task_state.lock().map(|t| t.clone()).unwrap_or_default();
-                let target = target.clone();
+                let (target, flow) = (target.clone(), flow.clone());
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else { return };
+                    let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else { return };
+                    let ((in_read, in_write), (out_read, out_write)) =
+                        (inbound.into_split(), outbound.into_split());
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        () = forward(in_read, out_write, flow.clone()) => {}
+                        () = forward(out_read, in_write, flow) => {}
                         () = cut.cancelled() => {}
                     }
                 });
             }
         });
-        Ok(Self { port, state, open, task })
+        Ok(Self { port, state, open, flowing, task })
     }
 
     /// Cuts every connection and refuses new ones.
@@ -339,6 +361,16 @@ impl Proxy {
     /// Accepts connections again.
     pub fn restore(&self) {
         self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Stalls every connection: bytes are held, nothing is refused, until [`Proxy::resume`].
+    pub fn stall(&self) {
+        self.flowing.send_replace(false);
+    }
+
+    /// Lets held bytes through again.
+    pub fn resume(&self) {
+        self.flowing.send_replace(true);
     }
 }
 
