@@ -77,3 +77,36 @@ async fn submissions_get_503_while_postgres_is_unreachable_and_work_again_after(
     let updates = collect(stack.client(port, user, false).watch(task.task_id)).await;
     assert_eq!(updates.last().unwrap().status, TaskState::Success);
 }
+
+#[tokio::test]
+async fn a_foreign_task_and_an_unknown_one_get_the_same_answer_from_the_same_lookups() {
+    // The owner's task lives in Redis; another user asks for it, and for an id nobody has.
+    // Both must be answered from Postgres: with Postgres gone, both are 503. Had the foreign id
+    // been answered from Redis alone (faster, so timing told the two apart), it would be 404.
+    let stack = Stack::new().await;
+    let db = Url::parse(&stack.database_url).unwrap();
+    let proxy =
+        Proxy::start(format!("{}:{}", db.host_str().unwrap(), db.port().unwrap_or(5432))).await.unwrap();
+    let mut through_proxy = db.clone();
+    through_proxy.set_port(Some(proxy.port)).unwrap();
+    let proxied = Stack { database_url: through_proxy.to_string(), ..stack.clone() };
+    let api = proxied.api(0, &[]).await.unwrap();
+    let port = api.port.unwrap();
+    let task =
+        stack.client(port, Uuid::new_v4(), false).submit(&url(PASTA), &lang("en")).await.unwrap().task_id;
+    let stranger = stack.token(Uuid::new_v4());
+    let http = reqwest::Client::new();
+    let ask = |id: String| {
+        http.get(format!("http://127.0.0.1:{port}/task/{id}")).bearer_auth(stranger.clone()).send()
+    };
+
+    let (foreign, unknown) =
+        (ask(task.to_string()).await.unwrap(), ask(protocol::TaskId::new().to_string()).await.unwrap());
+    assert_eq!((foreign.status().as_u16(), unknown.status().as_u16()), (404, 404));
+    assert_eq!(foreign.bytes().await.unwrap(), unknown.bytes().await.unwrap(), "byte-identical 404s");
+
+    proxy.cut();
+    let (foreign, unknown) =
+        (ask(task.to_string()).await.unwrap(), ask(protocol::TaskId::new().to_string()).await.unwrap());
+    assert_eq!((foreign.status().as_u16(), unknown.status().as_u16()), (503, 503), "both wait for Postgres");
+}
