@@ -16,7 +16,10 @@ use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 
+use actix_web::{HttpResponse, web};
+
 use crate::problems;
+use crate::startup::AppState;
 
 /// Adds `T`'s schema and every schema it refers to.
 fn derive<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
@@ -189,6 +192,53 @@ fn add_edge_answers(doc: &mut Value) {
     }
 }
 
+/// The AsyncAPI 3.0 document of the task socket, served at `/asyncapi.json`: the one channel
+/// `/ws/{task_id}` and its one message, a `TaskUpdate` JSON text, with the same derived schemas
+/// as `/openapi.json` (so the two cannot disagree).
+pub fn asyncapi(main_domain: Option<&str>) -> Value {
+    let mut doc = json!({
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "recipe-relay task socket",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "GET /ws/{task_id} upgrades to a WebSocket (token in Authorization or ?token=; ?since=<seq> resumes). The gateway sends the current snapshot (or every event after since), then every event in order, and closes with 1000 after the terminal one. Client messages are ignored except pings. Close codes, resume and ordering rules: docs/protocol.md."
+        },
+        "channels": {
+            "task": {
+                "address": "/ws/{task_id}",
+                "parameters": {"task_id": {"description": "The task id from POST /scrape/async (a UUID)."}},
+                "messages": {"taskUpdate": {"$ref": "#/components/messages/TaskUpdate"}}
+            }
+        },
+        "operations": {
+            "watchTask": {
+                "action": "receive",
+                "channel": {"$ref": "#/channels/task"},
+                "summary": "Every event of the task, in seq order without gaps.",
+                "messages": [{"$ref": "#/channels/task/messages/taskUpdate"}]
+            }
+        },
+        "components": {
+            "messages": {"TaskUpdate": {
+                "name": "TaskUpdate",
+                "contentType": "application/json",
+                "summary": "One event of the task: progress, completion or error.",
+                "payload": {"$ref": "#/components/schemas/TaskUpdate"}
+            }},
+            "schemas": schemas()
+        }
+    });
+    if let Some(domain) = main_domain {
+        doc["servers"] = json!({"public": {"host": domain, "protocol": "wss"}});
+    }
+    doc
+}
+
+/// `GET /asyncapi.json`: the socket's AsyncAPI document.
+pub async fn asyncapi_handler(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(asyncapi(state.api.main_domain.as_deref()))
+}
+
 /// The paths and components, as written.
 fn operations(main_domain: Option<&str>) -> Value {
     let unauthorized = problem_response(
@@ -354,6 +404,9 @@ fn operations(main_domain: Option<&str>) -> Value {
             "/metrics": {"get": {"operationId": "metrics", "summary": "Prometheus metrics", "security": [],
                                  "responses": {"200": {"description": "Text exposition format 0.0.4.",
                                                        "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/asyncapi.json": {"get": {"operationId": "getAsyncApi", "summary": "The task socket's AsyncAPI 3.0 document (its messages are TaskUpdate)", "security": [],
+                                       "responses": {"200": {"description": "AsyncAPI 3.0.",
+                                                             "content": {"application/json": {"schema": {"type": "object"}}}}}}},
             "/openapi.json": {"get": {"operationId": "getOpenApi", "summary": "This document", "security": [],
                                       "responses": {"200": {"description": "OpenAPI 3.1.",
                                                             "content": {"application/json": {"schema": {"type": "object"}}}}}}}
@@ -370,7 +423,7 @@ fn operations(main_domain: Option<&str>) -> Value {
 mod tests {
     use super::*;
 
-    const OPERATIONS: [(&str, &str); 12] = [
+    const OPERATIONS: [(&str, &str); 13] = [
         ("/scrape/async", "post"),
         ("/task/{task_id}", "get"),
         ("/task/{task_id}", "delete"),
@@ -383,6 +436,7 @@ mod tests {
         ("/readyz", "get"),
         ("/metrics", "get"),
         ("/openapi.json", "get"),
+        ("/asyncapi.json", "get"),
     ];
 
     #[test]
@@ -411,6 +465,25 @@ mod tests {
         assert!(doc["paths"]["/healthz"]["get"]["responses"]["429"].is_null(), "public: no per-user limit");
         assert!(doc["paths"]["/shopping-list"]["post"]["responses"]["408"].is_object(), "a body: 408");
         assert!(doc["paths"]["/task/{task_id}"]["get"]["responses"]["408"].is_null(), "no body: no 408");
+    }
+
+    #[test]
+    fn the_socket_document_names_its_channel_and_message_and_every_reference_resolves() {
+        let doc = asyncapi(Some("recipes.example.com"));
+        assert_eq!(doc["asyncapi"], "3.0.0");
+        assert_eq!(doc["channels"]["task"]["address"], "/ws/{task_id}");
+        assert_eq!(doc["servers"]["public"]["host"], "recipes.example.com");
+        let text = doc.to_string();
+        for reference in text.split("\"$ref\":\"").skip(1) {
+            let target = reference.split('"').next().unwrap();
+            let mut node = &doc;
+            for part in target.trim_start_matches("#/").split('/') {
+                node = &node[part];
+            }
+            assert!(node.is_object(), "dangling {target}");
+        }
+        assert!(doc["components"]["schemas"]["TaskUpdate"]["properties"]["seq"].is_object());
+        assert!(asyncapi(None).get("servers").is_none());
     }
 
     #[test]

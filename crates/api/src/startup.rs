@@ -21,7 +21,7 @@ use crate::error::{json_error, path_error, query_error};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::slots::{RequestSlots, UserSlots};
-use crate::{access_log, http_edge, problems, routes, ws};
+use crate::{access_log, http_edge, openapi, problems, routes, ws};
 
 /// How long sockets and in-flight requests get to finish once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -133,6 +133,7 @@ impl Application {
                 .configure(routes::configure)
                 .route("/ws/{task_id}", web::get().to(ws::socket))
                 .route("/problems/{slug}", web::get().to(problems::page))
+                .route("/asyncapi.json", web::get().to(openapi::asyncapi_handler))
                 .configure(|cfg| mounts.configure(cfg))
                 .default_service(web::to(routes::not_found))
                 // Inside the access log, so refused requests are logged and counted too.

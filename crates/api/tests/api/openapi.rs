@@ -270,3 +270,20 @@ async fn every_problem_type_has_a_page_and_unknown_ones_get_404() {
     assert_eq!(unknown.status(), 404);
     assert!(slugs.as_array().unwrap().contains(&json!("invalid-language")));
 }
+
+#[tokio::test]
+async fn the_socket_document_is_served_with_the_schemas_of_the_openapi_document() {
+    let app = spawn_app().await;
+
+    let openapi = document(&app).await;
+    let response = app.http.get(app.url("/asyncapi.json")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let asyncapi: Value = response.json().await.unwrap();
+
+    assert_eq!(asyncapi["asyncapi"], "3.0.0");
+    assert_eq!(asyncapi["channels"]["task"]["address"], "/ws/{task_id}");
+    assert_eq!(
+        asyncapi["components"]["schemas"]["TaskUpdate"],
+        openapi["components"]["schemas"]["TaskUpdate"]
+    );
+}
