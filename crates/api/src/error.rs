@@ -30,6 +30,12 @@ pub enum ApiError {
         /// The deadline in seconds.
         secs: u64,
     },
+    /// 405 with `Allow`: the path exists but does not answer this method.
+    #[error("this path answers only {allow}")]
+    MethodNotAllowed {
+        /// The methods it answers, as the `Allow` header lists them.
+        allow: &'static str,
+    },
     /// 409: the request conflicts with the resource's state (cancelling a finished task).
     #[error("{0}")]
     Conflict(String),
@@ -96,6 +102,9 @@ impl ApiError {
             Self::RequestTimeout { .. } => {
                 ("request-timeout", "Request body too slow", Some(self.to_string()))
             }
+            Self::MethodNotAllowed { .. } => {
+                ("method-not-allowed", "Method not allowed", Some(self.to_string()))
+            }
             Self::Conflict(d) => ("conflict", "Conflict", Some(d.clone())),
             Self::PayloadTooLarge { .. } => {
                 ("payload-too-large", "Request body too large", Some(self.to_string()))
@@ -140,6 +149,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -179,6 +189,9 @@ impl ApiError {
                     header::WWW_AUTHENTICATE,
                     "Bearer realm=\"recipe-relay\", error=\"invalid_token\"",
                 ));
+            }
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, *allow));
             }
             Self::RateLimited { retry_after, .. } => {
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);

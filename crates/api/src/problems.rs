@@ -52,6 +52,12 @@ pub const SLUGS: &[ProblemType] = &[
         meaning: "No such task, recipe or endpoint belongs to you. Another user's task looks exactly the same.",
     },
     ProblemType {
+        slug: "method-not-allowed",
+        status: 405,
+        title: "Method not allowed",
+        meaning: "The path exists but does not answer this method; the Allow header lists the ones it does.",
+    },
+    ProblemType {
         slug: "request-timeout",
         status: 408,
         title: "Request body too slow",
@@ -185,6 +191,7 @@ mod tests {
             ApiError::from(AuthError::KeysUnavailable),
             ApiError::task_not_found(),
             ApiError::RequestTimeout { secs: 10 },
+            ApiError::MethodNotAllowed { allow: "GET" },
             ApiError::Conflict("x".into()),
             ApiError::PayloadTooLarge { limit: 1 },
             ApiError::UnsupportedMediaType,

@@ -189,7 +189,24 @@ pub struct ListRecipe {
     /// The recipe's id (one of the user's own).
     pub id: String,
     /// Servings to shop for; the recipe's own when absent.
+    #[serde(default, deserialize_with = "whole_number")]
     pub servings: Option<u32>,
+}
+
+/// A JSON number that is a whole number, written `2` or `2.0` (JSON Schema's `integer` allows
+/// both, and generated clients send either); anything else is the 400 of a malformed body.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else { return Ok(None) };
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+            .map(|f| f as u64)
+    });
+    whole
+        .and_then(|n| u32::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("servings must be a whole number, got {number}")))
 }
 
 /// Body of `POST /shopping-list`.

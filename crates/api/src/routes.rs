@@ -24,16 +24,27 @@ const JSON: &str = "application/json";
 
 /// Registers every HTTP route except the socket.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/scrape/async", web::post().to(submit))
-        .route("/task/{task_id}", web::get().to(get_task))
-        .route("/task/{task_id}", web::delete().to(cancel_task))
-        .route("/recipes", web::get().to(recipes::list_recipes))
-        .route("/recipes/{recipe_id}", web::get().to(recipes::get_recipe))
-        .route("/shopping-list", web::post().to(recipes::shopping_list))
-        .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics))
-        .route("/openapi.json", web::get().to(openapi));
+    cfg.service(resource("/scrape/async", "POST").route(web::post().to(submit)))
+        .service(
+            resource("/task/{task_id}", "GET, DELETE")
+                .route(web::get().to(get_task))
+                .route(web::delete().to(cancel_task)),
+        )
+        .service(resource("/recipes", "GET").route(web::get().to(recipes::list_recipes)))
+        .service(resource("/recipes/{recipe_id}", "GET").route(web::get().to(recipes::get_recipe)))
+        .service(resource("/shopping-list", "POST").route(web::post().to(recipes::shopping_list)))
+        .service(resource("/healthz", "GET").route(web::get().to(healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(readyz)))
+        .service(resource("/metrics", "GET").route(web::get().to(metrics)))
+        .service(resource("/openapi.json", "GET").route(web::get().to(openapi)));
+}
+
+/// A resource that answers other methods than `allow` with 405 and `Allow` (without it, actix
+/// hands them to the app's default service, the 404 for unknown paths).
+pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow })
+    }))
 }
 
 /// The answer for unknown paths: a 404 problem document.

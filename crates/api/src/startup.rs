@@ -131,9 +131,11 @@ impl Application {
                 .app_data(web::QueryConfig::default().error_handler(query_error))
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .configure(routes::configure)
-                .route("/ws/{task_id}", web::get().to(ws::socket))
-                .route("/problems/{slug}", web::get().to(problems::page))
-                .route("/asyncapi.json", web::get().to(openapi::asyncapi_handler))
+                .service(routes::resource("/ws/{task_id}", "GET").route(web::get().to(ws::socket)))
+                .service(routes::resource("/problems/{slug}", "GET").route(web::get().to(problems::page)))
+                .service(
+                    routes::resource("/asyncapi.json", "GET").route(web::get().to(openapi::asyncapi_handler)),
+                )
                 .configure(|cfg| mounts.configure(cfg))
                 .default_service(web::to(routes::not_found))
                 // Inside the access log, so refused requests are logged and counted too.

@@ -287,3 +287,36 @@ async fn the_socket_document_is_served_with_the_schemas_of_the_openapi_document(
         openapi["components"]["schemas"]["TaskUpdate"]
     );
 }
+
+#[tokio::test]
+async fn a_known_path_with_another_method_is_405_with_allow_and_unknown_paths_stay_404() {
+    let app = spawn_app().await;
+    let trace = |path: &str| app.http.request(reqwest::Method::TRACE, app.url(path)).send();
+
+    let healthz = trace("/healthz").await.unwrap();
+    let task = app.http.put(app.url(&format!("/task/{}", TaskId::new()))).send().await.unwrap();
+    let unknown = trace("/nope").await.unwrap();
+
+    assert_eq!(healthz.status(), 405);
+    assert_eq!(healthz.headers()["allow"], "GET");
+    assert_eq!(healthz.headers()["content-type"], "application/problem+json");
+    assert_eq!(task.status(), 405);
+    assert_eq!(task.headers()["allow"], "GET, DELETE");
+    assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn shopping_list_servings_may_be_written_as_a_whole_float_but_not_a_fraction() {
+    let app = spawn_app().await;
+    let user = TestUser::new();
+    let list = |servings: Value| {
+        let body = json!({"recipes": [{"id": RecipeId::new().to_string(), "servings": servings}]});
+        app.http.post(app.url("/shopping-list")).bearer_auth(&user.token).json(&body).send()
+    };
+
+    let whole = list(json!(21.0)).await.unwrap();
+    let fraction = list(json!(2.5)).await.unwrap();
+
+    assert_eq!(whole.status(), 404, "21.0 is read as 21; the unknown recipe is what is refused");
+    assert_eq!(fraction.status(), 400);
+}
