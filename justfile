@@ -45,6 +45,10 @@ fmt:
 clippy:
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# The dependency policy of deny.toml (licenses, one version per crate, sources), offline.
+deny:
+    scripts/check-deny
+
 # The load tests (docs/performance.md) on release builds, a few minutes; figures also in
 # target/bench.json. With args, one scenario: `just bench latency --sockets 500`.
 bench *args:

@@ -282,8 +282,11 @@ impl std::fmt::Debug for Verifier {
 impl Verifier {
     /// A verifier for the configured secret and/or JWKS endpoint.
     pub fn new(settings: &AuthSettings, options: JwksOptions) -> Self {
-        let hs256 =
-            settings.jwt_secret.as_ref().map(|s| DecodingKey::from_secret(s.expose_secret().as_bytes()));
+        // jsonwebtoken refuses only an empty secret, which verifies nothing: as if none was set.
+        let hs256 = settings
+            .jwt_secret
+            .as_ref()
+            .and_then(|s| DecodingKey::from_secret(s.expose_secret().as_bytes()).ok());
         let jwks = settings.jwks_endpoint().map(|url| Jwks {
             url,
             http: reqwest::Client::builder()
@@ -499,7 +502,7 @@ mod tests {
     }
 
     fn sign(claims: serde_json::Value, alg: Algorithm, secret: &str) -> String {
-        encode(&Header::new(alg), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+        encode(&Header::new(alg), &claims, &EncodingKey::from_secret(secret.as_bytes()).unwrap()).unwrap()
     }
 
     fn user_claims() -> serde_json::Value {

@@ -98,8 +98,13 @@ impl Mounts {
     /// Reads `api.demo_enabled`, `api.dev_mode` and the HS256 secret, and logs what is mounted.
     pub fn from_settings(settings: &Settings) -> Self {
         let demo = settings.api.demo_enabled;
-        let secret = settings.auth.jwt_secret.as_ref().map(|s| s.expose_secret()).filter(|s| !s.is_empty());
-        let dev_tokens = match (settings.api.dev_mode, secret) {
+        // jsonwebtoken refuses an empty secret, which counts as none here.
+        let key = settings
+            .auth
+            .jwt_secret
+            .as_ref()
+            .and_then(|s| EncodingKey::from_secret(s.expose_secret().as_bytes()).ok());
+        let dev_tokens = match (settings.api.dev_mode, key) {
             (false, _) => None,
             (true, None) => {
                 tracing::warn!(
@@ -108,14 +113,11 @@ impl Mounts {
                 );
                 None
             }
-            (true, Some(secret)) => {
+            (true, Some(key)) => {
                 tracing::warn!(
                     "api.dev_mode is on: POST /dev/token mints access tokens for any user. Never enable it in production"
                 );
-                Some(DevTokens {
-                    key: EncodingKey::from_secret(secret.as_bytes()),
-                    audience: settings.auth.audience.clone(),
-                })
+                Some(DevTokens { key, audience: settings.auth.audience.clone() })
             }
         };
         if demo {

@@ -24,10 +24,10 @@
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use deadpool_redis::{Config, Pool, PoolConfig, Runtime};
+use deadpool_redis::{Manager, Pool, PoolConfig, Runtime};
 use protocol::{Language, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Script};
+use redis::{AsyncCommands, AsyncConnectionConfig, Script};
 use tokio::sync::OnceCell;
 
 pub use feed::{Feed, FeedItem};
@@ -139,10 +139,19 @@ impl Bus {
     /// # Errors
     /// [`BusError::Config`] when the URL is malformed.
     pub fn new(config: BusConfig) -> Result<Self, BusError> {
-        let mut pool_config = Config::from_url(config.url.clone());
-        pool_config.pool = Some(PoolConfig::new(config.pool_size.max(1)));
-        let pool =
-            pool_config.create_pool(Some(Runtime::Tokio1)).map_err(|e| BusError::Config(e.to_string()))?;
+        // These connections wait in BLMOVE for as long as the claim asks. redis 1.x gives every
+        // async connection a 500 ms response timeout by default, which would end each longer
+        // wait (the worker's is 1 s) in an error: here BLMOVE's own timeout bounds the wait.
+        let blocking = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(None);
+        let manager = Manager::new_with_config(config.url.as_str(), blocking)
+            .map_err(|e| BusError::Config(e.to_string()))?;
+        let pool = Pool::builder(manager)
+            .config(PoolConfig::new(config.pool_size.max(1)))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| BusError::Config(e.to_string()))?;
         let client = redis::Client::open(config.url.as_str())?;
         Ok(Self { pool, client, shared: Arc::default(), config })
     }
@@ -182,9 +191,9 @@ impl Bus {
             .shared
             .get_or_try_init(|| {
                 let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Duration::from_secs(5))
-                    .set_response_timeout(Duration::from_secs(10))
-                    .set_max_delay(2000);
+                    .set_connection_timeout(Some(Duration::from_secs(5)))
+                    .set_response_timeout(Some(Duration::from_secs(10)))
+                    .set_max_delay(Duration::from_secs(2));
                 ConnectionManager::new_with_config(self.client.clone(), config)
             })
             .await?;
@@ -269,7 +278,7 @@ impl Bus {
     pub async fn snapshot(&self, task: TaskId) -> Result<Option<Snapshot>, BusError> {
         let mut conn = self.conn().await?;
         let (owner, seq, state, json): (Option<String>, Option<u64>, Option<String>, Option<String>) =
-            conn.hget(self.key(&["task", &task.to_string()]), &["owner", "seq", "state", "snap"]).await?;
+            conn.hmget(self.key(&["task", &task.to_string()]), &["owner", "seq", "state", "snap"]).await?;
         let (Some(owner), Some(seq), Some(state), Some(json)) = (owner, seq, state, json) else {
             return Ok(None);
         };

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use rand::RngExt;
 
 /// Backoff state: how many delays have been drawn since the last [`Backoff::reset`].
 #[derive(Debug, Clone)]
@@ -38,14 +38,14 @@ impl Backoff {
 
     /// Draws the next delay with the thread's random generator.
     pub fn next_delay(&mut self) -> Duration {
-        self.next_delay_with(&mut rand::thread_rng())
+        self.next_delay_with(&mut rand::rng())
     }
 
     /// Draws the next delay, uniformly in `[0, ceiling]`, with the given generator.
-    pub fn next_delay_with<R: Rng + ?Sized>(&mut self, rng: &mut R) -> Duration {
+    pub fn next_delay_with<R: RngExt + ?Sized>(&mut self, rng: &mut R) -> Duration {
         let ceiling = self.ceiling().as_secs_f64();
         self.attempt = self.attempt.saturating_add(1);
-        Duration::from_secs_f64(rng.gen_range(0.0..=ceiling))
+        Duration::from_secs_f64(rng.random_range(0.0..=ceiling))
     }
 
     /// Starts over from `base`, after a success.

@@ -131,7 +131,7 @@ struct Socket {
 
 enum SocketEvent {
     Message(Message),
-    Closed(Option<CloseFrame<'static>>),
+    Closed(Option<CloseFrame>),
     Failed(String),
 }
 
@@ -312,8 +312,8 @@ impl Driver {
             Event::Socket(SocketEvent::Message(message)) => {
                 self.contact();
                 let text = match message {
-                    Message::Text(text) => text,
-                    Message::Binary(bytes) => match String::from_utf8(bytes) {
+                    Message::Text(text) => text.as_str().to_owned(),
+                    Message::Binary(bytes) => match String::from_utf8(bytes.into()) {
                         Ok(text) => text,
                         Err(_) => {
                             return Some(Err(ClientError::Protocol(

@@ -115,7 +115,7 @@ impl Stack {
         jsonwebtoken::encode(
             &jsonwebtoken::Header::default(),
             &claims,
-            &jsonwebtoken::EncodingKey::from_secret(self.secret.as_bytes()),
+            &jsonwebtoken::EncodingKey::from_secret(self.secret.as_bytes()).expect("a non-empty secret"),
         )
         .expect("encode token")
     }

@@ -198,7 +198,7 @@ impl Stack {
         Ok(jsonwebtoken::encode(
             &jsonwebtoken::Header::default(),
             &claims,
-            &jsonwebtoken::EncodingKey::from_secret(self.secret.as_bytes()),
+            &jsonwebtoken::EncodingKey::from_secret(self.secret.as_bytes())?,
         )?)
     }
 

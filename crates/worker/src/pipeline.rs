@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use bus::{Bus, Claim, WriteOutcome};
 use protocol::{Recipe, Step, TaskUpdate};
-use rand::Rng;
 use store::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -125,7 +124,7 @@ impl MediaCache for BusMemo<'_> {
 /// Capped exponential backoff with full jitter, never shorter than the provider's own hint.
 pub(crate) fn backoff(attempt: u32, base: Duration, max: Duration, hint: Option<Duration>) -> Duration {
     let ceiling = base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1))).min(max);
-    let jittered = Duration::from_millis(rand::thread_rng().gen_range(0..=ceiling.as_millis() as u64));
+    let jittered = Duration::from_millis(rand::random_range(0..=ceiling.as_millis() as u64));
     jittered.max(hint.unwrap_or_default().min(max))
 }
 

@@ -106,3 +106,43 @@ async fn an_unreachable_jwks_answers_503_not_401() {
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["type"], "/problems/unavailable");
 }
+
+/// Signs claims with a committed RSA test key, as RS256 with its kid.
+fn rs256(key: &str, kid: &str, claims: &Value) -> String {
+    let pem = std::fs::read(format!("{}/tests/keys/{key}.private.pem", env!("CARGO_MANIFEST_DIR")))
+        .expect("test key");
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_rsa_pem(&pem).expect("RSA key"))
+        .expect("sign")
+}
+
+#[tokio::test]
+async fn rs256_tokens_verify_against_an_rsa_key_of_the_jwks() {
+    // Arrange: the project publishes an RSA key next to an EC one
+    let supabase = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(JWKS_PATH))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"keys": [jwk("rs256-a"), jwk("es256-a")]})),
+        )
+        .mount(&supabase)
+        .await;
+    let app = spawn_app_with(&[("SUPABASE_URL", &supabase.uri())]).await;
+    let user = TestUser::new();
+    let token = rs256("rs256-a", "rs256-a", &user_claims(user.id));
+    let tampered = {
+        let mut other = user_claims(user.id);
+        other["sub"] = json!(TestUser::new().id.to_string());
+        let forged = rs256("rs256-a", "rs256-a", &other);
+        let (head, _) = token.rsplit_once('.').unwrap();
+        let (_, signature) = forged.rsplit_once('.').unwrap();
+        format!("{head}.{signature}")
+    };
+
+    // Act + Assert
+    assert_eq!(submit_with(&app, &token, "1").await, 202, "RS256 with the RSA key");
+    assert_eq!(submit_with(&app, &tampered, "2").await, 401, "another token's signature");
+    let wrong_key = rs256("rs256-a", "es256-a", &user_claims(user.id));
+    assert_eq!(submit_with(&app, &wrong_key, "3").await, 401, "RS256 naming the EC key");
+}

@@ -243,7 +243,7 @@ pub(crate) fn hs256(claims: &Value) -> String {
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         claims,
-        &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+        &EncodingKey::from_secret(JWT_SECRET.as_bytes()).expect("HMAC key"),
     )
     .expect("sign")
 }
@@ -525,12 +525,12 @@ impl DartSocket {
 
     /// Sends a text frame (the guide's heartbeat sends `ping`).
     pub(crate) async fn send_text(&mut self, text: &str) {
-        self.stream.send(Message::Text(text.to_owned())).await.expect("send");
+        self.stream.send(Message::Text(text.into())).await.expect("send");
     }
 
     /// Sends a binary frame.
     pub(crate) async fn send_binary(&mut self, bytes: Vec<u8>) {
-        self.stream.send(Message::Binary(bytes)).await.expect("send");
+        self.stream.send(Message::Binary(bytes.into())).await.expect("send");
     }
 }
 

@@ -25,13 +25,13 @@ fn bad_tokens(user: &TestUser) -> Vec<(&'static str, Option<String>)> {
     let wrong_signature = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &user_claims(user.id),
-        &jsonwebtoken::EncodingKey::from_secret(b"someone-elses-secret-of-enough-length!!"),
+        &jsonwebtoken::EncodingKey::from_secret(b"someone-elses-secret-of-enough-length!!").unwrap(),
     )
     .unwrap();
     let hs512 = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
         &user_claims(user.id),
-        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()).unwrap(),
     )
     .unwrap();
     let alg_none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&user_claims(user.id)));

@@ -169,3 +169,13 @@ async fn a_claim_on_an_empty_queue_waits_for_the_next_job() {
     assert_eq!((claim.job, claim.attempt, claim.seq), (job.clone(), 1, 1));
     assert_eq!(bus.held("w1").await.unwrap(), vec![job.task_id.to_string()]);
 }
+
+#[tokio::test]
+async fn an_idle_claim_blocks_its_whole_wait_and_returns_empty_instead_of_timing_out() {
+    // The worker blocks 1 s per claim; redis 1.x cuts a response off after 500 ms by default.
+    let bus = test_bus();
+
+    let claim = bus.claim("w1", Duration::from_secs(1), LEASE).await;
+
+    assert!(matches!(claim, Ok(None)), "an empty queue is no error: {claim:?}");
+}

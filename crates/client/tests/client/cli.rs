@@ -73,9 +73,10 @@ async fn token_prints_a_token_the_api_would_accept() {
     assert_eq!(token.lines().count(), 1, "only the token");
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_audience(&["authenticated"]);
-    let claims = decode::<Claims>(token.trim(), &DecodingKey::from_secret(SECRET.as_bytes()), &validation)
-        .expect("a valid HS256 token for the authenticated audience")
-        .claims;
+    let claims =
+        decode::<Claims>(token.trim(), &DecodingKey::from_secret(SECRET.as_bytes()).unwrap(), &validation)
+            .expect("a valid HS256 token for the authenticated audience")
+            .claims;
     assert_eq!(claims.sub, sub);
     assert_eq!(claims.role, "authenticated");
     assert_eq!(claims.exp - claims.iat, 1800);

@@ -71,7 +71,7 @@ where
 }
 
 async fn send(ws: &mut Ws, update: &TaskUpdate) {
-    let _ = ws.send(Message::Text(serde_json::to_string(update).expect("json"))).await;
+    let _ = ws.send(Message::Text(serde_json::to_string(update).expect("json").into())).await;
 }
 
 /// Closes with `code` and waits for the client's answer (or its disconnect).
@@ -164,7 +164,7 @@ async fn malformed_messages_are_error_items_and_the_watch_goes_on() {
         send(&mut ws, &nth(task, recipe, 1)).await;
         send(&mut ws, &nth(other_task, recipe, 2)).await;
         let last = serde_json::to_vec(&failed(task, 2)).expect("json");
-        let _ = ws.send(Message::Binary(last)).await;
+        let _ = ws.send(Message::Binary(last.into())).await;
         close(ws, CloseCode::Normal).await;
     })
     .await;

@@ -42,8 +42,8 @@ pub(crate) fn mint(
         exp: now.saturating_add(ttl.as_secs()),
         email,
     };
-    encode(&Header::default(), &claims, &EncodingKey::from_secret(secret.as_bytes()))
-        .context("signing the token")
+    let key = EncodingKey::from_secret(secret.as_bytes()).context("reading the signing secret")?;
+    encode(&Header::default(), &claims, &key).context("signing the token")
 }
 
 /// Parses `90s`, `30m`, `1h`, `7d` or plain seconds (`3600`).
