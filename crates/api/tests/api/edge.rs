@@ -273,8 +273,10 @@ async fn content_length_with_transfer_encoding_is_refused_and_the_smuggled_reque
 
     let answer = exchange(&app, smuggling.as_bytes()).await;
 
+    // Since actix-http 3.12.1 (a security fix) its parser refuses the ambiguous framing itself,
+    // with a bare 400 before the app runs; http_edge's own check is the second line behind it.
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert!(answer.contains("Transfer-Encoding"), "the problem says why: {answer}");
+    assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
     assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "one answer, then close: {answer}");
 }
 
