@@ -280,6 +280,19 @@ async fn content_length_with_transfer_encoding_is_refused_and_the_smuggled_reque
     assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "one answer, then close: {answer}");
 }
 
+/// Reads one response head (up to the blank line, or whatever came before the server closed).
+async fn response_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut chunk = [0; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut chunk).await {
+            Ok(n) if n > 0 => head.extend_from_slice(&chunk[..n]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
 #[tokio::test]
 async fn one_user_cannot_hold_more_than_its_request_limit_open() {
     let app = spawn_app_with(&[
@@ -293,31 +306,35 @@ async fn one_user_cannot_hold_more_than_its_request_limit_open() {
          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n",
         user.token
     );
-    let mut held = Vec::new();
-    for _ in 0..2 {
+    // Three slow uploads and no other request of this user: the server takes their slots in
+    // whatever order it reads them, so the two it reads first hold the limit and the last one
+    // is refused at once (its body is never waited for). That refusal is the event proving two
+    // uploads hold their slots; they keep them until their bodies arrive, which they never do.
+    // (Probing with other requests before it would race them for the slots.) If a slow upload
+    // did not hold its slot, none of the three would be answered before the body deadline.
+    let mut uploads = Vec::new();
+    for _ in 0..3 {
         let mut stream = TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
         stream.write_all(slow.as_bytes()).await.unwrap();
-        held.push(stream);
+        uploads.push(stream);
     }
+    let heads = uploads.iter_mut().map(|stream| Box::pin(response_head(stream)));
+    let (first_answer, _, unanswered) =
+        tokio::time::timeout(PATIENCE, futures_util::future::select_all(heads))
+            .await
+            .expect("one of three slow uploads is refused while the other two hold the limit");
+    drop(unanswered);
+    assert!(first_answer.starts_with("HTTP/1.1 429"), "the third upload is refused: {first_answer}");
+
     let recipes = |token: &str| app.http.get(app.url("/recipes")).bearer_auth(token).send();
+    let response = recipes(&user.token).await.unwrap();
 
-    // The two slow uploads take their slots asynchronously: ask until the third is refused.
-    let refused: Value = tokio::time::timeout(PATIENCE, async {
-        loop {
-            let response = recipes(&user.token).await.unwrap();
-            if response.status() == 429 {
-                assert!(response.headers().contains_key("retry-after"));
-                break response.json().await.unwrap();
-            }
-            assert_eq!(response.status(), 200);
-        }
-    })
-    .await
-    .expect("the third request is refused while two are held open");
-
+    assert_eq!(response.status(), 429, "two slow uploads still hold both slots");
+    assert!(response.headers().contains_key("retry-after"));
+    let refused: Value = response.json().await.unwrap();
     assert!(refused["detail"].as_str().unwrap().contains("requests per user"), "{refused}");
     assert_eq!(recipes(&other.token).await.unwrap().status(), 200, "other users are not affected");
-    drop(held);
+    drop(uploads);
 }
 
 #[tokio::test]
