@@ -120,6 +120,20 @@ impl Stack {
         .expect("encode token")
     }
 
+    /// This deployment with its processes reaching Postgres through a [`Proxy`] that the test
+    /// can cut or stall; the proxy is returned with it.
+    ///
+    /// # Panics
+    /// When the database URL is malformed or no port can be bound.
+    pub async fn with_postgres_proxy(&self) -> (Self, Proxy) {
+        let db = Url::parse(&self.database_url).expect("DATABASE_URL is a URL");
+        let target = format!("{}:{}", db.host_str().unwrap_or("127.0.0.1"), db.port().unwrap_or(5432));
+        let proxy = Proxy::start(target).await.expect("proxy");
+        let mut through_proxy = db;
+        through_proxy.set_port(Some(proxy.port)).expect("a port");
+        (Self { database_url: through_proxy.to_string(), ..self.clone() }, proxy)
+    }
+
     /// A client of the gateway at `port` for a new user.
     ///
     /// # Panics

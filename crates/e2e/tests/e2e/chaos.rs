@@ -9,11 +9,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use e2e::{Proc, Proxy, RedisServer, Stack};
+use e2e::{Proc, RedisServer, Stack};
 use futures_util::StreamExt;
 use protocol::{TaskId, TaskState, TaskUpdate};
 use redis::AsyncCommands;
-use url::Url;
 use uuid::Uuid;
 
 use crate::{KAISERSCHMARRN, PANCAKES, PASTA, lang, url};
@@ -74,12 +73,8 @@ async fn every_task_finishes_in_order_once_through_kills_redis_losses_and_postgr
     // stall, two gateways and three workers.
     let mut redis = RedisServer::start().await.unwrap();
     let base = Stack::new().await;
-    let db = Url::parse(&base.database_url).unwrap();
-    let postgres =
-        Proxy::start(format!("{}:{}", db.host_str().unwrap(), db.port().unwrap_or(5432))).await.unwrap();
-    let mut through_proxy = db.clone();
-    through_proxy.set_port(Some(postgres.port)).unwrap();
-    let stack = Stack { redis_url: redis.url(), database_url: through_proxy.to_string(), ..base.clone() };
+    let (proxied, postgres) = base.with_postgres_proxy().await;
+    let stack = Stack { redis_url: redis.url(), ..proxied };
     let mut gateways: Vec<Proc> =
         vec![stack.api(0, GATEWAY).await.unwrap(), stack.api(0, GATEWAY).await.unwrap()];
     let ports: Vec<u16> = gateways.iter().map(|g| g.port.unwrap()).collect();

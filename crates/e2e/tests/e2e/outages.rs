@@ -1,8 +1,7 @@
 //! Redis and Postgres go away mid-flight; nothing hangs and the services recover by themselves.
 
-use e2e::{Proxy, RedisServer, Stack};
+use e2e::{RedisServer, Stack};
 use protocol::TaskState;
-use url::Url;
 use uuid::Uuid;
 
 use crate::{KAISERSCHMARRN, PASTA, collect, lang, url};
@@ -45,12 +44,7 @@ async fn a_redis_restart_mid_task_ends_the_task_instead_of_hanging() {
 #[tokio::test]
 async fn submissions_get_503_while_postgres_is_unreachable_and_work_again_after() {
     let stack = Stack::new().await;
-    let db = Url::parse(&stack.database_url).unwrap();
-    let proxy =
-        Proxy::start(format!("{}:{}", db.host_str().unwrap(), db.port().unwrap_or(5432))).await.unwrap();
-    let mut through_proxy = db.clone();
-    through_proxy.set_port(Some(proxy.port)).unwrap();
-    let proxied = Stack { database_url: through_proxy.to_string(), ..stack.clone() };
+    let (proxied, proxy) = stack.with_postgres_proxy().await;
     let api = proxied.api(0, &[]).await.unwrap();
     let _worker = stack.worker(&[]).await.unwrap();
     let port = api.port.unwrap();
@@ -84,12 +78,7 @@ async fn a_foreign_task_and_an_unknown_one_get_the_same_answer_from_the_same_loo
     // Both must be answered from Postgres: with Postgres gone, both are 503. Had the foreign id
     // been answered from Redis alone (faster, so timing told the two apart), it would be 404.
     let stack = Stack::new().await;
-    let db = Url::parse(&stack.database_url).unwrap();
-    let proxy =
-        Proxy::start(format!("{}:{}", db.host_str().unwrap(), db.port().unwrap_or(5432))).await.unwrap();
-    let mut through_proxy = db.clone();
-    through_proxy.set_port(Some(proxy.port)).unwrap();
-    let proxied = Stack { database_url: through_proxy.to_string(), ..stack.clone() };
+    let (proxied, proxy) = stack.with_postgres_proxy().await;
     let api = proxied.api(0, &[]).await.unwrap();
     let port = api.port.unwrap();
     let task =

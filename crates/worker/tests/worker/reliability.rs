@@ -96,15 +96,7 @@ async fn a_job_redis_lost_is_restored_from_postgres_and_completes() {
     let mut feed = env.feed().await;
     let job = env.submit("https://www.tiktok.com/@chef/video/1", "de").await;
     // Simulate Redis losing everything of this deployment (restart without persistence).
-    let mut conn =
-        redis::Client::open(testkit::redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> =
-        redis::cmd("KEYS").arg(format!("{}:*", env.bus.prefix())).query_async(&mut conn).await.unwrap();
-    let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
-    sqlx::query("UPDATE tasks SET updated_at = now() - interval '1 hour'")
-        .execute(env.store.pool())
-        .await
-        .unwrap();
+    lose_redis_data(&env).await;
 
     let (stop, worker) =
         spawn(env.worker(Arc::new(ScriptedScraper::ok()), Arc::new(EchoExtractor), config()));
@@ -114,6 +106,20 @@ async fn a_job_redis_lost_is_restored_from_postgres_and_completes() {
     assert_eq!(done.seq, 7, "seq continues after the lost PENDING (1): restored PENDING is 2");
     stop.cancel();
     worker.await.unwrap().unwrap();
+}
+
+/// Redis loses everything of this deployment (a restart without persistence), and the tasks
+/// look idle to the reconciler.
+async fn lose_redis_data(env: &Env) {
+    let mut conn =
+        redis::Client::open(testkit::redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{}:*", env.bus.prefix())).query_async(&mut conn).await.unwrap();
+    let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
+    sqlx::query("UPDATE tasks SET updated_at = now() - interval '1 hour'")
+        .execute(env.store.pool())
+        .await
+        .unwrap();
 }
 
 /// The seqs of the task's events on the feed, up to and including the first one `last` accepts.
@@ -167,15 +173,7 @@ async fn after_crashes_and_a_redis_data_loss_the_seq_only_moves_forward() {
         runtime.shutdown_background();
     }
     // Redis loses everything (a restart without persistence); the reconciler finds the task.
-    let mut conn =
-        redis::Client::open(testkit::redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> =
-        redis::cmd("KEYS").arg(format!("{}:*", env.bus.prefix())).query_async(&mut conn).await.unwrap();
-    let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
-    sqlx::query("UPDATE tasks SET updated_at = now() - interval '1 hour'")
-        .execute(env.store.pool())
-        .await
-        .unwrap();
+    lose_redis_data(&env).await;
 
     let (stop, survivor) =
         spawn(env.worker(Arc::new(ScriptedScraper::ok()), Arc::new(EchoExtractor), short_lease));
