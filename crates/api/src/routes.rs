@@ -187,15 +187,15 @@ async fn submit_checked(
             Ok((id, _)) => Some(*id),
             Err(_) => None,
         };
-        if result.is_err() || rebind.is_some() {
-            if let Err(error) = state.bus.forget_idempotency(owner, key).await {
-                tracing::warn!(error = %error, "could not release an Idempotency-Key");
-            }
+        if (result.is_err() || rebind.is_some())
+            && let Err(error) = state.bus.forget_idempotency(owner, key).await
+        {
+            tracing::warn!(error = %error, "could not release an Idempotency-Key");
         }
-        if let Some(id) = rebind {
-            if let Err(error) = state.bus.idempotency(owner, key, id, IDEMPOTENCY_TTL).await {
-                tracing::warn!(error = %error, "could not rebind an Idempotency-Key");
-            }
+        if let Some(id) = rebind
+            && let Err(error) = state.bus.idempotency(owner, key, id, IDEMPOTENCY_TTL).await
+        {
+            tracing::warn!(error = %error, "could not rebind an Idempotency-Key");
         }
     }
     let (id, json) = result?;

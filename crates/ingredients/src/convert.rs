@@ -185,31 +185,29 @@ pub(crate) fn convert_temperatures(step: &str, system: UnitSystem) -> String {
     while i < step.len() {
         let starts_number = step[i..].starts_with(|c: char| c.is_ascii_digit())
             && !step[..i].ends_with(|c: char| c.is_ascii_digit() || c.is_alphabetic());
-        if starts_number {
-            if let Some((degrees, fahrenheit, end)) = temperature_at(step, i) {
-                let paired = {
-                    let after = step[end..].trim_start();
-                    let after = after.strip_prefix(['/', '(']).map(str::trim_start);
-                    after.is_some_and(|a| {
-                        let offset = step.len() - a.len();
-                        temperature_at(step, offset).is_some_and(|(_, f, _)| f == want_fahrenheit)
-                    })
+        if starts_number && let Some((degrees, fahrenheit, end)) = temperature_at(step, i) {
+            let paired = {
+                let after = step[end..].trim_start();
+                let after = after.strip_prefix(['/', '(']).map(str::trim_start);
+                after.is_some_and(|a| {
+                    let offset = step.len() - a.len();
+                    temperature_at(step, offset).is_some_and(|(_, f, _)| f == want_fahrenheit)
+                })
+            };
+            if fahrenheit != want_fahrenheit && !paired {
+                out.push_str(&step[copied..i]);
+                let converted = if fahrenheit {
+                    format!("{} °C", ((degrees - 32.0) * 5.0 / 9.0 / 5.0).round() * 5.0)
+                } else {
+                    let f = degrees * 9.0 / 5.0 + 32.0;
+                    let step_size = if f >= 250.0 { 25.0 } else { 5.0 };
+                    format!("{} °F", (f / step_size).round() * step_size)
                 };
-                if fahrenheit != want_fahrenheit && !paired {
-                    out.push_str(&step[copied..i]);
-                    let converted = if fahrenheit {
-                        format!("{} °C", ((degrees - 32.0) * 5.0 / 9.0 / 5.0).round() * 5.0)
-                    } else {
-                        let f = degrees * 9.0 / 5.0 + 32.0;
-                        let step_size = if f >= 250.0 { 25.0 } else { 5.0 };
-                        format!("{} °F", (f / step_size).round() * step_size)
-                    };
-                    out.push_str(&converted);
-                    copied = end;
-                }
-                i = end;
-                continue;
+                out.push_str(&converted);
+                copied = end;
             }
+            i = end;
+            continue;
         }
         i += step[i..].chars().next().map_or(1, char::len_utf8);
     }

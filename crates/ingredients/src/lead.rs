@@ -73,10 +73,11 @@ fn spans(text: &str) -> Vec<(usize, usize)> {
                 out.push((i, i + c.len_utf8()));
             }
         } else {
-            if c.is_alphabetic() && prev.is_some_and(numeric) {
-                if let Some(s) = start.take() {
-                    out.push((s, i));
-                }
+            if c.is_alphabetic()
+                && prev.is_some_and(numeric)
+                && let Some(s) = start.take()
+            {
+                out.push((s, i));
             }
             start.get_or_insert(i);
         }

@@ -109,10 +109,10 @@ pub fn canonicalize(ingredient: &mut Ingredient, language: &str) {
             ingredient.unit_text.get_or_insert(unit);
         }
     }
-    if let Some(q) = ingredient.quantity {
-        if !(q.is_finite() && q > 0.0) {
-            ingredient.quantity = None;
-        }
+    if let Some(q) = ingredient.quantity
+        && !(q.is_finite() && q > 0.0)
+    {
+        ingredient.quantity = None;
     }
     if ingredient.quantity_max.is_some_and(|m| ingredient.quantity.is_none_or(|q| m <= q)) {
         ingredient.quantity_max = None;

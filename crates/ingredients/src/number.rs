@@ -213,10 +213,11 @@ fn digit_number(words: &[&str]) -> Option<(f64, usize)> {
     let value = plain(words.first()?)?;
     if let Some(next) = words.get(1) {
         let is_fraction = next.contains(['/', '⁄']) || next.chars().count() == 1;
-        if value.fract() == 0.0 && is_fraction {
-            if let Some(fraction) = plain(next).filter(|f| *f < 1.0) {
-                return Some((value + fraction, 2));
-            }
+        if value.fract() == 0.0
+            && is_fraction
+            && let Some(fraction) = plain(next).filter(|f| *f < 1.0)
+        {
+            return Some((value + fraction, 2));
         }
         if lower(next) == "y" && words.get(2).is_some_and(|w| matches!(lower(w).as_str(), "medio" | "media"))
         {

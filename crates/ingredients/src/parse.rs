@@ -197,18 +197,18 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
                 parts.unit_text = Some(text);
             }
             i += ounces_after_pounds(&words[i..], parts.unit, &mut parts.quantity, langs);
-            if words.get(i) == Some(&"/") {
-                if let Some((alt, alt_unit, used, alt_text)) = measure_at(&words[i + 1..], langs) {
-                    let mut quantity = Some(alt.value);
-                    i += 1 + used;
-                    i += ounces_after_pounds(&words[i..], Some(alt_unit), &mut quantity, langs);
-                    parts.alt = Some(Measure {
-                        quantity: quantity.unwrap_or(alt.value),
-                        quantity_max: alt.max,
-                        unit: Some(alt_unit.to_owned()),
-                        unit_text: Some(alt_text),
-                    });
-                }
+            if words.get(i) == Some(&"/")
+                && let Some((alt, alt_unit, used, alt_text)) = measure_at(&words[i + 1..], langs)
+            {
+                let mut quantity = Some(alt.value);
+                i += 1 + used;
+                i += ounces_after_pounds(&words[i..], Some(alt_unit), &mut quantity, langs);
+                parts.alt = Some(Measure {
+                    quantity: quantity.unwrap_or(alt.value),
+                    quantity_max: alt.max,
+                    unit: Some(alt_unit.to_owned()),
+                    unit_text: Some(alt_text),
+                });
             }
             if words.get(i).is_some_and(|w| matches!(lower(w).as_str(), "plus" | "+" | "más")) {
                 // "1 cup plus 2 tablespoons flour": the extra goes to the comment.
@@ -334,13 +334,12 @@ fn read_name(words: &[&str], langs: Langs, parts: &mut Parts) {
         parts.preparation.push(name[cut..].join(" "));
         name.truncate(cut);
     }
-    if !keep_adjectives {
-        if let Some(cut) = (1..name.len())
+    if !keep_adjectives
+        && let Some(cut) = (1..name.len())
             .find(|&j| is_trailing_preparation(name[j], langs) && !is_spanish_product(&name[..=j].join(" ")))
-        {
-            parts.preparation.push(name[cut..].join(" "));
-            name.truncate(cut);
-        }
+    {
+        parts.preparation.push(name[cut..].join(" "));
+        name.truncate(cut);
     }
     // "3 huevos L", "Eier M": a grade letter after the food.
     while name.len() > 1
@@ -362,12 +361,12 @@ fn read_name(words: &[&str], langs: Langs, parts: &mut Parts) {
             let lower_only = lower(only);
             if let Some(stem_len) =
                 ["zehen", "zehe"].iter().find_map(|z| lower_only.strip_suffix(z).map(str::len))
+                && stem_len >= 3
+                && only.is_char_boundary(stem_len)
             {
-                if stem_len >= 3 && only.is_char_boundary(stem_len) {
-                    parts.unit = Some("clove");
-                    parts.unit_text = Some(only[stem_len..].to_owned());
-                    name = vec![&only[..stem_len]];
-                }
+                parts.unit = Some("clove");
+                parts.unit_text = Some(only[stem_len..].to_owned());
+                name = vec![&only[..stem_len]];
             }
         }
     }

@@ -66,10 +66,12 @@ fn singular(word: &str) -> String {
         ("s", ""),
     ];
     for (ending, replacement) in rules {
-        if let Some(stem) = word.strip_suffix(ending) {
-            if stem.chars().count() >= 3 && !word.ends_with("ss") && !word.ends_with("us") {
-                return format!("{stem}{replacement}");
-            }
+        if let Some(stem) = word.strip_suffix(ending)
+            && stem.chars().count() >= 3
+            && !word.ends_with("ss")
+            && !word.ends_with("us")
+        {
+            return format!("{stem}{replacement}");
         }
     }
     word.to_owned()

@@ -73,10 +73,10 @@ fn departures(doc: &Value, schema: &Value, value: &Value, at: &str) -> Vec<Strin
         found.push(format!("{at}: {actual}, the schema says {types:?}"));
         return found;
     }
-    if let Some(options) = schema["enum"].as_array() {
-        if !options.contains(value) {
-            found.push(format!("{at}: {value} is not one of {options:?}"));
-        }
+    if let Some(options) = schema["enum"].as_array()
+        && !options.contains(value)
+    {
+        found.push(format!("{at}: {value} is not one of {options:?}"));
     }
     match value {
         Value::Object(fields) => {

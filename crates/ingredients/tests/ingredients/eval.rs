@@ -51,10 +51,10 @@ fn normalise(name: &str) -> String {
 fn singular(name: &str) -> String {
     let n = normalise(name);
     for ending in ["es", "s", "n", "en"] {
-        if let Some(stem) = n.strip_suffix(ending) {
-            if stem.chars().count() >= 3 {
-                return stem.to_owned();
-            }
+        if let Some(stem) = n.strip_suffix(ending)
+            && stem.chars().count() >= 3
+        {
+            return stem.to_owned();
         }
     }
     n

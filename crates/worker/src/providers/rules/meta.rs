@@ -325,12 +325,11 @@ pub(super) fn title(caption_lines: &[String], transcript: Option<&str>, tags: &[
             }
         }
     }
-    if let Some(caps) = transcript.and_then(|t| MAKING.captures(t)) {
-        if let Some(dish) = caps.name("dish").or_else(|| caps.name("dish_de")) {
-            if let Some(title) = title_candidate(dish.as_str()) {
-                return title;
-            }
-        }
+    if let Some(caps) = transcript.and_then(|t| MAKING.captures(t))
+        && let Some(dish) = caps.name("dish").or_else(|| caps.name("dish_de"))
+        && let Some(title) = title_candidate(dish.as_str())
+    {
+        return title;
     }
     tags.iter()
         .filter(|tag| tag.chars().all(char::is_alphabetic))

@@ -109,26 +109,26 @@ fn extract_recipe(video: &VideoData, language: &Language) -> Result<Recipe, Prov
     let spoken = transcript.map(flatten);
     let mut steps_from = 0;
 
-    if found.ingredients.len() < MIN_INGREDIENTS {
-        if let Some(transcript) = transcript {
-            // Subtitles are only read as a written recipe when they have a header; otherwise
-            // their line breaks are just where the speaker paused.
-            let written = sections::scan(&text::prepare_lines(transcript));
-            if written.had_header {
-                merge(&mut found.ingredients, written.ingredients);
-                if found.steps.is_empty() {
-                    found.steps = written.steps;
-                    found.trusted_steps = written.trusted_steps;
-                }
+    if found.ingredients.len() < MIN_INGREDIENTS
+        && let Some(transcript) = transcript
+    {
+        // Subtitles are only read as a written recipe when they have a header; otherwise
+        // their line breaks are just where the speaker paused.
+        let written = sections::scan(&text::prepare_lines(transcript));
+        if written.had_header {
+            merge(&mut found.ingredients, written.ingredients);
+            if found.steps.is_empty() {
+                found.steps = written.steps;
+                found.trusted_steps = written.trusted_steps;
             }
         }
     }
-    if found.ingredients.len() < MIN_INGREDIENTS {
-        if let Some(spoken) = &spoken {
-            let mentions = spoken::spoken_ingredients(spoken);
-            steps_from = mentions.first().map_or(0, |m| m.at);
-            merge(&mut found.ingredients, mentions.into_iter().map(|m| m.ingredient));
-        }
+    if found.ingredients.len() < MIN_INGREDIENTS
+        && let Some(spoken) = &spoken
+    {
+        let mentions = spoken::spoken_ingredients(spoken);
+        steps_from = mentions.first().map_or(0, |m| m.at);
+        merge(&mut found.ingredients, mentions.into_iter().map(|m| m.ingredient));
     }
     if found.ingredients.len() < MIN_INGREDIENTS {
         // Captions written like speech: "You'll need 2 eggs, 1 cup flour …".
