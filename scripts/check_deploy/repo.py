@@ -229,7 +229,8 @@ class Repo:
         return bins
 
     def _api_routes(self):
-        """Every path the api registers with `.route("/...")` or `.route(CONST, ...)`."""
+        """Every path the api registers: `.route("/...")`, `.route(CONST, ...)` or a
+        `resource("/...")` (actix's `web::resource` or the api's `routes::resource`)."""
         src = os.path.join(self.root, "crates", "api", "src")
         texts = []
         for dirpath, _, filenames in os.walk(src):
@@ -237,7 +238,7 @@ class Repo:
         text = "\n".join(texts)
         consts = dict(re.findall(r'const\s+([A-Z][A-Z0-9_]*)\s*:\s*&str\s*=\s*"(/[^"]*)"', text))
         return sorted(
-            set(re.findall(r'\.route\(\s*"(/[^"]*)"', text))
+            set(re.findall(r'(?:\.route|\bresource)\(\s*"(/[^"]*)"', text))
             | {consts[c] for c in re.findall(r"\.route\(\s*([A-Z][A-Z0-9_]*)\s*,", text) if c in consts}
         )
 
