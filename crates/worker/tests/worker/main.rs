@@ -41,11 +41,28 @@ pub(crate) fn config() -> WorkerConfig {
 pub(crate) struct Env {
     pub(crate) bus: Bus,
     pub(crate) store: Store,
+    database_url: String,
 }
 
 impl Env {
     pub(crate) async fn new() -> Self {
-        Self { bus: testkit::bus(), store: testkit::store().await }
+        let database_url = testkit::fresh_database_url().await;
+        let store = Store::connect(&database_url, 5).await.expect("connect and migrate the test database");
+        Self { bus: testkit::bus(), store, database_url }
+    }
+
+    /// A worker with Redis and Postgres connections of its own, for a worker run on a runtime
+    /// the test drops (kill -9): connections made there die with it, so they must not be the
+    /// ones the test itself goes on using.
+    pub(crate) fn doomed_worker(
+        &self,
+        scraper: Arc<dyn Scraper>,
+        extractor: Arc<dyn Extractor>,
+        config: WorkerConfig,
+    ) -> Worker {
+        let bus = testkit::bus_with_prefix(self.bus.prefix());
+        let store = Store::connect_lazy(&self.database_url, 2).expect("a database URL");
+        Worker::new(bus, store, Providers::new(scraper, extractor), config)
     }
 
     pub(crate) fn worker(

@@ -17,7 +17,7 @@ async fn a_killed_worker_s_job_is_completed_by_another_worker_exactly_once() {
         worker::WorkerConfig { lease: Duration::from_secs(2), heartbeat: Duration::from_secs(1), ..config() };
     // Worker A runs on its own runtime so that killing the runtime kills every task of it,
     // like kill -9: no hand-back, no deregistration, the lease just stops being renewed.
-    let doomed = env.worker(
+    let doomed = env.doomed_worker(
         Arc::new(ScriptedScraper::new(vec![Act::Hang])),
         Arc::new(EchoExtractor),
         short_lease.clone(),
@@ -161,7 +161,7 @@ async fn after_crashes_and_a_redis_data_loss_the_seq_only_moves_forward() {
     // the scraping step, so the task's events run well past what Postgres saw at the claims.
     let mut seen = Vec::new();
     for _ in 0..2 {
-        let doomed = env.worker(
+        let doomed = env.doomed_worker(
             Arc::new(ScriptedScraper::new(vec![Act::Hang])),
             Arc::new(EchoExtractor),
             short_lease.clone(),
