@@ -19,7 +19,7 @@ use tracing::Instrument;
 use crate::auth::SocketUser;
 use crate::error::ApiError;
 use crate::hub::{Delivery, OverflowSignal, Subscription};
-use crate::routes::current;
+use crate::routes::{Current, current};
 use crate::slots::UserSlot;
 use crate::startup::AppState;
 use crate::ws_guard::{self, Violation};
@@ -206,14 +206,16 @@ impl Connection {
         self.last_seq = since.min(now.seq);
         // Without newer events in the log (expired, or lost with Redis' data) the replay sends
         // the snapshot, which still moves the client on.
-        if self.replay().await? {
+        let (over, seq) = (now.state.is_terminal(), now.seq);
+        if self.replay(Some(now)).await? {
             return Ok(true);
         }
-        Ok(now.state.is_terminal() && self.last_seq >= now.seq)
+        Ok(over && self.last_seq >= seq)
     }
 
-    /// Sends every logged event after `last_seq`. Returns whether a terminal one was among them.
-    async fn replay(&mut self) -> Result<bool, End> {
+    /// Sends every logged event after `last_seq`, or else the snapshot if it is newer (`known`,
+    /// when the caller has just read it). Returns whether the task is over.
+    async fn replay(&mut self, known: Option<Current>) -> Result<bool, End> {
         // Right after Redis comes back, pooled connections may still be the dead ones: a couple
         // of quick retries let the pool replace them before the client is bothered.
         let mut attempt = 0;
@@ -248,7 +250,11 @@ impl Connection {
         }
         // Nothing newer in the Redis log. If Redis lost the task's data, the outcome may be in
         // Postgres only (the worker finished while Redis was away): the snapshot moves us on.
-        match current(&self.state, self.task, self.owner).await {
+        let now = match known {
+            Some(now) => Ok(now),
+            None => current(&self.state, self.task, self.owner).await,
+        };
+        match now {
             Ok(now) if now.seq > self.last_seq => {
                 self.send(now.json.into(), now.seq).await?;
                 Ok(now.state.is_terminal())
@@ -356,12 +362,12 @@ impl Connection {
         match delivery {
             Delivery::Event { seq, .. } if seq <= self.last_seq => Ok(false),
             // A gap (a message lost in transit): the log has everything, in order.
-            Delivery::Event { seq, .. } if seq > self.last_seq + 1 => Box::pin(self.replay()).await,
+            Delivery::Event { seq, .. } if seq > self.last_seq + 1 => Box::pin(self.replay(None)).await,
             Delivery::Event { seq, json, terminal } => {
                 self.send(json, seq).await?;
                 Ok(terminal)
             }
-            Delivery::Resync => Box::pin(self.replay()).await,
+            Delivery::Resync => Box::pin(self.replay(None)).await,
         }
     }
 

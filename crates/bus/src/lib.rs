@@ -225,7 +225,7 @@ impl Bus {
     /// [`BusError`] on Redis failure; nothing is queued then.
     pub async fn enqueue(&self, job: &Job, first: &TaskUpdate) -> Result<String, BusError> {
         let id = job.task_id.to_string();
-        let body = draft_json(first)?;
+        let body = first.draft_json();
         let mut conn = self.conn().await?;
         let event: String = ENQUEUE
             .key(self.key(&["task", &id]))
@@ -259,7 +259,7 @@ impl Bus {
             .key(self.key(&["log", &id]))
             .key(self.key(&["job", &id]))
             .key(self.key(&["queue"]))
-            .arg(draft_json(update)?)
+            .arg(update.draft_json())
             .arg(&id)
             .arg(job.owner.to_string())
             .arg(job.url.as_str())
@@ -316,7 +316,7 @@ impl Bus {
             .key(self.key(&["job", &id]))
             .key(self.key(&["queue"]))
             .key(self.key(&["delayed"]))
-            .arg(draft_json(update)?)
+            .arg(update.draft_json())
             .arg(&id)
             .arg(self.events_channel())
             .arg(self.cancel_channel())
@@ -403,10 +403,4 @@ impl Bus {
         let mut conn = self.conn().await?;
         Ok(conn.lrange(self.key(&["dead"]), 0, -1).await?)
     }
-}
-
-/// Serializes an update for the log: without `seq`, which the script puts in front.
-pub(crate) fn draft_json(update: &TaskUpdate) -> Result<String, BusError> {
-    let draft = TaskUpdate { seq: 0, ..update.clone() };
-    serde_json::to_string(&draft).map_err(|e| BusError::Corrupt(e.to_string()))
 }

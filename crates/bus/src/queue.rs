@@ -7,7 +7,7 @@ use protocol::{Language, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
 use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
-use crate::{Bus, BusError, Job, draft_json, now_ms};
+use crate::{Bus, BusError, Job, now_ms};
 
 static CLAIM: LazyLock<Script> =
     LazyLock::new(|| Script::new(concat!(include_str!("lua/take.lua"), include_str!("lua/claim.lua"))));
@@ -206,7 +206,7 @@ impl Bus {
             .key(self.key(&["task", &id]))
             .key(self.key(&["log", &id]))
             .arg(claim.token.to_string())
-            .arg(draft_json(update)?)
+            .arg(update.draft_json())
             .arg(&id)
             .arg(update.status.as_str())
             .arg(self.events_channel())
@@ -273,7 +273,7 @@ impl Bus {
             .key(self.processing(worker))
             .key(self.key(&[target]))
             .arg(claim.token.to_string())
-            .arg(draft_json(update)?)
+            .arg(update.draft_json())
             .arg(&id)
             .arg(update.status.as_str())
             .arg(self.events_channel())

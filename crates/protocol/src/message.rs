@@ -242,11 +242,17 @@ impl TaskUpdate {
         self.status.is_terminal()
     }
 
+    /// The update without its seq, as the stores' scripts take it (they put the seq in front):
+    /// it starts with `{"type":`.
+    pub fn draft_json(&self) -> String {
+        serde_json::to_string(&Self { seq: 0, ..self.clone() }).unwrap_or_default()
+    }
+
     /// The update as the event log holds it: `{"seq":N,` in front of the draft's fields, the
     /// same bytes the Redis scripts write, so a copy kept in Postgres is the same event.
     pub fn logged_json(&self) -> String {
-        let draft = serde_json::to_string(&Self { seq: 0, ..self.clone() }).unwrap_or_default();
-        format!("{{\"seq\":{},{}", self.seq, &draft[1..])
+        let draft = self.draft_json();
+        format!("{{\"seq\":{},{}", self.seq, draft.strip_prefix('{').unwrap_or(&draft))
     }
 }
 

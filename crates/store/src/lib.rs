@@ -490,9 +490,6 @@ impl Store {
         idle: Duration,
         pending: &TaskUpdate,
     ) -> Result<Option<u64>, StoreError> {
-        let mut draft = pending.clone();
-        draft.seq = 0;
-        let body = serde_json::to_string(&draft).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let seq: Option<(i64,)> = sqlx::query_as(&format!(
             "UPDATE tasks SET status = 'PENDING', step = 0, message = $3, claim_token = NULL,
                     seq_ceiling = seq_ceiling + 1, last_seq = seq_ceiling + 1,
@@ -504,7 +501,7 @@ impl Store {
         .bind(id.as_uuid())
         .bind(idle.as_secs_f64())
         .bind(&pending.message)
-        .bind(body)
+        .bind(pending.draft_json())
         .fetch_optional(&self.pool)
         .await?;
         Ok(seq.map(|(s,)| seq_value(s)))

@@ -1,26 +1,17 @@
 //! A task's state across Redis losing its data and parallel submissions: what the client sees
 //! stays true and moves forward (docs/protocol.md, "Sequence numbers and resume").
 
-use std::time::Duration;
-
-use bus::{Claim, WriteOutcome};
+use bus::Claim;
 use protocol::{RecipeId, Step, TaskUpdate};
 use serde_json::{Value, json};
 
 use crate::helpers::{DartSocket, TestApp, TestUser, recipe, seq, spawn_app_with, video_url};
-use crate::resilience::PrivateRedis;
+use crate::resilience::{PrivateRedis, logged_once_redis_answers};
 
 /// What the worker does once Postgres accepted its outcome: log the terminal event, retrying
 /// across the moment Redis comes back.
 async fn log_terminal(app: &TestApp, claim: &Claim, done: &TaskUpdate) -> u64 {
-    for _ in 0..50 {
-        match app.bus.finish("fake-worker", claim, done, false).await {
-            Ok(WriteOutcome::Logged { seq, .. }) => return seq,
-            Ok(other) => panic!("not logged: {other:?}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
-    panic!("Redis did not come back");
+    logged_once_redis_answers(50, || app.bus.finish("fake-worker", claim, done, false)).await
 }
 
 /// Postgres accepts `claim`'s success with the completion numbered `seq`.

@@ -114,17 +114,26 @@ impl Drop for PrivateRedis {
     }
 }
 
-/// Retries a worker write across the moment Redis comes back (its pool drops dead connections).
-pub(crate) async fn publish_retrying(app: &crate::helpers::TestApp, claim: &bus::Claim, step: Step) -> u64 {
-    for _ in 0..10 {
-        match app.bus.publish(claim, &TaskUpdate::progress(claim.job.task_id, step, None)).await {
+/// Retries a worker write, up to `tries` times, across the moment Redis comes back (its pool
+/// drops dead connections on the next checkout); returns the logged event's seq.
+pub(crate) async fn logged_once_redis_answers<F, Fut>(tries: u32, mut write: F) -> u64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bus::WriteOutcome, bus::BusError>>,
+{
+    for _ in 0..tries {
+        match write().await {
             Ok(bus::WriteOutcome::Logged { seq, .. }) => return seq,
             Ok(other) => panic!("refused: {other:?}"),
-            // The pool replaces a dead connection on its next checkout.
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
     panic!("Redis did not come back");
+}
+
+async fn publish_retrying(app: &crate::helpers::TestApp, claim: &bus::Claim, step: Step) -> u64 {
+    let update = TaskUpdate::progress(claim.job.task_id, step, None);
+    logged_once_redis_answers(10, || app.bus.publish(claim, &update)).await
 }
 
 #[tokio::test]
