@@ -18,10 +18,11 @@ pub mod hub;
 pub mod metrics;
 pub mod openapi;
 pub mod problems;
-pub mod recipes;
 pub mod routes;
 pub mod slots;
+pub mod snapshot;
 pub mod startup;
+pub mod state;
 pub mod ws;
 pub mod ws_guard;
 

@@ -19,7 +19,7 @@ use utoipa::openapi::schema::Schema;
 use actix_web::{HttpResponse, web};
 
 use crate::problems;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Adds `T`'s schema and every schema it refers to.
 fn derive<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {

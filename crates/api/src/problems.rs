@@ -14,7 +14,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// One problem type: its slug, status and what it means for a client.
 #[derive(Debug, Clone, Copy)]

@@ -10,7 +10,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use bus::{Bus, BusConfig, Feed};
-use settings::{ApiSettings, Settings};
+use settings::Settings;
 use store::Store;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -21,31 +21,11 @@ use crate::error::{json_error, path_error, query_error};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::slots::{RequestSlots, UserSlots};
+use crate::state::AppState;
 use crate::{access_log, http_edge, openapi, problems, routes, ws};
 
 /// How long sockets and in-flight requests get to finish once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// Everything a handler needs (one per process, shared by the HTTP workers).
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// Redis: queue, event log, limits.
-    pub bus: Bus,
-    /// Postgres: tasks and recipes.
-    pub store: Store,
-    /// This process's fan-out of task events.
-    pub hub: Hub,
-    /// Counters for `/metrics`.
-    pub metrics: Arc<Metrics>,
-    /// Limits and socket tuning.
-    pub api: Arc<ApiSettings>,
-    /// Per-user socket counts on this process.
-    pub sockets: UserSlots,
-    /// Cancelled when the process shuts down; sockets close with 1012.
-    pub shutdown: CancellationToken,
-    /// Socket tasks, awaited on shutdown.
-    pub tracker: TaskTracker,
-}
 
 /// The gateway, bound and ready to run.
 pub struct Application {

@@ -19,9 +19,9 @@ use tracing::Instrument;
 use crate::auth::SocketUser;
 use crate::error::ApiError;
 use crate::hub::{Delivery, OverflowSignal, Subscription};
-use crate::routes::{Current, current};
 use crate::slots::UserSlot;
-use crate::startup::AppState;
+use crate::snapshot::{Current, current};
+use crate::state::AppState;
 use crate::ws_guard::{self, Violation};
 
 /// 1000: the terminal message was sent; the task is over.

@@ -16,7 +16,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Recipes per page by default, and at most.
 const PAGE_DEFAULT: u32 = 20;

@@ -1,18 +1,19 @@
-//! HTTP handlers: submission, task snapshot and long-poll, cancellation, recipes, operations.
+//! Task handlers: submission (with its `Idempotency-Key`), the snapshot and its long-poll,
+//! cancellation.
 
 use std::time::Duration;
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use protocol::{Language, ScrapeRequest, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
+use protocol::{Language, ScrapeRequest, TaskId, TaskUpdate, TikTokUrl, UserId};
 use serde::Deserialize;
 use store::{Admission, CancelOutcome, NewTask};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::metrics::Submission;
-use crate::recipes;
-use crate::startup::AppState;
+use crate::snapshot::{Current, current};
+use crate::state::AppState;
 
 /// How long an `Idempotency-Key` is remembered.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -21,76 +22,6 @@ const IDEMPOTENCY_KEY_MAX: usize = 255;
 /// What `Retry-After` says when the in-flight limit is reached (tasks take tens of seconds).
 const IN_FLIGHT_RETRY: Duration = Duration::from_secs(10);
 const JSON: &str = "application/json";
-
-/// Registers every HTTP route except the socket.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/scrape/async", "POST").route(web::post().to(submit)))
-        .service(
-            resource("/task/{task_id}", "GET, DELETE")
-                .route(web::get().to(get_task))
-                .route(web::delete().to(cancel_task)),
-        )
-        .service(resource("/recipes", "GET").route(web::get().to(recipes::list_recipes)))
-        .service(resource("/recipes/{recipe_id}", "GET").route(web::get().to(recipes::get_recipe)))
-        .service(resource("/shopping-list", "POST").route(web::post().to(recipes::shopping_list)))
-        .service(resource("/healthz", "GET").route(web::get().to(healthz)))
-        .service(resource("/readyz", "GET").route(web::get().to(readyz)))
-        .service(resource("/metrics", "GET").route(web::get().to(metrics)))
-        .service(resource("/openapi.json", "GET").route(web::get().to(openapi)));
-}
-
-/// A resource that answers other methods than `allow` with 405 and `Allow` (without it, actix
-/// hands them to the app's default service, the 404 for unknown paths).
-pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(move || async move {
-        Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow })
-    }))
-}
-
-/// The answer for unknown paths: a 404 problem document.
-///
-/// # Errors
-/// Always [`ApiError::NotFound`].
-pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound("there is no such endpoint; see /openapi.json"))
-}
-
-/// The latest state of a task: its seq, state and the logged event.
-#[derive(Debug, Clone)]
-pub struct Current {
-    /// Seq of the latest event.
-    pub seq: u64,
-    /// Its state word.
-    pub state: TaskState,
-    /// The event, as logged.
-    pub json: String,
-}
-
-/// The task's latest state, if `owner` owns it: from Redis, or from Postgres when Redis no
-/// longer holds the task (expired, lost) or is unreachable. Postgres' snapshot is the latest
-/// event it knows exactly, so one seq (one ETag) always stands for one state.
-///
-/// # Errors
-/// 404 for a missing or foreign task, 503 when neither store answers.
-pub async fn current(state: &AppState, task: TaskId, owner: UserId) -> Result<Current, ApiError> {
-    match state.bus.snapshot(task).await {
-        Ok(Some(snapshot)) if snapshot.owner == owner => {
-            return Ok(Current { seq: snapshot.seq, state: snapshot.state, json: snapshot.json });
-        }
-        // Someone else's task: asked of Postgres all the same (it answers "not yours" too), so
-        // a foreign id takes as long as an unknown one and timing tells them not apart.
-        Ok(Some(_) | None) => {}
-        Err(error) => tracing::warn!(error = %error, "Redis snapshot failed; serving from Postgres"),
-    }
-    let row = state
-        .store
-        .task_for_owner(task, owner)
-        .await
-        .map_err(ApiError::unavailable)?
-        .ok_or_else(ApiError::task_not_found)?;
-    let seq = u64::try_from(row.last_seq).unwrap_or(1);
-    Ok(Current { seq, state: row.state(), json: row.snapshot_json() })
-}
 
 fn invalid(kind: &'static str, detail: String) -> ApiError {
     ApiError::Invalid { kind, detail }
@@ -394,58 +325,6 @@ pub async fn cancel_task(
 /// The seq of a logged event (they start with `{"seq":N,`).
 pub fn seq_of(event: &str) -> Option<u64> {
     event.strip_prefix("{\"seq\":")?.split([',', '}']).next()?.parse().ok()
-}
-
-/// `GET /healthz`: the process is up.
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
-}
-
-/// `GET /readyz`: Redis and Postgres answer within two seconds, and the gateway is not shutting
-/// down (so the load balancer stops routing to it first).
-///
-/// # Errors
-/// 503 while shutting down or when a dependency does not answer.
-pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    if state.shutdown.is_cancelled() {
-        return Err(ApiError::unavailable(anyhow::anyhow!("shutting down")));
-    }
-    let limit = Duration::from_secs(2);
-    let (redis, postgres) = tokio::join!(
-        tokio::time::timeout(limit, state.bus.ping()),
-        tokio::time::timeout(limit, state.store.ping())
-    );
-    let redis_ok = matches!(redis, Ok(Ok(())));
-    let postgres_ok = matches!(postgres, Ok(Ok(())));
-    if redis_ok && postgres_ok {
-        return Ok(
-            HttpResponse::Ok().json(serde_json::json!({"status": "ready", "redis": "ok", "postgres": "ok"}))
-        );
-    }
-    let down: Vec<&str> = [(!redis_ok).then_some("redis"), (!postgres_ok).then_some("postgres")]
-        .into_iter()
-        .flatten()
-        .collect();
-    Err(ApiError::unavailable(anyhow::anyhow!("not ready: {} unreachable", down.join(" and "))))
-}
-
-/// `GET /metrics`: Prometheus text.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let depth = match tokio::time::timeout(Duration::from_secs(1), state.bus.queue_depth()).await {
-        Ok(Ok(depth)) => Some(depth),
-        _ => None,
-    };
-    HttpResponse::Ok()
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        ))
-        .body(state.metrics.render(depth, state.hub.watched_tasks()))
-}
-
-/// `GET /openapi.json`: the OpenAPI 3.1 description of this API.
-pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(crate::openapi::document(state.api.main_domain.as_deref()))
 }
 
 #[cfg(test)]

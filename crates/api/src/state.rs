@@ -1,0 +1,34 @@
+//! [`AppState`]: what every handler reads, built once by [`crate::Application`].
+
+use std::sync::Arc;
+
+use bus::Bus;
+use settings::ApiSettings;
+use store::Store;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::slots::UserSlots;
+
+/// Everything a handler needs (one per process, shared by the HTTP workers).
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Redis: queue, event log, limits.
+    pub bus: Bus,
+    /// Postgres: tasks and recipes.
+    pub store: Store,
+    /// This process's fan-out of task events.
+    pub hub: Hub,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Limits and socket tuning.
+    pub api: Arc<ApiSettings>,
+    /// Per-user socket counts on this process.
+    pub sockets: UserSlots,
+    /// Cancelled when the process shuts down; sockets close with 1012.
+    pub shutdown: CancellationToken,
+    /// Socket tasks, awaited on shutdown.
+    pub tracker: TaskTracker,
+}
