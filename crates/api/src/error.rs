@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use protocol::Problem;
 use protocol::problem::PROBLEM_JSON;
 
-use crate::auth::AuthError;
+use crate::auth::token::AuthError;
 
 /// An error answered to a client. Each variant documents its status; 5xx bodies never carry the
 /// internal cause (it is logged once, here, with its chain).

@@ -1,4 +1,4 @@
-//! Access tokens: Supabase JWTs, verified with the project's HS256 secret or its JWKS.
+//! Token verification: the claims a user's token must carry and the checks of its signature.
 //!
 //! The algorithm is pinned per key, never taken from the token alone: HS256 tokens are checked
 //! only against `SUPABASE_JWT_SECRET`, ES256/RS256 tokens only against the JWKS key named by
@@ -12,30 +12,16 @@
 //! `is_anonymous: true`. Anyone can mint as many as they like without an e-mail, so each one
 //! would get fresh per-user limits on paid scrapes: they are refused unless
 //! `auth.allow_anonymous_users` is on (for apps that sign users in anonymously on purpose).
-//!
-//! JWKS keys are cached by `kid`. A token naming an unknown `kid` triggers one refetch, at most
-//! once per [`JwksOptions::min_refetch_interval`], so a flood of forged `kid`s cannot turn the
-//! gateway into a load generator against the auth server.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, errors::ErrorKind};
 use protocol::UserId;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use settings::AuthSettings;
-use url::Url;
 
-use crate::error::ApiError;
-use crate::slots::{RequestSlots, UserSlot};
+use crate::auth::jwks::{Jwks, JwksOptions, KeyError};
 
 /// Why a request's token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +65,15 @@ pub enum AuthError {
     KeysUnavailable,
 }
 
+impl From<KeyError> for AuthError {
+    fn from(error: KeyError) -> Self {
+        match error {
+            KeyError::Unknown => Self::UnknownKey,
+            KeyError::Unavailable => Self::KeysUnavailable,
+        }
+    }
+}
+
 /// The verified claims of a user's token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
@@ -102,160 +97,6 @@ struct RawClaims {
     is_anonymous: bool,
 }
 
-/// Tuning of the JWKS cache.
-#[derive(Debug, Clone, Copy)]
-pub struct JwksOptions {
-    /// Least time between two fetches caused by unknown `kid`s (or after a failed fetch).
-    pub min_refetch_interval: Duration,
-    /// Keys older than this are refreshed before use, so a revoked key stops working.
-    pub max_age: Duration,
-    /// Timeout of one JWKS request.
-    pub timeout: Duration,
-}
-
-impl Default for JwksOptions {
-    fn default() -> Self {
-        Self {
-            min_refetch_interval: Duration::from_secs(30),
-            max_age: Duration::from_secs(600),
-            timeout: Duration::from_secs(5),
-        }
-    }
-}
-
-/// A JWKS key with the one algorithm it may verify.
-#[derive(Clone)]
-struct PinnedKey {
-    algorithm: Algorithm,
-    key: DecodingKey,
-}
-
-#[derive(Default)]
-struct KeyCache {
-    keys: HashMap<String, PinnedKey>,
-    fetched_at: Option<Instant>,
-}
-
-#[derive(Default)]
-struct FetchGate {
-    /// No fetch for an unknown `kid` (or after a failure) before this instant.
-    not_before: Option<Instant>,
-}
-
-struct Jwks {
-    url: Url,
-    http: reqwest::Client,
-    options: JwksOptions,
-    cache: RwLock<KeyCache>,
-    /// Single flight: one fetch at a time; the gate lives inside it.
-    gate: tokio::sync::Mutex<FetchGate>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RawJwkSet {
-    keys: Vec<serde_json::Value>,
-}
-
-/// Why a fetch failed; logged, never shown to clients.
-#[derive(Debug, thiserror::Error)]
-enum FetchError {
-    #[error("JWKS request failed: {0}")]
-    Http(#[from] reqwest::Error),
-    #[error("JWKS answered {0}")]
-    Status(reqwest::StatusCode),
-}
-
-impl Jwks {
-    fn cached(&self, kid: &str) -> (Option<PinnedKey>, bool) {
-        let cache = self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let fresh = cache.fetched_at.is_some_and(|at| at.elapsed() < self.options.max_age);
-        (cache.keys.get(kid).cloned(), fresh)
-    }
-
-    async fn key(&self, kid: &str) -> Result<PinnedKey, AuthError> {
-        let (key, fresh) = self.cached(kid);
-        if let (Some(key), true) = (&key, fresh) {
-            return Ok(key.clone());
-        }
-        let mut gate = self.gate.lock().await;
-        // Another request may have fetched while this one waited for the gate.
-        let (key_now, fresh_now) = self.cached(kid);
-        match key_now {
-            Some(key) if fresh_now => return Ok(key),
-            // Known but stale: refresh (at most once per max_age, or per interval after a failed
-            // fetch) and fall back to the old key when the JWKS does not answer.
-            Some(stale) => {
-                if gate.not_before.is_some_and(|t| Instant::now() < t)
-                    || self.refresh(&mut gate).await.is_err()
-                {
-                    return Ok(stale);
-                }
-            }
-            None => {
-                let loaded = self.cache.read().map(|c| c.fetched_at.is_some()).unwrap_or(false);
-                let now = Instant::now();
-                if gate.not_before.is_some_and(|t| now < t) {
-                    return Err(if loaded { AuthError::UnknownKey } else { AuthError::KeysUnavailable });
-                }
-                // The first load is free; every later unknown-kid fetch costs the interval.
-                if loaded {
-                    gate.not_before = Some(now + self.options.min_refetch_interval);
-                }
-                if self.refresh(&mut gate).await.is_err() {
-                    return Err(AuthError::KeysUnavailable);
-                }
-            }
-        }
-        self.cached(kid).0.ok_or(AuthError::UnknownKey)
-    }
-
-    async fn refresh(&self, gate: &mut FetchGate) -> Result<(), FetchError> {
-        match self.fetch().await {
-            Ok(keys) => {
-                tracing::info!(keys = keys.len(), "fetched the JWKS");
-                let mut cache = self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-                cache.keys = keys;
-                cache.fetched_at = Some(Instant::now());
-                Ok(())
-            }
-            Err(error) => {
-                tracing::warn!(error = %error, url = %self.url, "could not fetch the JWKS");
-                gate.not_before = Some(Instant::now() + self.options.min_refetch_interval);
-                Err(error)
-            }
-        }
-    }
-
-    async fn fetch(&self) -> Result<HashMap<String, PinnedKey>, FetchError> {
-        let response = self.http.get(self.url.clone()).timeout(self.options.timeout).send().await?;
-        if !response.status().is_success() {
-            return Err(FetchError::Status(response.status()));
-        }
-        let set: RawJwkSet = response.json().await?;
-        Ok(set.keys.into_iter().filter_map(pin_key).collect())
-    }
-}
-
-/// Parses one JWK and pins its algorithm; keys we cannot use are skipped, not fatal.
-fn pin_key(value: serde_json::Value) -> Option<(String, PinnedKey)> {
-    let jwk: Jwk = serde_json::from_value(value).ok()?;
-    let kid = jwk.common.key_id.clone()?;
-    let implied = match &jwk.algorithm {
-        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => Algorithm::ES256,
-        AlgorithmParameters::RSA(_) => Algorithm::RS256,
-        _ => return None,
-    };
-    let declared = match jwk.common.key_algorithm {
-        None => implied,
-        Some(alg) => match alg.to_string().parse::<Algorithm>().ok()? {
-            declared if declared == implied => declared,
-            _ => return None,
-        },
-    };
-    let key = DecodingKey::from_jwk(&jwk).ok()?;
-    Some((kid, PinnedKey { algorithm: declared, key }))
-}
-
 /// Verifies access tokens (cheap to clone).
 #[derive(Clone)]
 pub struct Verifier {
@@ -274,7 +115,7 @@ impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
             .field("hs256", &self.inner.hs256.is_some())
-            .field("jwks", &self.inner.jwks.as_ref().map(|j| j.url.as_str()))
+            .field("jwks", &self.inner.jwks.as_ref().map(|j| j.url().as_str()))
             .finish()
     }
 }
@@ -287,17 +128,7 @@ impl Verifier {
             .jwt_secret
             .as_ref()
             .and_then(|s| DecodingKey::from_secret(s.expose_secret().as_bytes()).ok());
-        let jwks = settings.jwks_endpoint().map(|url| Jwks {
-            url,
-            http: reqwest::Client::builder()
-                .connect_timeout(options.timeout)
-                .timeout(options.timeout)
-                .build()
-                .unwrap_or_default(),
-            options,
-            cache: RwLock::new(KeyCache::default()),
-            gate: tokio::sync::Mutex::new(FetchGate::default()),
-        });
+        let jwks = settings.jwks_endpoint().map(|url| Jwks::new(url, options));
         Self {
             inner: Arc::new(VerifierInner {
                 hs256,
@@ -384,102 +215,14 @@ fn token_alg_is_unknown(token: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// The bearer token of a request, if any.
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
-}
-
-/// The `token` query parameter, if any (sockets only: browsers cannot set headers on them).
-fn query_token(req: &HttpRequest) -> Option<String> {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned())
-        .filter(|t| !t.is_empty())
-}
-
-async fn authenticate(req: &HttpRequest, token: Option<String>) -> Result<Claims, ApiError> {
-    let verifier = req
-        .app_data::<web::Data<Verifier>>()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the Verifier is not registered")))?
-        .clone();
-    let token = token.ok_or(AuthError::Missing)?;
-    verifier.verify(&token).await.map_err(ApiError::from)
-}
-
-/// The signed-in user of a request, from `Authorization: Bearer <token>`. It holds one of the
-/// user's in-flight request slots ([`RequestSlots`]) until the handler is done with it.
-#[derive(Debug, Clone)]
-pub struct AuthUser(
-    pub Claims,
-    #[allow(dead_code, reason = "held for its Drop, which frees the slot")] Option<Arc<UserSlot>>,
-);
-
-impl AuthUser {
-    /// The user.
-    pub fn id(&self) -> UserId {
-        self.0.sub
-    }
-}
-
-impl FromRequest for AuthUser {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let token = bearer(&req).map(str::to_owned);
-            let claims = authenticate(&req, token).await?;
-            // Taken before the body is read: a slow upload holds its slot while it trickles in.
-            let slot = match req.app_data::<web::Data<RequestSlots>>() {
-                Some(limit) => {
-                    Some(Arc::new(limit.slots.try_acquire(claims.sub, limit.max).ok_or_else(|| {
-                        ApiError::RateLimited {
-                            retry_after: Duration::from_secs(1),
-                            detail: format!(
-                                "at most {} requests per user at once; wait for one to finish",
-                                limit.max
-                            ),
-                        }
-                    })?))
-                }
-                None => None,
-            };
-            Ok(Self(claims, slot))
-        })
-    }
-}
-
-/// The signed-in user of a socket request: the bearer header, or else `?token=`.
-#[derive(Debug, Clone)]
-pub struct SocketUser(pub Claims);
-
-impl SocketUser {
-    /// The user.
-    pub fn id(&self) -> UserId {
-        self.0.sub
-    }
-}
-
-impl FromRequest for SocketUser {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let token = bearer(&req).map(str::to_owned).or_else(|| query_token(&req));
-            authenticate(&req, token).await.map(Self)
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
+
     use jsonwebtoken::{EncodingKey, Header, encode};
+    use url::Url;
+
+    use super::*;
     use secrecy::SecretString;
     use serde_json::json;
 
@@ -650,31 +393,5 @@ mod tests {
         let fetches = server.received_requests().await.unwrap().len();
         assert_eq!(fetches, 2, "one load, one failed refresh, then the interval holds");
         assert_eq!(verifier.verify(&es256_token("es256-b")).await, Err(AuthError::UnknownKey));
-    }
-
-    #[test]
-    fn jwk_algorithms_are_pinned_by_key_type() {
-        let ec = json!({"kty": "EC", "crv": "P-256", "kid": "e",
-            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
-        assert_eq!(pin_key(ec.clone()).map(|(_, k)| k.algorithm), Some(Algorithm::ES256));
-        let mut lying = ec;
-        lying["alg"] = json!("RS256");
-        assert!(pin_key(lying).is_none(), "an EC key claiming RS256 is skipped");
-        let oct = json!({"kty": "oct", "kid": "s", "k": "c2VjcmV0"});
-        assert!(pin_key(oct).is_none(), "symmetric keys from a JWKS are never trusted");
-    }
-
-    #[test]
-    fn bearer_and_query_tokens_are_read() {
-        let req = actix_web::test::TestRequest::default()
-            .insert_header((header::AUTHORIZATION, "Bearer abc.def.ghi"))
-            .uri("/ws/x?since=3&token=q.r.s")
-            .to_http_request();
-        assert_eq!(bearer(&req), Some("abc.def.ghi"));
-        assert_eq!(query_token(&req).as_deref(), Some("q.r.s"));
-        let basic = actix_web::test::TestRequest::default()
-            .insert_header((header::AUTHORIZATION, "Basic Zm9v"))
-            .to_http_request();
-        assert_eq!(bearer(&basic), None);
     }
 }
