@@ -6,7 +6,7 @@ use actix_web::error::{JsonPayloadError, PayloadError, QueryPayloadError};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use protocol::Problem;
-use protocol::problem::PROBLEM_JSON;
+use protocol::wire::{PROBLEM_JSON, problems};
 
 use crate::auth::token::AuthError;
 
@@ -91,35 +91,37 @@ impl ApiError {
     /// The problem type slug, title, and the detail shown to the client.
     fn parts(&self) -> (&'static str, &'static str, Option<String>) {
         match self {
-            Self::BadRequest(d) => ("bad-request", "Malformed request", Some(d.clone())),
+            Self::BadRequest(d) => (problems::BAD_REQUEST, "Malformed request", Some(d.clone())),
             Self::Unauthorized(AuthError::KeysUnavailable) => (
-                "unavailable",
+                problems::UNAVAILABLE,
                 "Service unavailable",
                 Some("token signing keys could not be fetched; retry shortly".into()),
             ),
-            Self::Unauthorized(e) => ("unauthorized", "Not signed in", Some(e.to_string())),
-            Self::NotFound(d) => ("not-found", "Not found", Some((*d).into())),
+            Self::Unauthorized(e) => (problems::UNAUTHORIZED, "Not signed in", Some(e.to_string())),
+            Self::NotFound(d) => (problems::NOT_FOUND, "Not found", Some((*d).into())),
             Self::RequestTimeout { .. } => {
-                ("request-timeout", "Request body too slow", Some(self.to_string()))
+                (problems::REQUEST_TIMEOUT, "Request body too slow", Some(self.to_string()))
             }
             Self::MethodNotAllowed { .. } => {
-                ("method-not-allowed", "Method not allowed", Some(self.to_string()))
+                (problems::METHOD_NOT_ALLOWED, "Method not allowed", Some(self.to_string()))
             }
-            Self::Conflict(d) => ("conflict", "Conflict", Some(d.clone())),
+            Self::Conflict(d) => (problems::CONFLICT, "Conflict", Some(d.clone())),
             Self::PayloadTooLarge { .. } => {
-                ("payload-too-large", "Request body too large", Some(self.to_string()))
+                (problems::PAYLOAD_TOO_LARGE, "Request body too large", Some(self.to_string()))
             }
             Self::UnsupportedMediaType => {
-                ("unsupported-media-type", "Unsupported media type", Some(self.to_string()))
+                (problems::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type", Some(self.to_string()))
             }
             Self::Invalid { kind, detail } => (kind, "Invalid request field", Some(detail.clone())),
-            Self::RateLimited { detail, .. } => ("rate-limited", "Too many requests", Some(detail.clone())),
+            Self::RateLimited { detail, .. } => {
+                (problems::RATE_LIMITED, "Too many requests", Some(detail.clone()))
+            }
             Self::Unavailable(_) => (
-                "unavailable",
+                problems::UNAVAILABLE,
                 "Service unavailable",
                 Some("a backing service is unavailable; retry shortly".into()),
             ),
-            Self::Internal(_) => ("internal", "Internal server error", None),
+            Self::Internal(_) => (problems::INTERNAL, "Internal server error", None),
         }
     }
 
@@ -133,7 +135,7 @@ impl ApiError {
     pub fn problem_at(&self, base: &str) -> Problem {
         let (kind, title, detail) = self.parts();
         Problem {
-            kind: format!("{base}/problems/{kind}"),
+            kind: format!("{base}{}{kind}", problems::PREFIX),
             title: title.into(),
             status: self.status_code().as_u16(),
             detail,
@@ -251,17 +253,21 @@ mod tests {
     #[actix_web::test]
     async fn every_error_is_problem_json_with_its_status() {
         let cases = [
-            (ApiError::BadRequest("x".into()), 400, "/problems/bad-request"),
-            (ApiError::from(AuthError::Expired), 401, "/problems/unauthorized"),
-            (ApiError::from(AuthError::KeysUnavailable), 503, "/problems/unavailable"),
-            (ApiError::task_not_found(), 404, "/problems/not-found"),
-            (ApiError::Conflict("done".into()), 409, "/problems/conflict"),
-            (ApiError::PayloadTooLarge { limit: 10 }, 413, "/problems/payload-too-large"),
-            (ApiError::Invalid { kind: "invalid-url", detail: "bad".into() }, 422, "/problems/invalid-url"),
+            (ApiError::BadRequest("x".into()), 400, problems::type_uri(problems::BAD_REQUEST)),
+            (ApiError::from(AuthError::Expired), 401, problems::type_uri(problems::UNAUTHORIZED)),
+            (ApiError::from(AuthError::KeysUnavailable), 503, problems::type_uri(problems::UNAVAILABLE)),
+            (ApiError::task_not_found(), 404, problems::type_uri(problems::NOT_FOUND)),
+            (ApiError::Conflict("done".into()), 409, problems::type_uri(problems::CONFLICT)),
+            (ApiError::PayloadTooLarge { limit: 10 }, 413, problems::type_uri(problems::PAYLOAD_TOO_LARGE)),
+            (
+                ApiError::Invalid { kind: problems::INVALID_URL, detail: "bad".into() },
+                422,
+                problems::type_uri(problems::INVALID_URL),
+            ),
             (
                 ApiError::RateLimited { retry_after: Duration::from_millis(1500), detail: "slow".into() },
                 429,
-                "/problems/rate-limited",
+                problems::type_uri(problems::RATE_LIMITED),
             ),
         ];
         for (error, status, kind) in cases {

@@ -5,7 +5,7 @@
 //! queue of raw JSON messages (`Arc<str>`, shared, never re-serialized per socket). A socket
 //! whose queue is full is a slow reader: it is removed and its
 //! [`Subscription::overflowed`] fires, so the socket closes with
-//! [`crate::ws::CLOSE_SLOW_READER`] and the client resumes with `?since=`.
+//! [`protocol::wire::CLOSE_SLOW_READER`] and the client resumes with `?since=`.
 //!
 //! When the feed reports that it reconnected to Redis, pub/sub messages may have been lost, so
 //! every subscriber gets [`Delivery::Resync`] and re-reads the event log after its last seq.

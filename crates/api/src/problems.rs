@@ -13,6 +13,8 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 
+use protocol::wire::problems;
+
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -32,87 +34,87 @@ pub struct ProblemType {
 /// Every problem type the gateway answers with.
 pub const SLUGS: &[ProblemType] = &[
     ProblemType {
-        slug: "bad-request",
+        slug: problems::BAD_REQUEST,
         status: 400,
         title: "Malformed request",
         meaning: "The body is not the JSON the endpoint expects, or a query parameter or header is malformed. \
                   The detail names the part; fix the request before retrying.",
     },
     ProblemType {
-        slug: "unauthorized",
+        slug: problems::UNAUTHORIZED,
         status: 401,
         title: "Not signed in",
         meaning: "No usable access token: missing, expired, wrongly signed, for another audience, or an API key. \
                   Refresh the Supabase session and retry with the new token.",
     },
     ProblemType {
-        slug: "not-found",
+        slug: problems::NOT_FOUND,
         status: 404,
         title: "Not found",
         meaning: "No such task, recipe or endpoint belongs to you. Another user's task looks exactly the same.",
     },
     ProblemType {
-        slug: "method-not-allowed",
+        slug: problems::METHOD_NOT_ALLOWED,
         status: 405,
         title: "Method not allowed",
         meaning: "The path exists but does not answer this method; the Allow header lists the ones it does.",
     },
     ProblemType {
-        slug: "request-timeout",
+        slug: problems::REQUEST_TIMEOUT,
         status: 408,
         title: "Request body too slow",
         meaning: "The request body did not arrive within api.body_timeout_secs; the connection is closed. \
                   Send the whole body at once.",
     },
     ProblemType {
-        slug: "conflict",
+        slug: problems::CONFLICT,
         status: 409,
         title: "Conflict",
         meaning: "The request conflicts with the resource's state: cancelling a task that already finished, or an \
                   Idempotency-Key whose first request is still being processed (retry in a moment).",
     },
     ProblemType {
-        slug: "payload-too-large",
+        slug: problems::PAYLOAD_TOO_LARGE,
         status: 413,
         title: "Request body too large",
         meaning: "The body is larger than api.max_body_bytes. A scrape request is a link and a language tag.",
     },
     ProblemType {
-        slug: "unsupported-media-type",
+        slug: problems::UNSUPPORTED_MEDIA_TYPE,
         status: 415,
         title: "Unsupported media type",
         meaning: "Send the body as JSON with Content-Type: application/json.",
     },
     ProblemType {
-        slug: "invalid-url",
+        slug: problems::INVALID_URL,
         status: 422,
         title: "Invalid request field",
         meaning: "The url is not a TikTok video link (www, m, vm or vt.tiktok.com). Profiles, sounds and other \
                   sites are refused.",
     },
     ProblemType {
-        slug: "invalid-language",
+        slug: problems::INVALID_LANGUAGE,
         status: 422,
         title: "Invalid request field",
         meaning: "The language is not a BCP 47 tag with a known language, script and region, such as de, pt-BR, \
                   es-419, zh-Hant-TW, sr-Latn or fil (what Flutter's Locale.toLanguageTag() gives).",
     },
     ProblemType {
-        slug: "rate-limited",
+        slug: problems::RATE_LIMITED,
         status: 429,
         title: "Too many requests",
         meaning: "A per-user limit was reached (submissions per minute, tasks in flight, open sockets). Wait for \
                   the seconds in Retry-After, or for a task to finish.",
     },
     ProblemType {
-        slug: "unavailable",
+        slug: problems::UNAVAILABLE,
         status: 503,
         title: "Service unavailable",
         meaning: "A backing service (Redis, Postgres, the token signing keys) is unavailable. Retry after the \
                   seconds in Retry-After.",
     },
     ProblemType {
-        slug: "internal",
+        slug: problems::INTERNAL,
         status: 500,
         title: "Internal server error",
         meaning: "A bug or an unexpected failure on the server. It is logged; retrying later may help.",
@@ -195,16 +197,18 @@ mod tests {
             ApiError::Conflict("x".into()),
             ApiError::PayloadTooLarge { limit: 1 },
             ApiError::UnsupportedMediaType,
-            ApiError::Invalid { kind: "invalid-url", detail: "x".into() },
-            ApiError::Invalid { kind: "invalid-language", detail: "x".into() },
+            ApiError::Invalid { kind: problems::INVALID_URL, detail: "x".into() },
+            ApiError::Invalid { kind: problems::INVALID_LANGUAGE, detail: "x".into() },
             ApiError::RateLimited { retry_after: Duration::from_secs(1), detail: "x".into() },
             ApiError::unavailable(anyhow::anyhow!("x")),
             ApiError::internal(anyhow::anyhow!("x")),
         ];
         for error in errors {
             let problem = error.problem_at("https://recipes.example.com");
-            let slug =
-                problem.kind.strip_prefix("https://recipes.example.com/problems/").expect("absolute type");
+            let slug = problem
+                .kind
+                .strip_prefix(&format!("https://recipes.example.com{}", problems::PREFIX))
+                .expect("absolute type");
             let page = find(slug).unwrap_or_else(|| panic!("no page for {slug}"));
             assert_eq!((page.status, page.title), (problem.status, problem.title.as_str()), "{slug}");
         }

@@ -4,14 +4,18 @@
 //! problems). After it, the server subscribes to the hub FIRST, then reads the log, then drops
 //! live duplicates by seq, so there is no gap between replay and live events. Without `?since=`
 //! the first message is the current snapshot; with it, every event after that seq is replayed.
-//! After the terminal message the server closes with 1000. The close codes are listed below and
-//! in `docs/protocol.md`.
+//! After the terminal message the server closes with 1000. The close codes are [`protocol::wire`]'s
+//! `CLOSE_*`, described in `docs/protocol.md`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
+use protocol::wire::{
+    CLOSE_DONE, CLOSE_ERROR, CLOSE_FLOOD, CLOSE_IDLE, CLOSE_PROTOCOL, CLOSE_RESTART, CLOSE_SLOW_READER,
+    CLOSE_TOKEN_EXPIRED, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED,
+};
 use protocol::{TaskId, TaskState, UserId};
 use serde::Deserialize;
 use tracing::Instrument;
@@ -23,27 +27,6 @@ use crate::slots::UserSlot;
 use crate::snapshot::{Current, current};
 use crate::state::AppState;
 use crate::ws_guard::{self, Violation};
-
-/// 1000: the terminal message was sent; the task is over.
-pub const CLOSE_DONE: u16 = 1000;
-/// 1002: the client sent a malformed frame.
-pub const CLOSE_PROTOCOL: u16 = 1002;
-/// 1003: the client sent a binary frame (only the text `ping` is expected).
-pub const CLOSE_UNSUPPORTED: u16 = 1003;
-/// 1008: the client sent more than `api.ws_max_frames_per_minute` frames in a minute.
-pub const CLOSE_FLOOD: u16 = 1008;
-/// 1009: an inbound frame was larger than `api.ws_max_frame_bytes`.
-pub const CLOSE_TOO_BIG: u16 = 1009;
-/// 1011: the event log could not be read; reconnect with `?since=` or poll.
-pub const CLOSE_ERROR: u16 = 1011;
-/// 1012: the gateway is shutting down; reconnect (another instance serves) with `?since=`.
-pub const CLOSE_RESTART: u16 = 1012;
-/// 4000: nothing heard from the client for `api.ws_client_timeout_secs`.
-pub const CLOSE_IDLE: u16 = 4000;
-/// 4001: the access token expired while the socket was open; refresh it and reconnect.
-pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
-/// 4008: the client read too slowly and its queue overflowed; reconnect with `?since=`.
-pub const CLOSE_SLOW_READER: u16 = 4008;
 
 /// How long a close frame may wait for room in the outbound queue (a slow reader's is full)
 /// before the connection is simply dropped.

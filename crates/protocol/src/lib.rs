@@ -11,6 +11,7 @@ pub mod message;
 pub mod problem;
 pub mod recipe;
 pub mod tiktok;
+pub mod wire;
 
 pub use ids::{IdError, RecipeId, TaskId, UserId};
 pub use language::{Language, LanguageError};

@@ -19,4 +19,4 @@ pub struct Problem {
 }
 
 /// The media type of [`Problem`] bodies.
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub use crate::wire::PROBLEM_JSON;

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use ingredients::{ListEntry, ShoppingItem, UnitSystem};
+use protocol::wire::JSON_LD;
 use protocol::{Recipe, RecipeId, TaskId};
 use serde::{Deserialize, Serialize};
 use store::RecipeRow;
@@ -26,7 +27,6 @@ const PAGE_MAX: u32 = 100;
 const SERVINGS_MAX: u32 = 100;
 /// Most recipes one shopping list merges.
 const LIST_MAX: usize = 50;
-const JSON_LD: &str = "application/ld+json";
 
 /// A recipe as served: ids and time around the recipe's fields.
 #[derive(Debug, Serialize)]
@@ -300,9 +300,9 @@ mod tests {
                     .to_http_request(),
             )
         };
-        assert!(ask("application/ld+json"));
+        assert!(ask(JSON_LD));
         assert!(ask("text/html, application/ld+json;q=0.9"));
-        assert!(!ask("application/json"));
+        assert!(!ask(protocol::wire::JSON));
         assert!(!ask("*/*"));
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use protocol::wire::{IDEMPOTENCY_KEY, JSON, problems};
 use protocol::{Language, ScrapeRequest, TaskId, TaskUpdate, TikTokUrl, UserId};
 use serde::Deserialize;
 use store::{Admission, CancelOutcome, NewTask};
@@ -21,7 +22,6 @@ const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 const IDEMPOTENCY_KEY_MAX: usize = 255;
 /// What `Retry-After` says when the in-flight limit is reached (tasks take tens of seconds).
 const IN_FLIGHT_RETRY: Duration = Duration::from_secs(10);
-const JSON: &str = "application/json";
 
 fn invalid(kind: &'static str, detail: String) -> ApiError {
     ApiError::Invalid { kind, detail }
@@ -42,7 +42,7 @@ fn accepted(main_domain: Option<&str>, task: TaskId, json: String) -> HttpRespon
 
 /// The `Idempotency-Key` header, if present and well-formed.
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let Some(value) = req.headers().get(IDEMPOTENCY_KEY) else { return Ok(None) };
     let key =
         value.to_str().ok().map(str::trim).filter(|k| {
             (1..=IDEMPOTENCY_KEY_MAX).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
@@ -88,8 +88,9 @@ async fn submit_checked(
     req: &HttpRequest,
     body: ScrapeRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let url = TikTokUrl::parse(&body.url).map_err(|e| invalid("invalid-url", e.to_string()))?;
-    let language = Language::parse(&body.language).map_err(|e| invalid("invalid-language", e.to_string()))?;
+    let url = TikTokUrl::parse(&body.url).map_err(|e| invalid(problems::INVALID_URL, e.to_string()))?;
+    let language =
+        Language::parse(&body.language).map_err(|e| invalid(problems::INVALID_LANGUAGE, e.to_string()))?;
     let key = idempotency_key(req)?;
     let task_id = TaskId::new();
     if let Some(key) = &key {
@@ -343,7 +344,7 @@ mod tests {
         let with = |key: &str| {
             idempotency_key(
                 &actix_web::test::TestRequest::default()
-                    .insert_header(("Idempotency-Key", key))
+                    .insert_header((IDEMPOTENCY_KEY, key))
                     .to_http_request(),
             )
         };

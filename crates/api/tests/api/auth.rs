@@ -1,5 +1,6 @@
 //! ES256 tokens verified against a JWKS served by wiremock.
 
+use protocol::wire::problems;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -104,7 +105,7 @@ async fn an_unreachable_jwks_answers_503_not_401() {
     assert_eq!(response.status(), 503, "the client's token is not to blame");
     assert!(response.headers().contains_key("retry-after"));
     let problem: Value = response.json().await.unwrap();
-    assert_eq!(problem["type"], "/problems/unavailable");
+    assert_eq!(problem["type"], problems::type_uri(problems::UNAVAILABLE));
 }
 
 /// Signs claims with a committed RSA test key, as RS256 with its kid.

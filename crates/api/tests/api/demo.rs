@@ -1,6 +1,7 @@
 //! The web demo (`/demo`, `api.demo_enabled`) and the development token endpoint
 //! (`POST /dev/token`, `api.dev_mode` with an HS256 secret): absent unless turned on.
 
+use protocol::wire::{PROBLEM_JSON, problems};
 use reqwest::header;
 use serde_json::{Value, json};
 
@@ -29,9 +30,9 @@ fn no_redirects() -> reqwest::Client {
 
 async fn assert_problem_404(response: reqwest::Response, what: &str) {
     assert_eq!(response.status(), 404, "{what}");
-    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json", "{what}");
+    assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON, "{what}");
     let body: Value = response.json().await.expect("problem JSON");
-    assert_eq!(body["type"], "/problems/not-found", "{what}");
+    assert_eq!(body["type"], problems::type_uri(problems::NOT_FOUND), "{what}");
 }
 
 async fn mint(app: &TestApp, body: Option<Value>) -> reqwest::Response {
@@ -213,7 +214,7 @@ async fn malformed_token_requests_are_400_problems() {
     ] {
         let response = mint(&app, Some(body.clone())).await;
         assert_eq!(response.status(), 400, "{body}");
-        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json", "{body}");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON, "{body}");
     }
     let response =
         app.http.post(app.url("/dev/token")).body("not json").send().await.expect("POST /dev/token");

@@ -2,6 +2,7 @@
 //! stays true and moves forward (docs/protocol.md, "Sequence numbers and resume").
 
 use bus::Claim;
+use protocol::wire::CLOSE_DONE;
 use protocol::{RecipeId, Step, TaskUpdate};
 use serde_json::{Value, json};
 
@@ -56,7 +57,7 @@ async fn a_socket_open_across_a_redis_data_loss_gets_the_outcome_the_worker_logs
 
     let last = socket.message().await;
     assert_eq!((seq(&last), last["status"].as_str()), (4, Some("SUCCESS")));
-    assert_eq!(socket.closed().await, Some(1000));
+    assert_eq!(socket.closed().await, Some(CLOSE_DONE));
     let polled: Value = app.get_task(&user, &task, "").await.json().await.unwrap();
     assert_eq!((seq(&polled), polled["status"].as_str()), (4, Some("SUCCESS")));
 }
@@ -76,7 +77,7 @@ async fn a_socket_open_across_a_redis_data_loss_gets_an_outcome_only_postgres_ha
 
     let last = socket.message().await;
     assert_eq!((seq(&last), last["status"].as_str()), (4, Some("SUCCESS")));
-    assert_eq!(socket.closed().await, Some(1000));
+    assert_eq!(socket.closed().await, Some(CLOSE_DONE));
 }
 
 #[tokio::test]

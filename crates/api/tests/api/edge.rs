@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use protocol::wire::{CLOSE_PROTOCOL, CLOSE_TOO_BIG, problems};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -145,7 +146,7 @@ async fn a_frame_declaring_a_huge_length_is_closed_with_1009_before_its_payload_
 
     let code = socket.close_code().await;
 
-    assert_eq!(code, 1009, "frame too big");
+    assert_eq!(code, CLOSE_TOO_BIG, "frame too big");
     socket.assert_closed().await;
     flood.abort();
 }
@@ -167,7 +168,7 @@ async fn frames_rfc_6455_forbids_fail_the_connection_with_1002() {
 
         socket.write(&bytes).await;
 
-        assert_eq!(socket.close_code().await, 1002, "{why}");
+        assert_eq!(socket.close_code().await, CLOSE_PROTOCOL, "{why}");
         socket.assert_closed().await;
     }
 }
@@ -262,7 +263,7 @@ async fn a_body_that_never_arrives_gets_408_and_the_connection_is_closed() {
 
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
-    assert!(answer.contains("/problems/request-timeout"), "{answer}");
+    assert!(answer.contains(&problems::type_uri(problems::REQUEST_TIMEOUT)), "{answer}");
 }
 
 #[tokio::test]

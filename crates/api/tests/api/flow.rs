@@ -1,6 +1,7 @@
 //! The guide's client end to end, resume with `since`, and two gateways sharing a task.
 
 use protocol::Step;
+use protocol::wire::CLOSE_DONE;
 use serde_json::{Value, json};
 
 use crate::helpers::{DartSocket, TestUser, parse_task_progress, seq, spawn_app, video_url};
@@ -57,7 +58,11 @@ async fn the_guides_client_sees_pending_progress_and_success_with_the_types_it_c
     assert_eq!(completed.recipe_name.as_deref(), Some("Creamy Pasta Carbonara"));
     assert_eq!(completed.message, "Recipe successfully processed and saved");
     assert_eq!(seq(&done), 6);
-    assert_eq!(socket.closed().await, Some(1000), "the server closes with 1000 after the terminal message");
+    assert_eq!(
+        socket.closed().await,
+        Some(CLOSE_DONE),
+        "the server closes with 1000 after the terminal message"
+    );
     // The HTTP fallback (_pollTaskStatus) sees the very same message.
     let snapshot: Value = app.get_task(&user, &task_id, "").await.json().await.unwrap();
     assert_eq!(snapshot, done);
@@ -90,7 +95,7 @@ async fn a_socket_reopened_with_since_gets_exactly_the_missed_events() {
     assert_eq!((seq(&live), live["step"].as_u64()), (5, Some(4)));
     worker.succeed(&claim, "Soup").await;
     assert_eq!(resumed.message().await["status"], "SUCCESS");
-    assert_eq!(resumed.closed().await, Some(1000));
+    assert_eq!(resumed.closed().await, Some(CLOSE_DONE));
 }
 
 #[tokio::test]
@@ -101,17 +106,17 @@ async fn since_on_a_finished_task_replays_the_rest_and_closes() {
     app.worker().complete("Soup").await;
 
     let mut caught_up = DartSocket::connect(&app, &task, &user.token, Some(6)).await;
-    assert_eq!(caught_up.closed().await, Some(1000), "nothing missed: straight to 1000");
+    assert_eq!(caught_up.closed().await, Some(CLOSE_DONE), "nothing missed: straight to 1000");
 
     let mut behind = DartSocket::connect(&app, &task, &user.token, Some(4)).await;
     assert_eq!(seq(&behind.message().await), 5);
     assert_eq!(behind.message().await["status"], "SUCCESS");
-    assert_eq!(behind.closed().await, Some(1000));
+    assert_eq!(behind.closed().await, Some(CLOSE_DONE));
 
     let mut fresh = DartSocket::connect(&app, &task, &user.token, None).await;
     let (message, progress) = fresh.progress().await;
     assert_eq!((progress.status, seq(&message)), ("completed", 6), "without since: the current state");
-    assert_eq!(fresh.closed().await, Some(1000));
+    assert_eq!(fresh.closed().await, Some(CLOSE_DONE));
 }
 
 #[tokio::test]
@@ -136,7 +141,7 @@ async fn two_gateways_share_one_task() {
         for expected in 2..=6 {
             assert_eq!(seq(&socket.message().await), expected);
         }
-        assert_eq!(socket.closed().await, Some(1000));
+        assert_eq!(socket.closed().await, Some(CLOSE_DONE));
     }
     let snapshot_b: Value = b.get_task(&user, &task, "").await.json().await.unwrap();
     assert_eq!(snapshot_b["status"], "SUCCESS");

@@ -1,5 +1,8 @@
 //! Every bad input gets its documented answer, and the gateway stays healthy afterwards.
 
+use protocol::wire::{
+    CLOSE_FLOOD, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED, IDEMPOTENCY_KEY, JSON, PROBLEM_JSON, problems,
+};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
 
@@ -56,12 +59,12 @@ fn bad_tokens(user: &TestUser) -> Vec<(&'static str, Option<String>)> {
     ]
 }
 
-async fn assert_problem(response: reqwest::Response, status: u16, kind: &str, case: &str) -> Value {
+async fn assert_problem(response: reqwest::Response, status: u16, slug: &str, case: &str) -> Value {
     assert_eq!(response.status(), status, "{case}");
     let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
-    assert_eq!(content_type, "application/problem+json", "{case}");
+    assert_eq!(content_type, PROBLEM_JSON, "{case}");
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["type"], kind, "{case}: {body}");
+    assert_eq!(body["type"], problems::type_uri(slug), "{case}: {body}");
     assert_eq!(body["status"], status, "{case}");
     assert!(
         body["detail"].as_str().is_some_and(|d| d.len() > 10),
@@ -109,7 +112,7 @@ async fn every_bad_token_gets_401_on_http_and_before_the_socket_upgrade() {
         }
         let response = request.send().await.unwrap();
         let www = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
-        assert_problem(response, 401, "/problems/unauthorized", case).await;
+        assert_problem(response, 401, problems::UNAUTHORIZED, case).await;
         assert!(www.is_some_and(|v| v.starts_with("Bearer")), "{case}: WWW-Authenticate");
 
         let mut get = app.http.get(app.url(&format!("/task/{task}")));
@@ -120,7 +123,7 @@ async fn every_bad_token_gets_401_on_http_and_before_the_socket_upgrade() {
 
         let (status, problem) = refused_upgrade(&app, &task, token.as_deref()).await;
         assert_eq!(status, 401, "{case}: socket");
-        assert_eq!(problem["type"], "/problems/unauthorized", "{case}: socket body");
+        assert_eq!(problem["type"], problems::type_uri(problems::UNAUTHORIZED), "{case}: socket body");
     }
     assert_healthy(&app).await;
 }
@@ -137,7 +140,7 @@ async fn bad_submissions_get_their_documented_problem() {
                 .post(app.url("/scrape/async"))
                 .json(&json!({"url": "https://www.youtube.com/watch?v=1", "language": "de"})),
             422,
-            "/problems/invalid-url",
+            problems::INVALID_URL,
         ),
         (
             "a TikTok profile, not a video",
@@ -145,13 +148,13 @@ async fn bad_submissions_get_their_documented_problem() {
                 .post(app.url("/scrape/async"))
                 .json(&json!({"url": "https://www.tiktok.com/@chef", "language": "de"})),
             422,
-            "/problems/invalid-url",
+            problems::INVALID_URL,
         ),
         (
             "free text instead of a link",
             app.http.post(app.url("/scrape/async")).json(&json!({"url": "pasta please", "language": "de"})),
             422,
-            "/problems/invalid-url",
+            problems::INVALID_URL,
         ),
         (
             "a language name instead of a code",
@@ -159,13 +162,13 @@ async fn bad_submissions_get_their_documented_problem() {
                 .post(app.url("/scrape/async"))
                 .json(&json!({"url": video_url("1"), "language": "german"})),
             422,
-            "/problems/invalid-language",
+            problems::INVALID_LANGUAGE,
         ),
         (
             "an unknown language code",
             app.http.post(app.url("/scrape/async")).json(&json!({"url": video_url("1"), "language": "xx"})),
             422,
-            "/problems/invalid-language",
+            problems::INVALID_LANGUAGE,
         ),
         (
             "an unknown region",
@@ -173,7 +176,7 @@ async fn bad_submissions_get_their_documented_problem() {
                 .post(app.url("/scrape/async"))
                 .json(&json!({"url": video_url("1"), "language": "pt-XX"})),
             422,
-            "/problems/invalid-language",
+            problems::INVALID_LANGUAGE,
         ),
         (
             "punctuation in the tag",
@@ -181,13 +184,13 @@ async fn bad_submissions_get_their_documented_problem() {
                 .post(app.url("/scrape/async"))
                 .json(&json!({"url": video_url("1"), "language": "deutsch!"})),
             422,
-            "/problems/invalid-language",
+            problems::INVALID_LANGUAGE,
         ),
         (
             "an empty language",
             app.http.post(app.url("/scrape/async")).json(&json!({"url": video_url("1"), "language": ""})),
             422,
-            "/problems/invalid-language",
+            problems::INVALID_LANGUAGE,
         ),
         (
             "a 300-character language",
@@ -195,7 +198,7 @@ async fn bad_submissions_get_their_documented_problem() {
                 .post(app.url("/scrape/async"))
                 .json(&json!({"url": video_url("1"), "language": "a".repeat(300)})),
             422,
-            "/problems/invalid-language",
+            problems::INVALID_LANGUAGE,
         ),
         (
             "an empty subtag",
@@ -203,34 +206,34 @@ async fn bad_submissions_get_their_documented_problem() {
                 .post(app.url("/scrape/async"))
                 .json(&json!({"url": video_url("1"), "language": "en--US"})),
             422,
-            "/problems/invalid-language",
+            problems::INVALID_LANGUAGE,
         ),
         (
             "broken JSON",
             app.http
                 .post(app.url("/scrape/async"))
-                .header("content-type", "application/json")
+                .header("content-type", JSON)
                 .body("{\"url\": \"https://www.tiktok.com/@a/video/1\","),
             400,
-            "/problems/bad-request",
+            problems::BAD_REQUEST,
         ),
         (
             "JSON without language",
             app.http.post(app.url("/scrape/async")).json(&json!({"url": video_url("1")})),
             400,
-            "/problems/bad-request",
+            problems::BAD_REQUEST,
         ),
         (
             "a JSON array",
             app.http.post(app.url("/scrape/async")).json(&json!([1, 2])),
             400,
-            "/problems/bad-request",
+            problems::BAD_REQUEST,
         ),
         (
             "a huge body",
             app.http.post(app.url("/scrape/async")).json(&huge),
             413,
-            "/problems/payload-too-large",
+            problems::PAYLOAD_TOO_LARGE,
         ),
         (
             "form data instead of JSON",
@@ -238,16 +241,16 @@ async fn bad_submissions_get_their_documented_problem() {
                 .post(app.url("/scrape/async"))
                 .form(&[("url", video_url("1")), ("language", "de".into())]),
             415,
-            "/problems/unsupported-media-type",
+            problems::UNSUPPORTED_MEDIA_TYPE,
         ),
         (
             "a malformed Idempotency-Key",
             app.http
                 .post(app.url("/scrape/async"))
-                .header("idempotency-key", "has spaces in it")
+                .header(IDEMPOTENCY_KEY, "has spaces in it")
                 .json(&json!({"url": video_url("1"), "language": "de"})),
             400,
-            "/problems/bad-request",
+            problems::BAD_REQUEST,
         ),
     ];
     for (case, request, status, kind) in cases {
@@ -290,16 +293,16 @@ async fn another_users_task_and_a_missing_task_get_the_same_404() {
     let missing = protocol::TaskId::new().to_string();
 
     let foreign =
-        assert_problem(app.get_task(&stranger, &task, "").await, 404, "/problems/not-found", "foreign").await;
+        assert_problem(app.get_task(&stranger, &task, "").await, 404, problems::NOT_FOUND, "foreign").await;
     let unknown =
-        assert_problem(app.get_task(&stranger, &missing, "").await, 404, "/problems/not-found", "missing")
+        assert_problem(app.get_task(&stranger, &missing, "").await, 404, problems::NOT_FOUND, "missing")
             .await;
     assert_eq!(foreign, unknown, "a foreign task is indistinguishable from a missing one");
-    assert_problem(app.get_task(&stranger, "not-a-uuid", "").await, 404, "/problems/not-found", "not a uuid")
+    assert_problem(app.get_task(&stranger, "not-a-uuid", "").await, 404, problems::NOT_FOUND, "not a uuid")
         .await;
     let delete =
         app.http.delete(app.url(&format!("/task/{task}"))).bearer_auth(&stranger.token).send().await.unwrap();
-    assert_problem(delete, 404, "/problems/not-found", "foreign DELETE").await;
+    assert_problem(delete, 404, problems::NOT_FOUND, "foreign DELETE").await;
     assert_eq!(refused_upgrade(&app, &task, Some(&stranger.token)).await, (404, foreign.clone()));
     assert_eq!(refused_upgrade(&app, &missing, Some(&stranger.token)).await, (404, foreign));
     // The owner still sees it.
@@ -315,19 +318,19 @@ async fn bad_socket_frames_close_with_their_documented_code() {
     let mut oversized = DartSocket::connect(&app, &task, &user.token, None).await;
     oversized.message().await;
     oversized.send_text(&"x".repeat(8 * 1024)).await;
-    assert_eq!(oversized.closed().await, Some(1009), "a frame above ws_max_frame_bytes");
+    assert_eq!(oversized.closed().await, Some(CLOSE_TOO_BIG), "a frame above ws_max_frame_bytes");
 
     let mut flood = DartSocket::connect(&app, &task, &user.token, None).await;
     flood.message().await;
     for _ in 0..11 {
         flood.send_text("ping").await;
     }
-    assert_eq!(flood.closed().await, Some(1008), "more frames than ws_max_frames_per_minute");
+    assert_eq!(flood.closed().await, Some(CLOSE_FLOOD), "more frames than ws_max_frames_per_minute");
 
     let mut binary = DartSocket::connect(&app, &task, &user.token, None).await;
     binary.message().await;
     binary.send_binary(vec![0, 1, 2]).await;
-    assert_eq!(binary.closed().await, Some(1003), "binary frames are not part of the protocol");
+    assert_eq!(binary.closed().await, Some(CLOSE_UNSUPPORTED), "binary frames are not part of the protocol");
 
     let mut quiet = DartSocket::connect(&app, &task, &user.token, None).await;
     quiet.message().await;
@@ -340,6 +343,6 @@ async fn bad_socket_frames_close_with_their_documented_code() {
     worker.step(&claim, protocol::Step::Preparing, None).await;
     assert_eq!(seq(&quiet.message().await), 2, "pings and unknown text are accepted quietly");
     assert_healthy(&app).await;
-    assert_eq!(app.metric("relay_ws_closes_total{code=\"1009\"}").await, 1.0);
-    assert_eq!(app.metric("relay_ws_closes_total{code=\"1008\"}").await, 1.0);
+    assert_eq!(app.metric(&format!("relay_ws_closes_total{{code=\"{CLOSE_TOO_BIG}\"}}")).await, 1.0);
+    assert_eq!(app.metric(&format!("relay_ws_closes_total{{code=\"{CLOSE_FLOOD}\"}}")).await, 1.0);
 }

@@ -1,5 +1,6 @@
 //! Per-user limits (429 + Retry-After), idempotency and de-duplication of submissions.
 
+use protocol::wire::{IDEMPOTENCY_KEY, problems};
 use serde_json::{Value, json};
 
 use crate::helpers::{DartSocket, TestUser, spawn_app, spawn_app_with, video_url};
@@ -9,7 +10,7 @@ async fn assert_429(response: reqwest::Response, case: &str) -> Value {
     let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{case}: Retry-After {retry}");
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["type"], "/problems/rate-limited", "{case}");
+    assert_eq!(body["type"], problems::type_uri(problems::RATE_LIMITED), "{case}");
     body
 }
 
@@ -21,7 +22,7 @@ async fn submissions_beyond_the_per_minute_limit_get_429_with_retry_after() {
         app.http
             .post(app.url("/scrape/async"))
             .bearer_auth(&user.token)
-            .header("idempotency-key", "retry-me")
+            .header(IDEMPOTENCY_KEY, "retry-me")
             .json(&json!({"url": video_url("1"), "language": "de"}))
             .send()
     };
@@ -80,7 +81,7 @@ async fn a_retried_request_with_the_same_idempotency_key_gets_the_same_task() {
         app.http
             .post(app.url("/scrape/async"))
             .bearer_auth(&user.token)
-            .header("idempotency-key", key)
+            .header(IDEMPOTENCY_KEY, key)
             .json(&json!({"url": video_url(video), "language": "de"}))
             .send()
     };
@@ -131,7 +132,7 @@ async fn a_key_retried_after_joining_names_the_running_task() {
         app.http
             .post(app.url("/scrape/async"))
             .bearer_auth(&user.token)
-            .header("idempotency-key", "join-key")
+            .header(IDEMPOTENCY_KEY, "join-key")
             .json(&json!({"url": video_url("1"), "language": "de"}))
             .send()
     };

@@ -2,6 +2,7 @@
 //! publishes (derived from the protocol types), and `MAIN_DOMAIN` shows up in `servers`,
 //! `Location`, problem `type` URIs and the problem pages they point to.
 
+use protocol::wire::{PROBLEM_JSON, problems};
 use protocol::{Ingredient, Measure, Problem, RecipeId, Step, TaskId, TaskUpdate};
 use serde_json::{Value, json};
 
@@ -235,8 +236,14 @@ async fn main_domain_makes_servers_location_and_problem_types_absolute() {
 
     assert_eq!(doc["servers"][0]["url"], "https://recipes.example.com");
     assert_eq!(location, format!("https://recipes.example.com/task/{}", task["task_id"].as_str().unwrap()));
-    assert_eq!(problem["type"], "https://recipes.example.com/problems/invalid-language");
-    assert_eq!(unauthenticated["type"], "https://recipes.example.com/problems/unauthorized");
+    assert_eq!(
+        problem["type"],
+        format!("https://recipes.example.com{}", problems::type_uri(problems::INVALID_LANGUAGE))
+    );
+    assert_eq!(
+        unauthenticated["type"],
+        format!("https://recipes.example.com{}", problems::type_uri(problems::UNAUTHORIZED))
+    );
 }
 
 #[tokio::test]
@@ -299,7 +306,7 @@ async fn a_known_path_with_another_method_is_405_with_allow_and_unknown_paths_st
 
     assert_eq!(healthz.status(), 405);
     assert_eq!(healthz.headers()["allow"], "GET");
-    assert_eq!(healthz.headers()["content-type"], "application/problem+json");
+    assert_eq!(healthz.headers()["content-type"], PROBLEM_JSON);
     assert_eq!(task.status(), 405);
     assert_eq!(task.headers()["allow"], "GET, DELETE");
     assert_eq!(unknown.status(), 404);

@@ -1,5 +1,6 @@
 //! Health, readiness, metrics, the OpenAPI document, and tokens kept out of the logs.
 
+use protocol::wire::PROBLEM_JSON;
 use serde_json::Value;
 
 use crate::helpers::{DartSocket, TestUser, captured_logs, hs256, now, spawn_app, user_claims};
@@ -50,7 +51,7 @@ async fn unknown_paths_are_problem_json_404s() {
     let app = spawn_app().await;
     let response = app.http.get(app.url("/nope")).send().await.unwrap();
     assert_eq!(response.status(), 404);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(response.headers()["content-type"], PROBLEM_JSON);
 }
 
 #[tokio::test]

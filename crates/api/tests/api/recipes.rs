@@ -1,5 +1,6 @@
 //! `GET /recipes/{id}` (JSON and JSON-LD) and `GET /recipes` (newest first, by cursor).
 
+use protocol::wire::{JSON, JSON_LD, PROBLEM_JSON};
 use serde_json::Value;
 
 use crate::helpers::{TestUser, spawn_app};
@@ -14,21 +15,14 @@ async fn a_recipe_is_served_as_json_and_as_schema_org_json_ld_to_its_owner_only(
 
     let json: Value =
         app.http.get(&url).bearer_auth(&owner.token).send().await.unwrap().json().await.unwrap();
-    let ld = app
-        .http
-        .get(&url)
-        .bearer_auth(&owner.token)
-        .header("accept", "application/ld+json")
-        .send()
-        .await
-        .unwrap();
+    let ld = app.http.get(&url).bearer_auth(&owner.token).header("accept", JSON_LD).send().await.unwrap();
     let foreign = app.http.get(&url).bearer_auth(&stranger.token).send().await.unwrap();
 
     assert_eq!(json["id"], recipe_id.to_string());
     assert_eq!(json["task_id"], task);
     assert_eq!(json["title"], "Spaghetti Carbonara");
     assert_eq!(json["ingredients"][0]["name"], "Spaghetti");
-    assert_eq!(ld.headers()["content-type"], "application/ld+json");
+    assert_eq!(ld.headers()["content-type"], JSON_LD);
     let ld: Value = ld.json().await.unwrap();
     assert_eq!((ld["@type"].as_str(), ld["name"].as_str()), (Some("Recipe"), Some("Spaghetti Carbonara")));
     assert_eq!(ld["totalTime"], "PT25M");
@@ -102,11 +96,11 @@ async fn a_recipe_is_scaled_to_other_servings_and_converted_in_both_forms() {
         async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
     };
 
-    let three = get("?servings=3", "application/json").await;
-    let metric = get("?units=metric", "application/json").await;
-    let us = get("?units=us", "application/json").await;
-    let ld = get("?servings=4", "application/ld+json").await;
-    let as_written = get("", "application/json").await;
+    let three = get("?servings=3", JSON).await;
+    let metric = get("?units=metric", JSON).await;
+    let us = get("?units=us", JSON).await;
+    let ld = get("?servings=4", JSON_LD).await;
+    let as_written = get("", JSON).await;
 
     assert_eq!(three["servings"], 3);
     assert_eq!(item(&three, "eggs")["quantity"], 6.0, "{three}");
@@ -144,7 +138,7 @@ async fn bad_servings_and_units_get_a_400_problem() {
             .await
             .unwrap();
         assert_eq!(response.status(), 400, "{why}: {query}");
-        assert_eq!(response.headers()["content-type"], "application/problem+json", "{why}");
+        assert_eq!(response.headers()["content-type"], PROBLEM_JSON, "{why}");
     }
 }
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use protocol::wire::{CLOSE_DONE, CLOSE_RESTART, CLOSE_SLOW_READER};
 use protocol::{Step, TaskUpdate};
 use serde_json::Value;
 
@@ -24,7 +25,7 @@ async fn shutdown_closes_every_socket_with_1012_and_answers_pending_long_polls()
 
     let ((), first, second) = tokio::join!(app.stop(), first.closed(), second.closed());
 
-    assert_eq!((first, second), (Some(1012), Some(1012)));
+    assert_eq!((first, second), (Some(CLOSE_RESTART), Some(CLOSE_RESTART)));
     let answered = tokio::time::timeout(PATIENCE, poll).await.unwrap().unwrap();
     // Either the long-poll was answered with the snapshot, or it had not reached the server.
     if let Ok(response) = answered {
@@ -162,7 +163,7 @@ async fn a_redis_restart_under_an_open_socket_goes_unnoticed_by_the_client() {
     for expected in 3..=6 {
         assert_eq!(seq(&socket.message().await), expected);
     }
-    assert_eq!(socket.closed().await, Some(1000));
+    assert_eq!(socket.closed().await, Some(CLOSE_DONE));
     assert!(app.metric("relay_event_feed_resyncs_total").await >= 1.0, "the feed reconnected");
 }
 
@@ -201,7 +202,7 @@ async fn a_slow_reader_is_closed_with_4008_and_resumes_with_since() {
             Received::Broken(error) => panic!("broken instead of closed: {error}"),
         }
     };
-    assert_eq!(code, Some(4008));
+    assert_eq!(code, Some(CLOSE_SLOW_READER));
     assert!(seen < last, "the overflow happened before the end ({seen} of {last})");
 
     // The client resumes with since and gets exactly the rest.
@@ -212,5 +213,5 @@ async fn a_slow_reader_is_closed_with_4008_and_resumes_with_since() {
     }
     worker.succeed(&claim, "Soup").await;
     assert_eq!(resumed.message().await["status"], "SUCCESS");
-    assert_eq!(resumed.closed().await, Some(1000));
+    assert_eq!(resumed.closed().await, Some(CLOSE_DONE));
 }

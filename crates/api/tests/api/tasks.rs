@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use bus::WriteOutcome;
+use protocol::wire::CLOSE_DONE;
 use protocol::{Step, TaskUpdate};
 use serde_json::Value;
 
@@ -122,7 +123,7 @@ async fn cancelling_a_running_task_fails_it_and_stops_the_worker_at_its_next_ste
     assert_eq!((parsed.status, parsed.error.as_deref()), ("failed", Some("cancelled")));
     let (message, progress) = socket.progress().await;
     assert_eq!((progress.status, seq(&message)), ("failed", 3));
-    assert_eq!(socket.closed().await, Some(1000));
+    assert_eq!(socket.closed().await, Some(CLOSE_DONE));
     let next = app
         .bus
         .publish(&claim, &TaskUpdate::progress(claim.job.task_id, Step::Scraping, None))
@@ -175,5 +176,5 @@ async fn a_task_redis_forgot_is_served_from_postgres() {
     assert_eq!(seq(&snapshot), 6);
     let mut socket = DartSocket::connect(&app, &task, &user.token, None).await;
     assert_eq!(socket.message().await["status"], "SUCCESS");
-    assert_eq!(socket.closed().await, Some(1000));
+    assert_eq!(socket.closed().await, Some(CLOSE_DONE));
 }
