@@ -128,11 +128,13 @@ impl ClientError {
 
 #[cfg(test)]
 mod tests {
+    use protocol::wire::problems;
+
     use super::*;
 
     fn problem(detail: Option<&str>) -> Problem {
         Problem {
-            kind: "/problems/unauthorized".into(),
+            kind: problems::type_uri(problems::UNAUTHORIZED),
             title: "Not signed in".into(),
             status: 401,
             detail: detail.map(Into::into),

@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use protocol::wire::{JSON, JSON_LD};
 use protocol::{Language, Problem, Recipe, RecipeId, ScrapeRequest, TaskId, TaskUpdate, TikTokUrl};
 use reqwest::header::{ACCEPT, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -47,16 +48,13 @@ pub use watch::{CLOSE_TOKEN_EXPIRED, Watch};
 use message::{decode_update, excerpt};
 
 /// The header that makes `POST /scrape/async` safe to retry.
-pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+pub use protocol::wire::IDEMPOTENCY_KEY;
 
 /// How long the server may hold one long-poll before answering with the unchanged snapshot.
 pub const POLL_WAIT: Duration = Duration::from_secs(25);
 
 /// Attempts of one submit: the first and up to three retries.
 const SUBMIT_ATTEMPTS: u32 = 4;
-
-/// JSON-LD media type, for `Accept` on `GET /recipes/{id}`.
-const JSON_LD: &str = "application/ld+json";
 
 /// How to show a recipe: scaled to other servings and/or converted to a unit system. The
 /// default is the recipe as saved.
@@ -310,8 +308,7 @@ impl Client {
     /// # Errors
     /// As [`Client::recipe_view`].
     pub async fn recipe_document_view(&self, recipe_id: RecipeId, view: View) -> Result<Value, ClientError> {
-        let request =
-            self.request(Method::GET, self.recipe_url(recipe_id, view)).header(ACCEPT, "application/json");
+        let request = self.request(Method::GET, self.recipe_url(recipe_id, view)).header(ACCEPT, JSON);
         let response = self.send(request, "reading the recipe").await?;
         read_json(response, "the recipe").await
     }

@@ -38,6 +38,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{SinkExt, Stream, StreamExt};
+use protocol::wire::problems;
 use protocol::{Problem, TaskId, TaskUpdate};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
@@ -66,7 +67,7 @@ const MIN_POLL_SPACING: Duration = Duration::from_secs(1);
 /// The close code the gateway uses when the access token expires while the socket is open:
 /// reconnecting with the same token cannot help, so the watch ends with
 /// [`ClientError::Unauthorized`].
-pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+pub use protocol::wire::CLOSE_TOKEN_EXPIRED;
 
 /// How long to spend politely closing the socket after the last update.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -456,7 +457,7 @@ impl Driver {
 fn token_expired(detail: String) -> ClientError {
     ClientError::Unauthorized {
         problem: Some(Problem {
-            kind: "/problems/unauthorized".into(),
+            kind: problems::type_uri(problems::UNAUTHORIZED),
             title: "Not signed in".into(),
             status: 401,
             detail: Some(detail),

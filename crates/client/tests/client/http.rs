@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use client::ClientError;
+use protocol::wire::{IDEMPOTENCY_KEY, JSON, JSON_LD, PROBLEM_JSON, problems};
 use protocol::{Language, RecipeId, TaskId, TaskUpdate, TikTokUrl};
 use serde_json::json;
 use uuid::Uuid;
@@ -26,7 +27,7 @@ fn pending(task: TaskId) -> TaskUpdate {
 }
 
 fn key_of(request: &Request) -> String {
-    request.headers.get("idempotency-key").expect("an Idempotency-Key header").to_str().unwrap().to_owned()
+    request.headers.get(IDEMPOTENCY_KEY).expect("an Idempotency-Key header").to_str().unwrap().to_owned()
 }
 
 async fn requests_to(server: &MockServer, prefix: &str) -> Vec<Request> {
@@ -40,7 +41,11 @@ async fn submit_retries_a_503_with_the_same_idempotency_key() {
     let task = TaskId::new();
     Mock::given(method("POST"))
         .and(path("/scrape/async"))
-        .respond_with(ResponseTemplate::new(503).set_body_json(problem(503, "unavailable", "retry shortly")))
+        .respond_with(ResponseTemplate::new(503).set_body_json(problem(
+            503,
+            problems::UNAVAILABLE,
+            "retry shortly",
+        )))
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&server)
@@ -101,7 +106,8 @@ async fn a_submit_that_timed_out_is_retried_with_the_same_key() {
 async fn a_409_for_a_key_still_in_progress_is_retried_with_the_same_key() {
     let server = MockServer::start().await;
     let task = TaskId::new();
-    let busy = problem(409, "conflict", "a request with this Idempotency-Key is still being processed");
+    let busy =
+        problem(409, problems::CONFLICT, "a request with this Idempotency-Key is still being processed");
     Mock::given(method("POST"))
         .and(path("/scrape/async"))
         .respond_with(ResponseTemplate::new(409).set_body_json(busy))
@@ -145,9 +151,9 @@ async fn two_submits_use_two_keys() {
 #[tokio::test]
 async fn submit_does_not_retry_refusals() {
     let cases = [
-        (401, "unauthorized", "the access token has expired; refresh the session and retry"),
-        (422, "invalid-url", "not a TikTok video link"),
-        (429, "rate-limited", "at most 10 jobs per minute"),
+        (401, problems::UNAUTHORIZED, "the access token has expired; refresh the session and retry"),
+        (422, problems::INVALID_URL, "not a TikTok video link"),
+        (429, problems::RATE_LIMITED, "at most 10 jobs per minute"),
     ];
     for (status, kind, detail) in cases {
         let server = MockServer::start().await;
@@ -155,7 +161,7 @@ async fn submit_does_not_retry_refusals() {
             .and(path("/scrape/async"))
             .respond_with(
                 ResponseTemplate::new(status)
-                    .set_body_raw(problem(status, kind, detail).to_string(), "application/problem+json"),
+                    .set_body_raw(problem(status, kind, detail).to_string(), PROBLEM_JSON),
             )
             .mount(&server)
             .await;
@@ -255,7 +261,7 @@ async fn a_404_handshake_confirmed_by_a_poll_ends_the_watch() {
         .and(path(format!("/task/{task}").as_str()))
         .respond_with(ResponseTemplate::new(404).set_body_json(problem(
             404,
-            "not-found",
+            problems::NOT_FOUND,
             "no task with this id",
         )))
         .mount(&server)
@@ -369,19 +375,19 @@ async fn json_ld_comes_from_the_server_or_is_built_locally() {
     let ld = json!({"@context": "https://schema.org", "@type": "Recipe", "name": "From the server"});
     Mock::given(method("GET"))
         .and(path(format!("/recipes/{served}").as_str()))
-        .and(header("accept", "application/ld+json"))
+        .and(header("accept", JSON_LD))
         .respond_with(ResponseTemplate::new(200).set_body_json(&ld))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path(format!("/recipes/{refused}").as_str()))
-        .and(header("accept", "application/ld+json"))
+        .and(header("accept", JSON_LD))
         .respond_with(ResponseTemplate::new(406).set_body_json(problem(406, "not-acceptable", "json only")))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path(format!("/recipes/{refused}").as_str()))
-        .and(header("accept", "application/json"))
+        .and(header("accept", JSON))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"recipe": carbonara()})))
         .mount(&server)
         .await;
@@ -406,7 +412,7 @@ async fn cancel_returns_the_new_snapshot_or_the_refusal() {
         .and(path(format!("/task/{finished}").as_str()))
         .respond_with(ResponseTemplate::new(409).set_body_json(problem(
             409,
-            "conflict",
+            problems::CONFLICT,
             "the task has finished",
         )))
         .mount(&server)

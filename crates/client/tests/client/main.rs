@@ -108,5 +108,5 @@ pub(crate) fn carbonara() -> Recipe {
 
 /// A problem document as the api writes it.
 pub(crate) fn problem(status: u16, kind: &str, detail: &str) -> serde_json::Value {
-    serde_json::json!({"type": format!("/problems/{kind}"), "title": kind, "status": status, "detail": detail})
+    serde_json::json!({"type": protocol::wire::problems::type_uri(kind), "title": kind, "status": status, "detail": detail})
 }

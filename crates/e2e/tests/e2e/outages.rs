@@ -2,6 +2,7 @@
 
 use e2e::{RedisServer, Stack};
 use protocol::TaskState;
+use protocol::wire::PROBLEM_JSON;
 use uuid::Uuid;
 
 use crate::{KAISERSCHMARRN, PASTA, collect, lang, url};
@@ -60,7 +61,7 @@ async fn submissions_get_503_while_postgres_is_unreachable_and_work_again_after(
     proxy.cut();
     let refused = submit(PASTA).await.unwrap();
     assert_eq!(refused.status(), 503);
-    assert_eq!(refused.headers()["content-type"], "application/problem+json");
+    assert_eq!(refused.headers()["content-type"], PROBLEM_JSON);
     let ready = http.get(format!("http://127.0.0.1:{port}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503, "readiness reports the outage");
 
