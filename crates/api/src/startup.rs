@@ -136,7 +136,7 @@ impl Application {
         Ok(Self { port, server, shutdown, tracker, hub_task })
     }
 
-    /// The bound port.
+    /// The bound port (the one the OS picked when `api.port` is 0).
     pub fn port(&self) -> u16 {
         self.port
     }

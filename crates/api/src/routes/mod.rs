@@ -9,7 +9,8 @@ pub mod ops;
 pub mod recipes;
 pub mod tasks;
 
-/// Registers every HTTP route except the socket.
+/// Registers the routes of tasks, recipes and operations; startup adds the socket, the problem
+/// pages and the AsyncAPI document.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/scrape/async", "POST").route(web::post().to(tasks::submit)))
         .service(

@@ -31,13 +31,13 @@ const LIST_MAX: usize = 50;
 /// A recipe as served: ids and time around the recipe's fields.
 #[derive(Debug, Serialize)]
 pub struct RecipeBody {
-    /// Recipe id.
+    /// What `GET /recipes/{id}` takes.
     pub id: RecipeId,
     /// The task that produced it.
     pub task_id: TaskId,
     /// When it was saved (RFC 3339).
     pub created_at: String,
-    /// The recipe.
+    /// Flattened: the recipe's fields sit beside the ids in one object.
     #[serde(flatten)]
     pub recipe: Recipe,
 }
@@ -222,9 +222,9 @@ pub struct ListRequest {
 /// Which recipe a shopping list was made from, as it was counted.
 #[derive(Debug, Serialize)]
 pub struct ListSource {
-    /// Recipe id.
+    /// What `GET /recipes/{id}` takes.
     pub id: RecipeId,
-    /// Its title.
+    /// The recipe's title.
     pub title: String,
     /// The servings the list was made for (absent when the recipe names none).
     #[serde(skip_serializing_if = "Option::is_none")]
