@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use settings::MediaMode;
 use tokio::sync::Semaphore;
 
-use crate::providers::{Frame, ProviderError, Scraper, Transcriber, VideoData, VideoFile};
+use crate::providers::contract::{Frame, ProviderError, Scraper, Transcriber, VideoData, VideoFile};
 
 /// Where the media pass keeps what it read, per video.
 #[async_trait]
