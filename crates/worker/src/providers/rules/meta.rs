@@ -1,19 +1,11 @@
-//! Everything around the ingredients and steps: title, servings, times and tags.
+//! Servings and times: "Serves 4", "für 2 Personen", "Prep 10 min", "Backzeit 25 Minuten".
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 
 use super::ingredient::parse_quantity;
-use super::ingredient::starts_with_measure;
-use super::sections::header;
-use super::text::{
-    capitalise, clean_line, has_letters, is_decoration, regex, sentences, strip_prefix_ci, truncate_words,
-    word_count,
-};
-
-/// Longest title we keep, in characters; captions often run on after the dish name.
-const MAX_TITLE_CHARS: usize = 80;
+use super::text::{regex, strip_prefix_ci};
 
 /// Longest plausible time, in minutes (a week: long ferments and brines).
 const MAX_MINUTES: f64 = 7.0 * 24.0 * 60.0;
@@ -46,96 +38,9 @@ static FOR_PEOPLE: LazyLock<Regex> = LazyLock::new(|| {
 static N_PORTIONS: LazyLock<Regex> =
     LazyLock::new(|| regex(r"(?i)\b(?P<n>\d{1,3})\s*(?:servings|portionen|portions|personen|people)\b"));
 
-/// Lines that only carry servings or times, which must not become steps or ingredients.
-static METADATA_START: LazyLock<Regex> = LazyLock::new(|| {
-    regex(
-        r"(?i)^(?:(?:serves|servings?|portionen|portions?|yields?|makes|ergibt|prep|preparation|vorbereitung|vorbereitungszeit|arbeitszeit|zubereitungszeit|cook(?:ing)?\s*time|cook\s+\d+|bak(?:e|ing)\s*time|kochzeit|backzeit|garzeit|total|gesamtzeit|für\s+\d+|for\s+\d+)\b|cook\s*:)",
-    )
-});
-
-/// Times we do not keep (resting, chilling) but which still make a line metadata.
-static OTHER_TIME_START: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"(?i)^(?:ruhezeit|kühlzeit|wartezeit|rest(?:ing)?\s*time|chill(?:ing)?\s*time|time|zeit|dauer)\b")
-});
-
-/// Phrases in a caption that say nothing about the dish.
-static FLUFF: LazyLock<Regex> = LazyLock::new(|| {
-    regex(
-        r"(?i)(?:\b(?:full\s+|the\s+)?(?:recipe|rezept|recette|receta|ricetta)s?\s+(?:is\s+)?(?:below|down below|in (?:the )?(?:comments?|caption|description|bio)|unten|in den kommentaren|in der beschreibung|im kommentar)|\bsave (?:this|it)(?: for later)?|\bfollow (?:me )?for more\b.*|\blink in (?:my )?bio\b|\bpart \d+\b|\bpov\s*:|\bwait for it\b|https?://\S+|@[\w.]+)",
-    )
-});
-
-/// "Recipe: …" at the start of a caption.
-static RECIPE_PREFIX: LazyLock<Regex> =
-    LazyLock::new(|| regex(r"(?i)^(?:recipe|rezept|recette|receta|ricetta)\s*[:\-–]\s*"));
-
-/// "today we're making …" in a transcript names the dish.
-static MAKING: LazyLock<Regex> = LazyLock::new(|| {
-    regex(
-        r"(?i)\b(?:today|now)\s+(?:we(?:'|’)?re|we are|i(?:'|’)?m|i am)\s+(?:making|cooking|baking)\s+(?:a |an |the |some |my |our )?(?P<dish>[^.!?,\n]{3,60})|\bheute\s+(?:gibt es|machen wir|mache ich|backen wir|backe ich|kochen wir|koche ich)\s+(?P<dish_de>[^.!?,\n]{3,60})",
-    )
-});
-
-/// Hashtags that say nothing about the dish.
-const GENERIC_TAGS: &[&str] = &[
-    "fy",
-    "fyp",
-    "foryou",
-    "foryoupage",
-    "fürdich",
-    "fürdichseite",
-    "viral",
-    "viralvideo",
-    "trending",
-    "trend",
-    "tiktok",
-    "tiktokfood",
-    "foodtok",
-    "foodtiktok",
-    "tiktokrecipe",
-    "recipe",
-    "recipes",
-    "rezept",
-    "rezepte",
-    "recette",
-    "recettes",
-    "receta",
-    "recetas",
-    "ricetta",
-    "ricette",
-    "food",
-    "foodie",
-    "foodporn",
-    "foodlover",
-    "yummy",
-    "delicious",
-    "lecker",
-    "cooking",
-    "kochen",
-    "cook",
-    "explore",
-    "explorepage",
-    "xyzbca",
-    "capcut",
-    "duet",
-    "stitch",
-    "learnontiktok",
-    "easyrecipe",
-    "easyrecipes",
-    "instafood",
-    "reels",
-    "fyi",
-    "parati",
-    "pourtoi",
-];
-
-/// Most tags kept.
-const MAX_TAGS: usize = 20;
-
 /// Times found in a text, in minutes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Times {
-    /// Preparation time.
     pub(super) prep: Option<u32>,
     /// Cooking or baking time.
     pub(super) cook: Option<u32>,
@@ -268,101 +173,6 @@ pub(super) fn find_servings(text: &str) -> Option<u32> {
     })
 }
 
-/// Whether `line` only states servings or times ("Serves 4", "Backzeit 25 Minuten").
-pub(super) fn is_metadata_line(line: &str) -> bool {
-    if word_count(line) > 12 {
-        return false;
-    }
-    let states_something = find_servings(line).is_some() || find_times(line) != Times::default();
-    (METADATA_START.is_match(line) && states_something)
-        || (OTHER_TIME_START.is_match(line) && line.contains(|c: char| c.is_ascii_digit()))
-}
-
-/// Whether `text` is a duration and nothing else ("30 Min.").
-pub(super) fn is_duration(text: &str) -> bool {
-    parse_duration(text).is_some_and(|(_, len)| !has_letters(&text[len..]))
-}
-
-/// A title candidate from one piece of a caption line.
-fn title_candidate(piece: &str) -> Option<String> {
-    let without_fluff = FLUFF.replace_all(piece, " ");
-    let cleaned = clean_line(&without_fluff);
-    let cleaned = RECIPE_PREFIX.replace(&cleaned, "");
-    let cleaned = cleaned
-        .trim_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '-' | '–' | '—' | ',' | ';' | '.'));
-    let lower = cleaned.to_lowercase();
-    let letters = cleaned.chars().filter(|c| c.is_alphabetic()).count();
-    if letters < 3
-        || matches!(lower.as_str(), "recipe" | "recipes" | "rezept" | "ingredients" | "zutaten")
-        || starts_with_measure(cleaned)
-        || is_metadata_line(cleaned)
-    {
-        return None;
-    }
-    // "Easy Pasta Recipe" is the dish "Easy Pasta"; "Omas Rezept" keeps its word.
-    let words: Vec<&str> = cleaned.split_whitespace().collect();
-    let trailing_recipe = words.last().is_some_and(|w| {
-        matches!(w.to_lowercase().as_str(), "recipe" | "rezept" | "recette" | "receta" | "ricetta")
-    });
-    let title =
-        if trailing_recipe && words.len() > 2 { words[..words.len() - 1].join(" ") } else { words.join(" ") };
-    Some(capitalise(&truncate_words(&title, MAX_TITLE_CHARS)))
-}
-
-/// The dish's name: the first meaningful piece of the caption before any section, where emojis,
-/// " | " and sentence ends separate pieces; else "today we're making …" from the transcript; else
-/// the longest dish hashtag; else "Recipe".
-pub(super) fn title(caption_lines: &[String], transcript: Option<&str>, tags: &[String]) -> String {
-    for line in caption_lines {
-        if header(line).is_some() {
-            break;
-        }
-        for piece in line.split(is_decoration) {
-            for (_, sentence) in sentences(piece) {
-                if let Some(title) = title_candidate(sentence) {
-                    return title;
-                }
-            }
-        }
-    }
-    if let Some(caps) = transcript.and_then(|t| MAKING.captures(t))
-        && let Some(dish) = caps.name("dish").or_else(|| caps.name("dish_de"))
-        && let Some(title) = title_candidate(dish.as_str())
-    {
-        return title;
-    }
-    tags.iter()
-        .filter(|tag| tag.chars().all(char::is_alphabetic))
-        .max_by_key(|tag| tag.chars().count())
-        .map_or_else(|| "Recipe".to_owned(), |tag| capitalise(tag))
-}
-
-/// Whether a hashtag says nothing about the dish.
-fn is_generic_tag(tag: &str) -> bool {
-    GENERIC_TAGS.contains(&tag)
-        || tag.starts_with("fyp")
-        || tag.starts_with("foryou")
-        || tag.starts_with("fürdich")
-}
-
-/// Tags from the scraped hashtags and the caption's own hashtags: lower-case, without `#`,
-/// without generic reach tags, each once.
-pub(super) fn tags(hashtags: &[String], caption: &str) -> Vec<String> {
-    let from_caption = super::text::hashtags(caption).map(str::to_owned);
-    let mut out: Vec<String> = Vec::new();
-    for tag in hashtags.iter().cloned().chain(from_caption) {
-        let tag = tag.trim().trim_start_matches('#').to_lowercase();
-        if tag.is_empty() || !has_letters(&tag) || is_generic_tag(&tag) || out.contains(&tag) {
-            continue;
-        }
-        out.push(tag);
-        if out.len() == MAX_TAGS {
-            break;
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,68 +250,5 @@ mod tests {
         for (input, expected, why) in cases {
             assert_eq!(find_servings(input), expected, "{why}: {input:?}");
         }
-    }
-
-    #[test]
-    fn metadata_lines_are_told_from_instructions() {
-        let cases = [
-            ("Serves 4", true, "servings"),
-            ("Zubereitungszeit 15 Min. Backzeit 10 Minuten", true, "German times"),
-            ("Cook 20 min", true, "cook with a time"),
-            ("Cook the pasta for 10 minutes", false, "an instruction"),
-            ("Prep the vegetables", false, "prep as a verb"),
-        ];
-        for (line, expected, why) in cases {
-            assert_eq!(is_metadata_line(line), expected, "{why}: {line:?}");
-        }
-    }
-
-    #[test]
-    fn titles_skip_emojis_hashtags_and_fluff() {
-        let cases: &[(&[&str], Option<&str>, &str, &str)] = &[
-            (
-                &["Creamy garlic butter pasta 🍝🧄 ready in 20 minutes!"],
-                None,
-                "Creamy garlic butter pasta",
-                "cut at the emoji",
-            ),
-            (&["Omas Kaiserschmarrn 🥞 – einfach & schnell"], None, "Omas Kaiserschmarrn", "German"),
-            (
-                &["🍝 Recipe below 👇", "One-pot lemon orzo. So good"],
-                None,
-                "One-pot lemon orzo",
-                "fluff line skipped",
-            ),
-            (&["Recipe: Banana bread #baking #fyp"], None, "Banana bread", "recipe prefix and hashtags"),
-            (&["Easy Chicken Curry Recipe"], None, "Easy Chicken Curry", "trailing 'recipe'"),
-            (
-                &["#pancakes #fyp"],
-                Some("hey guys, today we're making fluffy pancakes. First"),
-                "Fluffy pancakes",
-                "from the transcript",
-            ),
-            (&["#bananabread #fyp"], None, "Bananabread", "longest hashtag"),
-            (&["🔥🔥🔥"], None, "Recipe", "nothing at all"),
-        ];
-        for &(lines, transcript, expected, why) in cases {
-            let lines: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
-            let tags = tags(&[], &lines.join(" "));
-            assert_eq!(title(&lines, transcript, &tags), expected, "{why}");
-        }
-    }
-
-    #[test]
-    fn long_titles_are_cut_at_a_word() {
-        let line = "This incredibly creamy and ridiculously easy one pan garlic parmesan chicken with sundried tomatoes and spinach";
-        let found = title(&[line.to_owned()], None, &[]);
-        assert!(found.chars().count() <= MAX_TITLE_CHARS, "{found:?} is too long");
-        assert!(line.starts_with(&found), "{found:?} is a prefix cut at a word");
-    }
-
-    #[test]
-    fn tags_are_lowercase_unique_and_specific() {
-        let scraped = vec!["Pasta".to_owned(), "fyp".to_owned(), "foryoupage".to_owned()];
-        let found = tags(&scraped, "so good #pasta #GarlicButter #foodtok #viral #fypシ #2024");
-        assert_eq!(found, vec!["pasta", "garlicbutter"]);
     }
 }

@@ -20,10 +20,13 @@
 //! [`Extractor::extract`]; no description is made up to hide that.
 
 mod ingredient;
+mod line;
 mod meta;
 mod sections;
 mod spoken;
+mod tags;
 mod text;
+mod title;
 
 use async_trait::async_trait;
 use protocol::{Ingredient, Language, Recipe, RecipeSource};
@@ -162,8 +165,8 @@ fn extract_recipe(video: &VideoData, language: &Language) -> Result<Recipe, Prov
     let times = meta::find_times(&caption).or(spoken.as_deref().map(meta::find_times).unwrap_or_default());
     // A total is only derived when both parts are known; prep alone says nothing about it.
     let total = times.total.or_else(|| Some(times.prep? + times.cook?));
-    let tags = meta::tags(&video.hashtags, &video.caption);
-    let title = meta::title(title_lines, spoken.as_deref(), &tags);
+    let tags = tags::tags(&video.hashtags, &video.caption);
+    let title = title::title(title_lines, spoken.as_deref(), &tags);
 
     found.ingredients.truncate(MAX_INGREDIENTS);
     found.steps.truncate(MAX_STEPS);

@@ -7,77 +7,12 @@ use protocol::Ingredient;
 use regex::Regex;
 
 use super::ingredient::{parse_ingredient, split_items, starts_with_amount, starts_with_measure};
-use super::meta::{is_duration, is_metadata_line};
+use super::line::{Section, header, is_metadata_line};
 use super::spoken::imperative;
 use super::text::{clean_line, has_letters, regex, sentences, strip_numbering, truncate_words, word_count};
 
 /// Longest step kept, in characters.
 const MAX_STEP_CHARS: usize = 500;
-
-/// Words that open an ingredient list (regex alternatives, longer ones first because the regex
-/// takes the first alternative that matches).
-const INGREDIENT_HEADERS: &[&str] = &[
-    "ingredient list",
-    "ingredients?",
-    "what you(?:'|’)?ll need",
-    "what you need",
-    "you(?:'|’)?ll need",
-    "you will need",
-    "shopping list",
-    "zutaten",
-    "was du brauchst",
-    "du brauchst",
-    "ihr braucht",
-    "einkaufsliste",
-    "ingrédients",
-    "ingredientes",
-    "ingredienti",
-];
-
-/// Words that open the method.
-const STEP_HEADERS: &[&str] = &[
-    "steps",
-    "instructions",
-    "method",
-    "directions",
-    "how to make it",
-    "how to make",
-    "how to",
-    "preparation",
-    "zubereitung",
-    "anleitung",
-    "so geht(?:'|’)?s",
-    "so wird(?:'|’)?s gemacht",
-    "préparation",
-    "étapes",
-    "preparación",
-    "instrucciones",
-    "preparazione",
-    "procedimento",
-];
-
-/// Words that open notes, tips or nutrition, which hold nothing to extract.
-const NOTE_HEADERS: &[&str] =
-    &["notes?", "tipps?", "tips?", "hinweise?", "nutrition", "nährwerte", "storage"];
-
-/// A section header at the start of a line, after any emoji ("🛒 Ingredients:", "Zubereitung").
-/// The `\b` after the word makes "ingredients?" give way to "ingredientes".
-static HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    regex(&format!(
-        r"(?i)^[^\p{{L}}\p{{N}}]*(?:(?P<ingredients>{})|(?P<steps>{})|(?P<notes>{}))\b(?P<tail>.*)$",
-        INGREDIENT_HEADERS.join("|"),
-        STEP_HEADERS.join("|"),
-        NOTE_HEADERS.join("|"),
-    ))
-});
-
-/// What may follow a header word: a parenthesis, a "for 4 people" clause, then a colon and
-/// content, or only decoration. Anything else ("Method acting is …") is prose, not a header.
-static HEADER_TAIL: LazyLock<Regex> = LazyLock::new(|| {
-    regex(
-        r"^\s*(?:\([^)]*\)\s*)?(?:(?:for|für|pour|para|per)\s+[^:]{1,40}?\s*)?(?:[:：\-–—]\s*(?P<rest>.*)|[^\p{L}\p{N}]*)$",
-    )
-});
 
 /// Calls to action and sign-offs that are neither ingredients nor steps.
 static FLUFF_LINE: LazyLock<Regex> = LazyLock::new(|| {
@@ -85,25 +20,6 @@ static FLUFF_LINE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)^(?:follow|like|comment|share|save|subscribe|link in bio|tag (?:a|your)|enjoy|guten appetit|bon app[ée]tit|buen provecho|let me know)\b",
     )
 });
-
-/// Where in a written text a line belongs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Section {
-    /// Outside any list.
-    Other,
-    /// An ingredient list; `explicit` when a header opened it rather than a measure line.
-    Ingredients {
-        /// A header opened it.
-        explicit: bool,
-    },
-    /// Method steps; `trusted` when a header or an ingredient list led to them.
-    Steps {
-        /// A header or an ingredient list led here.
-        trusted: bool,
-    },
-    /// Notes, tips, nutrition: nothing to extract.
-    Notes,
-}
 
 /// What the written layout of a text yielded.
 #[derive(Debug, Default)]
@@ -120,26 +36,6 @@ pub(super) struct Found {
     /// Short amount lines outside any list ("3 ripe bananas"), kept until a measure line shows
     /// that a list has started, then added before it.
     pending: Vec<Ingredient>,
-}
-
-/// The section a header line opens, and any content after its colon.
-pub(super) fn header(line: &str) -> Option<(Section, String)> {
-    let caps = HEADER.captures(line)?;
-    let tail = caps.name("tail").map_or("", |m| m.as_str());
-    let tail = HEADER_TAIL.captures(tail)?;
-    let rest = tail.name("rest").map_or("", |m| m.as_str()).trim();
-    let section = if caps.name("ingredients").is_some() {
-        Section::Ingredients { explicit: true }
-    } else if caps.name("steps").is_some() {
-        // "Zubereitung: 30 Min." is a time, not the start of the method.
-        if is_duration(rest) {
-            return None;
-        }
-        Section::Steps { trusted: true }
-    } else {
-        Section::Notes
-    };
-    Some((section, rest.to_owned()))
 }
 
 /// Adds a step. Numbered items stay whole; unnumbered text is split into sentences, because
@@ -306,41 +202,6 @@ pub(super) fn scan(lines: &[String]) -> Found {
 mod tests {
     use super::*;
     use crate::providers::rules::text::prepare_lines;
-
-    #[test]
-    fn headers_are_recognised_with_decoration_and_trailing_content() {
-        let ingredients = Some(Section::Ingredients { explicit: true });
-        let steps = Some(Section::Steps { trusted: true });
-        let cases = [
-            ("Ingredients", ingredients, "", "bare English"),
-            ("🛒 INGREDIENTS:", ingredients, "", "emoji and upper case"),
-            ("Zutaten (für 4 Personen):", ingredients, "", "parenthesis"),
-            ("Zutaten für 2 Personen:", ingredients, "", "for clause"),
-            ("You'll need: 2 eggs", ingredients, "2 eggs", "content after the colon"),
-            ("Ingrédients :", ingredients, "", "French"),
-            ("Ingredientes:", ingredients, "", "Spanish"),
-            ("Ingredienti", ingredients, "", "Italian"),
-            ("👩‍🍳 Steps 👇", steps, "", "joined emoji and pointing hand"),
-            ("Zubereitung:", steps, "", "German method"),
-            ("So geht's:", steps, "", "German so geht's"),
-            ("Instructions: Boil the pasta.", steps, "Boil the pasta.", "inline method"),
-            ("Préparation", steps, "", "French method"),
-            ("Preparación:", steps, "", "Spanish method"),
-            ("Method", steps, "", "method"),
-            ("Tips:", Some(Section::Notes), "", "notes"),
-            ("Method acting is hard", None, "", "prose starting with a header word"),
-            ("How to make the best pancakes 🥞", None, "", "title starting with 'how to'"),
-            ("Zubereitung: 30 Min.", None, "", "a time, not a header"),
-            ("Ingredients are simple", None, "", "prose"),
-        ];
-        for (line, section, rest, why) in cases {
-            let found = header(line);
-            assert_eq!(found.as_ref().map(|(s, _)| *s), section, "{why}: {line:?}");
-            if let Some((_, found_rest)) = found {
-                assert_eq!(found_rest, rest, "{why}: rest of {line:?}");
-            }
-        }
-    }
 
     fn scan_text(text: &str) -> Found {
         scan(&prepare_lines(text))
