@@ -20,6 +20,7 @@
 //! [`Extractor::extract`]; no description is made up to hide that.
 
 mod ingredient;
+mod instruction;
 mod line;
 mod meta;
 mod sections;
@@ -143,10 +144,10 @@ fn extract_recipe(video: &VideoData, language: &Language) -> Result<Recipe, Prov
     // method. Only with ingredients: otherwise any "Let it go" would make a recipe.
     if found.steps.is_empty() && !found.ingredients.is_empty() {
         if let Some(spoken) = &spoken {
-            found.steps = spoken::imperative_steps(spoken, steps_from);
+            found.steps = instruction::imperative_steps(spoken, steps_from);
         }
         if found.steps.is_empty() {
-            found.steps = spoken::imperative_steps(&text::strip_hashtags(&video.caption), 0);
+            found.steps = instruction::imperative_steps(&text::strip_hashtags(&video.caption), 0);
         }
     }
 
@@ -155,7 +156,7 @@ fn extract_recipe(video: &VideoData, language: &Language) -> Result<Recipe, Prov
     let credible_steps = !found.steps.is_empty()
         && (found.trusted_steps
             || !found.ingredients.is_empty()
-            || found.steps.iter().any(|s| spoken::has_cooking_signal(s)));
+            || found.steps.iter().any(|s| instruction::has_cooking_signal(s)));
     if found.ingredients.len() < MIN_INGREDIENTS && !credible_steps {
         return Err(ProviderError::permanent("not_a_recipe", "This video does not contain a recipe"));
     }

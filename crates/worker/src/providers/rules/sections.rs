@@ -7,8 +7,8 @@ use protocol::Ingredient;
 use regex::Regex;
 
 use super::ingredient::{parse_ingredient, split_items, starts_with_amount, starts_with_measure};
+use super::instruction::imperative;
 use super::line::{Section, header, is_metadata_line};
-use super::spoken::imperative;
 use super::text::{clean_line, has_letters, regex, sentences, strip_numbering, truncate_words, word_count};
 
 /// Longest step kept, in characters.
