@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::apify::{first_item, video_from_item};
+use super::apify::items::{first_item, video_from_item};
 use super::fixture_media::{self, MediaScript};
 use super::vtt::vtt_to_text;
 use super::{ProviderError, ScrapeRequest, Scraper, VideoData, VideoFile};
@@ -179,7 +179,7 @@ fn unknown_video() -> ProviderError {
 mod tests {
     use protocol::{TaskId, TikTokUrl};
 
-    use super::super::apify::best_subtitle;
+    use super::super::apify::items::best_subtitle;
     use super::super::{RunKind, RunMemo};
     use super::*;
 
@@ -296,7 +296,7 @@ mod tests {
                     fixture.video_id
                 );
                 assert!(
-                    super::super::apify::video_file_of(item).is_some(),
+                    super::super::apify::items::video_file_of(item).is_some(),
                     "{}: names its video file",
                     fixture.video_id
                 );
