@@ -10,7 +10,6 @@ pub(crate) mod contract;
 pub mod fixture_media;
 pub mod fixtures;
 pub mod llm;
-mod llm_input;
 pub mod rules;
 pub mod transcribe;
 pub mod vtt;

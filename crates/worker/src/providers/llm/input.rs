@@ -15,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::VideoData;
+use crate::providers::VideoData;
 
 /// What OpenAI bills for one `detail: "low"` image.
 pub(crate) const TOKENS_PER_LOW_DETAIL_IMAGE: u32 = 85;
@@ -195,8 +195,8 @@ fn cut_bytes(text: &str, max: usize) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Frame;
     use super::*;
+    use crate::providers::Frame;
 
     fn video(frames: usize, transcript_chars: usize) -> VideoData {
         VideoData {
