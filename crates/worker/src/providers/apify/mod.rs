@@ -1,8 +1,9 @@
 //! The Apify scraper: runs the TikTok actor for one video, waits for the run, reads its dataset
 //! and downloads the best subtitle track.
 //!
-//! A run costs money, so its id is remembered per task ([`RunMemo`]): a retried job re-attaches
-//! to the run it already started instead of paying for another one, unless that run failed.
+//! A run costs money, so its id is remembered per task ([`RunMemo`](super::RunMemo)): a retried
+//! job re-attaches to the run it already started instead of paying for another one, unless that
+//! run failed.
 //!
 //! Failure policy (the job-level retry decides how often to try again):
 //! - 401/403, 402, 404 on start, other 4xx and an `ABORTED` run are permanent;
@@ -28,7 +29,7 @@
 //! The two kinds of run are remembered separately ([`RunKind`]), so a retry of the media pass
 //! re-attaches to the video run and never pays for either twice.
 //!
-//! The dataset-item-to-[`VideoData`] mapping ([`items`]) is shared with the offline
+//! The dataset-item-to-[`VideoData`] mapping (`items.rs`) is shared with the offline
 //! [`FixtureScraper`](super::fixtures::FixtureScraper), so the fixtures exercise the real parsing.
 
 mod api;

@@ -4,9 +4,9 @@
 //! OpenAI, Azure OpenAI (v1 API), Ollama, vLLM, LiteLLM. The model gets the caption, hashtags,
 //! subtitles and, after the media pass, the speech transcript, the on-screen text (OCR, a cheap
 //! hint) and the kept keyframes as `detail: "low"` JPEG data URLs — or the cover image when there
-//! are no frames — fitted into `max_input_tokens` ([`input`]). It must answer with
-//! JSON matching [`recipe_schema`] in strict mode; the answer is then checked and clamped before
-//! it becomes a [`Recipe`].
+//! are no frames — fitted into `max_input_tokens` (`input.rs`). It must answer with JSON matching
+//! [`recipe_schema`] in strict mode; the answer is then checked and clamped (`answer.rs`) before it
+//! becomes a [`Recipe`].
 //!
 //! Failure mapping, so the job-level retry only repeats what can succeed:
 //!

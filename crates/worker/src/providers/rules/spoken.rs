@@ -38,7 +38,6 @@ const MAX_NAME_WORDS: usize = 4;
 pub(super) struct Mention {
     /// Byte offset of the phrase that introduced it.
     pub(super) at: usize,
-    /// The ingredient.
     pub(super) ingredient: Ingredient,
 }
 
