@@ -1,23 +1,15 @@
 //! One pub/sub subscription per process, reconnecting by itself.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use protocol::TaskId;
+use protocol::{Event, TaskId};
 
 /// An item of a [`Feed`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedItem {
     /// A logged event on the events channel.
-    Event {
-        /// The task.
-        task_id: TaskId,
-        /// Its seq.
-        seq: u64,
-        /// The event as logged.
-        json: Arc<str>,
-    },
+    Event(TaskId, Event),
     /// A task id on the cancel channel.
     Cancelled(TaskId),
     /// The subscription was re-established after a drop: events may have been missed, so every
@@ -108,9 +100,8 @@ fn parse(payload: &[u8]) -> Option<FeedItem> {
     let task_id = TaskId::parse(parts.next()?).ok()?;
     match (parts.next(), parts.next()) {
         (None, _) => Some(FeedItem::Cancelled(task_id)),
-        (Some(seq), Some(json)) => {
-            Some(FeedItem::Event { task_id, seq: seq.parse().ok()?, json: json.into() })
-        }
+        // The seq in front lets other subscribers route without parsing; the event carries it too.
+        (Some(_seq), Some(json)) => Some(FeedItem::Event(task_id, Event::decode(json).ok()?)),
         (Some(_), None) => None,
     }
 }
@@ -122,10 +113,11 @@ mod tests {
     #[test]
     fn payloads_parse_into_items() {
         let id = TaskId::new();
-        let event = parse(format!("{id} 7 {{\"seq\":7}}").as_bytes());
-        assert_eq!(event, Some(FeedItem::Event { task_id: id, seq: 7, json: "{\"seq\":7}".into() }));
+        let json = r#"{"seq":7,"status":"PROGRESS"}"#;
+        let event = parse(format!("{id} 7 {json}").as_bytes());
+        assert_eq!(event, Some(FeedItem::Event(id, Event::decode(json).unwrap())));
         assert_eq!(parse(id.to_string().as_bytes()), Some(FeedItem::Cancelled(id)));
         assert_eq!(parse(b"nonsense 1 {}"), None);
-        assert_eq!(parse(format!("{id} x {{}}").as_bytes()), None);
+        assert_eq!(parse(format!("{id} 7 {{}}").as_bytes()), None, "not an event");
     }
 }

@@ -25,7 +25,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use deadpool_redis::{Manager, Pool, PoolConfig, Runtime};
-use protocol::{Language, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
+use protocol::{Event, Language, TaskId, TaskUpdate, TikTokUrl, UserId};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, AsyncConnectionConfig, Script};
 use tokio::sync::OnceCell;
@@ -82,12 +82,13 @@ pub struct Job {
 pub struct Snapshot {
     /// Who submitted the task.
     pub owner: UserId,
-    /// Sequence number of the latest event.
-    pub seq: u64,
-    /// Its state word.
-    pub state: TaskState,
-    /// The latest event, as logged (a serialized [`TaskUpdate`] with `seq`).
-    pub json: String,
+    /// The latest event.
+    pub event: Event,
+}
+
+/// Reads an event a script returned or the log held.
+pub(crate) fn decode(json: String) -> Result<Event, BusError> {
+    Event::decode(json).map_err(|e| BusError::Corrupt(e.to_string()))
 }
 
 /// How a [`Bus`] is set up.
@@ -223,7 +224,7 @@ impl Bus {
     ///
     /// # Errors
     /// [`BusError`] on Redis failure; nothing is queued then.
-    pub async fn enqueue(&self, job: &Job, first: &TaskUpdate) -> Result<String, BusError> {
+    pub async fn enqueue(&self, job: &Job, first: &TaskUpdate) -> Result<Event, BusError> {
         let id = job.task_id.to_string();
         let body = first.draft_json();
         let mut conn = self.conn().await?;
@@ -242,7 +243,7 @@ impl Bus {
             .arg(self.prefix())
             .invoke_async(&mut conn)
             .await?;
-        Ok(event)
+        decode(event)
     }
 
     /// Re-creates a job Redis lost, its PENDING `update` logged with `update.seq` (the seq
@@ -251,10 +252,10 @@ impl Bus {
     ///
     /// # Errors
     /// [`BusError`] on Redis failure.
-    pub async fn restore(&self, job: &Job, update: &TaskUpdate) -> Result<Option<String>, BusError> {
+    pub async fn restore(&self, job: &Job, update: &TaskUpdate) -> Result<Option<Event>, BusError> {
         let id = job.task_id.to_string();
         let mut conn = self.conn().await?;
-        Ok(RESTORE
+        let event: Option<String> = RESTORE
             .key(self.key(&["task", &id]))
             .key(self.key(&["log", &id]))
             .key(self.key(&["job", &id]))
@@ -268,7 +269,8 @@ impl Bus {
             .arg(self.ttl_for(update))
             .arg(update.seq.max(1))
             .invoke_async(&mut conn)
-            .await?)
+            .await?;
+        event.map(decode).transpose()
     }
 
     /// The task's latest event and owner, if Redis still holds the task.
@@ -277,29 +279,29 @@ impl Bus {
     /// [`BusError`] on Redis failure or unreadable data.
     pub async fn snapshot(&self, task: TaskId) -> Result<Option<Snapshot>, BusError> {
         let mut conn = self.conn().await?;
-        let (owner, seq, state, json): (Option<String>, Option<u64>, Option<String>, Option<String>) =
-            conn.hmget(self.key(&["task", &task.to_string()]), &["owner", "seq", "state", "snap"]).await?;
-        let (Some(owner), Some(seq), Some(state), Some(json)) = (owner, seq, state, json) else {
+        let (owner, json): (Option<String>, Option<String>) =
+            conn.hmget(self.key(&["task", &task.to_string()]), &["owner", "snap"]).await?;
+        let (Some(owner), Some(json)) = (owner, json) else {
             return Ok(None);
         };
         let owner = UserId::parse(&owner).map_err(|e| BusError::Corrupt(e.to_string()))?;
-        let state = TaskState::parse(&state).ok_or_else(|| BusError::Corrupt(format!("state {state:?}")))?;
-        Ok(Some(Snapshot { owner, seq, state, json }))
+        Ok(Some(Snapshot { owner, event: decode(json)? }))
     }
 
     /// Every logged event of the task after `after` (a seq), in order.
     ///
     /// # Errors
     /// [`BusError`] on Redis failure.
-    pub async fn events_after(&self, task: TaskId, after: u64) -> Result<Vec<String>, BusError> {
+    pub async fn events_after(&self, task: TaskId, after: u64) -> Result<Vec<Event>, BusError> {
         let id = task.to_string();
         let mut conn = self.conn().await?;
-        Ok(EVENTS_AFTER
+        let events: Vec<String> = EVENTS_AFTER
             .key(self.key(&["task", &id]))
             .key(self.key(&["log", &id]))
             .arg(after)
             .invoke_async(&mut conn)
-            .await?)
+            .await?;
+        events.into_iter().map(decode).collect()
     }
 
     /// Cancels the task: logs `update` (a FAILURE) unless the task already finished, drops a
@@ -307,10 +309,10 @@ impl Bus {
     ///
     /// # Errors
     /// [`BusError`] on Redis failure.
-    pub async fn cancel(&self, task: TaskId, update: &TaskUpdate) -> Result<Option<String>, BusError> {
+    pub async fn cancel(&self, task: TaskId, update: &TaskUpdate) -> Result<Option<Event>, BusError> {
         let id = task.to_string();
         let mut conn = self.conn().await?;
-        Ok(CANCEL
+        let event: Option<String> = CANCEL
             .key(self.key(&["task", &id]))
             .key(self.key(&["log", &id]))
             .key(self.key(&["job", &id]))
@@ -322,7 +324,8 @@ impl Bus {
             .arg(self.cancel_channel())
             .arg(self.ttl_for(update))
             .invoke_async(&mut conn)
-            .await?)
+            .await?;
+        event.map(decode).transpose()
     }
 
     /// Records an `Idempotency-Key` for `task`, or returns the task it was first used for.

@@ -3,11 +3,11 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use protocol::{Language, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
+use protocol::{Event, Language, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
 use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
-use crate::{Bus, BusError, Job, now_ms};
+use crate::{Bus, BusError, Job, decode, now_ms};
 
 static CLAIM: LazyLock<Script> =
     LazyLock::new(|| Script::new(concat!(include_str!("lua/take.lua"), include_str!("lua/claim.lua"))));
@@ -42,13 +42,8 @@ pub struct Claim {
 /// The result of a write by a claim holder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
-    /// Logged and published with this seq; the event as logged.
-    Logged {
-        /// The event's seq.
-        seq: u64,
-        /// The event.
-        json: String,
-    },
+    /// Logged and published.
+    Logged(Event),
     /// The task already had its terminal event (a re-run of a finished job); nothing logged.
     AlreadyFinished,
     /// The owner cancelled the task: stop and write nothing more.
@@ -58,23 +53,14 @@ pub enum WriteOutcome {
 }
 
 impl WriteOutcome {
-    fn parse(reply: &str) -> Self {
-        match reply {
+    fn parse(reply: String) -> Result<Self, BusError> {
+        Ok(match reply.as_str() {
             "cancelled" => Self::Cancelled,
             "lost" => Self::Lost,
             "already" => Self::AlreadyFinished,
-            json => Self::Logged { seq: seq_of(json), json: json.to_owned() },
-        }
+            _ => Self::Logged(decode(reply)?),
+        })
     }
-}
-
-/// The seq of a logged event (they all start with `{"seq":N,`).
-fn seq_of(event: &str) -> u64 {
-    event
-        .strip_prefix("{\"seq\":")
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_default()
 }
 
 /// What one maintenance pass did.
@@ -194,7 +180,8 @@ impl Bus {
         Ok(())
     }
 
-    /// Logs a progress event if `claim` still holds the job.
+    /// Logs a progress event if `claim` still holds the job, with `update.seq` when it is set
+    /// (the seq Postgres recorded it with), else the next one.
     ///
     /// # Errors
     /// [`BusError`] on Redis failure.
@@ -211,16 +198,18 @@ impl Bus {
             .arg(update.status.as_str())
             .arg(self.events_channel())
             .arg(self.ttl_for(update))
+            .arg(update.seq)
             .invoke_async(&mut conn)
             .await?;
-        Ok(WriteOutcome::parse(&reply))
+        WriteOutcome::parse(reply)
     }
 
     /// Logs the terminal event Postgres accepted and lets go of the job (to the dead-letter
     /// list when `dead`). Postgres fences the outcome, so the event is logged even when this
-    /// claim's Redis lease has lapsed; if Redis lost the task, it is logged with `update.seq`,
-    /// the seq Postgres recorded. Returns the event ([`WriteOutcome::Logged`], whose seq the
-    /// caller records when it differs) or [`WriteOutcome::AlreadyFinished`].
+    /// claim's Redis lease has lapsed. It takes `update.seq`, the seq Postgres recorded (a task
+    /// Redis lost is re-created around it). Returns the event ([`WriteOutcome::Logged`]; should
+    /// Redis be past that seq, it took the next one, which the caller records) or
+    /// [`WriteOutcome::AlreadyFinished`].
     ///
     /// # Errors
     /// [`BusError`] on Redis failure.
@@ -281,7 +270,7 @@ impl Bus {
             .arg(extra)
             .invoke_async(&mut conn)
             .await?;
-        Ok(WriteOutcome::parse(&reply))
+        WriteOutcome::parse(reply)
     }
 
     /// Returns an unfinished job to the front of the queue without counting the attempt
@@ -451,9 +440,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seq_is_read_from_the_front_of_a_logged_event() {
-        assert_eq!(seq_of(r#"{"seq":42,"type":"progress"}"#), 42);
-        assert_eq!(WriteOutcome::parse("lost"), WriteOutcome::Lost);
-        assert_eq!(WriteOutcome::parse("cancelled"), WriteOutcome::Cancelled);
+    fn script_replies_are_read_once() {
+        assert_eq!(WriteOutcome::parse("lost".into()).unwrap(), WriteOutcome::Lost);
+        assert_eq!(WriteOutcome::parse("cancelled".into()).unwrap(), WriteOutcome::Cancelled);
+        assert_eq!(WriteOutcome::parse("already".into()).unwrap(), WriteOutcome::AlreadyFinished);
+        let WriteOutcome::Logged(event) =
+            WriteOutcome::parse(r#"{"seq":42,"type":"progress","status":"PROGRESS"}"#.into()).unwrap()
+        else {
+            panic!("an event")
+        };
+        assert_eq!((event.seq, event.state), (42, TaskState::Progress));
+        assert!(WriteOutcome::parse("{}".into()).is_err(), "a reply that is no event is corrupt data");
     }
 }

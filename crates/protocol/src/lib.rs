@@ -5,6 +5,7 @@
 //! same protocol. The shapes follow what the guide's Dart client *parses*, which is documented in
 //! `docs/protocol.md`.
 
+pub mod event;
 pub mod ids;
 pub mod language;
 pub mod message;
@@ -13,6 +14,7 @@ pub mod recipe;
 pub mod tiktok;
 pub mod wire;
 
+pub use event::{Event, EventError};
 pub use ids::{IdError, RecipeId, TaskId, UserId};
 pub use language::{Language, LanguageError};
 pub use message::{MessageType, ScrapeRequest, Step, TOTAL_STEPS, TaskState, TaskUpdate};

@@ -237,6 +237,21 @@ impl TaskUpdate {
         }
     }
 
+    /// The owner cancelled the task at `step`.
+    pub fn cancelled(task_id: TaskId, step: u32) -> Self {
+        Self::failure(task_id, step, "cancelled", "Task was cancelled")
+    }
+
+    /// The job could not be queued (Redis refused it): the task ends at once.
+    pub fn queue_unavailable(task_id: TaskId) -> Self {
+        Self::failure(task_id, 0, "queue_unavailable", "The job queue is unavailable; please try again")
+    }
+
+    /// Queued again after the queue lost the job (a service restart).
+    pub fn requeued(task_id: TaskId) -> Self {
+        Self { details: Some("Queued again after a service restart".into()), ..Self::pending(task_id) }
+    }
+
     /// True for SUCCESS and FAILURE.
     pub fn is_terminal(&self) -> bool {
         self.status.is_terminal()

@@ -5,9 +5,8 @@ mod cascade;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use bus::{Bus, Claim, WriteOutcome};
 use protocol::{Recipe, Step, TaskUpdate};
-use store::Store;
+use tasks::{Attempt, Claim, Start, Tasks, Written};
 use tokio_util::sync::CancellationToken;
 
 use crate::providers::{ProviderError, Providers, RunKind, RunMemo};
@@ -47,8 +46,7 @@ impl StopSignal {
 #[derive(Clone)]
 pub(crate) struct Context {
     pub(crate) worker_id: Arc<str>,
-    pub(crate) bus: Bus,
-    pub(crate) store: Store,
+    pub(crate) tasks: Tasks,
     pub(crate) providers: Providers,
     pub(crate) max_attempts: u32,
     pub(crate) backoff_base: Duration,
@@ -81,41 +79,40 @@ impl From<anyhow::Error> for Interrupt {
     }
 }
 
-/// The job hash's run slots and the media cache, in Redis.
-struct BusMemo<'a>(&'a Bus);
+/// The task's remembered Apify runs and the media cache.
+struct TaskMemo<'a>(&'a Tasks);
+
+fn run_kind(kind: RunKind) -> tasks::RunKind {
+    match kind {
+        RunKind::Text => tasks::RunKind::Text,
+        RunKind::Video => tasks::RunKind::Video,
+    }
+}
 
 #[async_trait::async_trait]
-impl RunMemo for BusMemo<'_> {
+impl RunMemo for TaskMemo<'_> {
     async fn get(&self, task: protocol::TaskId, kind: RunKind) -> Option<String> {
-        let run = match kind {
-            RunKind::Text => self.0.run(task).await,
-            RunKind::Video => self.0.media_run(task).await,
-        };
-        run.ok().flatten()
+        self.0.run(task, run_kind(kind)).await.ok().flatten()
     }
 
     async fn set(&self, task: protocol::TaskId, kind: RunKind, run_id: &str) {
-        let saved = match kind {
-            RunKind::Text => self.0.set_run(task, run_id).await,
-            RunKind::Video => self.0.set_media_run(task, run_id).await,
-        };
-        if let Err(e) = saved {
+        if let Err(e) = self.0.remember_run(task, run_kind(kind), run_id).await {
             tracing::warn!(%task, error = %e, "could not remember the Apify run; a retry may start a new one");
         }
     }
 }
 
 #[async_trait::async_trait]
-impl MediaCache for BusMemo<'_> {
+impl MediaCache for TaskMemo<'_> {
     async fn get(&self, video_id: &str) -> Option<Vec<u8>> {
-        self.0.media_cache(video_id).await.unwrap_or_else(|e| {
+        self.0.cached_media(video_id).await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "could not read the media cache");
             None
         })
     }
 
     async fn put(&self, video_id: &str, value: &[u8], ttl: Duration) {
-        if let Err(e) = self.0.set_media_cache(video_id, value, ttl).await {
+        if let Err(e) = self.0.cache_media(video_id, value, ttl).await {
             tracing::warn!(error = %e, "could not store the media read; a retry reads the video again");
         }
     }
@@ -130,55 +127,32 @@ pub(crate) fn backoff(attempt: u32, base: Duration, max: Duration, hint: Option<
 
 struct Run<'a> {
     ctx: &'a Context,
-    claim: &'a Claim,
+    attempt: &'a Attempt,
     stop: &'a StopSignal,
-    /// The seq of the task's latest event, as the Redis scripts numbered it.
-    seq: u64,
-    /// The highest seq Postgres has reserved for this attempt: Redis may not go past it, so a
-    /// job restored after Redis lost its data starts above every seq it handed out.
-    ceiling: u64,
     step: u32,
 }
 
 impl Run<'_> {
     fn task(&self) -> protocol::TaskId {
-        self.claim.job.task_id
+        self.attempt.task()
     }
 
-    /// Makes sure the next event's seq is within the attempt's reserved block.
-    async fn reserve_next(&mut self) -> Result<(), Interrupt> {
-        if self.seq < self.ceiling {
-            return Ok(());
-        }
-        let reserved = self.ctx.store.reserve_seqs(self.task(), self.claim.token, store::SEQ_BLOCK).await;
-        match reserved.map_err(anyhow::Error::from)? {
-            Some(ceiling) => {
-                self.ceiling = ceiling;
-                Ok(())
-            }
-            None => Err(Interrupt::Stopped(Stop::Lost)),
-        }
-    }
-
-    async fn publish(&mut self, update: TaskUpdate) -> Result<(), Interrupt> {
-        if let Some(reason) = self.stop.reason() {
-            return Err(Interrupt::Stopped(reason));
-        }
-        self.reserve_next().await?;
-        match self.ctx.bus.publish(self.claim, &update).await.map_err(anyhow::Error::from)? {
-            WriteOutcome::Logged { seq, .. } => {
-                self.seq = seq;
-                Ok(())
-            }
-            WriteOutcome::Cancelled => Err(Interrupt::Stopped(Stop::Cancelled)),
-            WriteOutcome::Lost | WriteOutcome::AlreadyFinished => Err(Interrupt::Stopped(Stop::Lost)),
+    fn written(&self, written: Written) -> Result<(), Interrupt> {
+        match written {
+            Written::Logged(_) => Ok(()),
+            Written::Cancelled => Err(Interrupt::Stopped(Stop::Cancelled)),
+            Written::Lost => Err(Interrupt::Stopped(Stop::Lost)),
         }
     }
 
     async fn step(&mut self, step: Step, details: Option<String>) -> Result<(), Interrupt> {
+        if let Some(reason) = self.stop.reason() {
+            return Err(Interrupt::Stopped(reason));
+        }
         tracing::info!(step = step.number(), "{}", step.text());
         self.step = step.number();
-        self.publish(TaskUpdate::progress(self.task(), step, details)).await
+        let written = self.attempt.progress(TaskUpdate::progress(self.task(), step, details)).await;
+        self.written(written.map_err(anyhow::Error::from)?)
     }
 
     /// Runs a provider call, aborting it as soon as the job is told to stop.
@@ -195,17 +169,20 @@ impl Run<'_> {
         }
     }
 
-    /// Runs the steps; `first` is the Preparing event Postgres recorded with the claim.
-    async fn steps(&mut self, first: TaskUpdate) -> Result<Outcome, Interrupt> {
+    /// Runs the steps, from the attempt's first event (Preparing) to the saved recipe.
+    async fn steps(&mut self) -> Result<Outcome, Interrupt> {
         let ctx = self.ctx;
-        let job = &self.claim.job;
-        tracing::info!(step = first.step, "{}", Step::Preparing.text());
-        self.step = first.step;
-        self.publish(first).await?;
+        let job = self.attempt.job();
+        if let Some(reason) = self.stop.reason() {
+            return Err(Interrupt::Stopped(reason));
+        }
+        tracing::info!(step = Step::Preparing.number(), "{}", Step::Preparing.text());
+        self.step = Step::Preparing.number();
+        self.written(self.attempt.begin().await.map_err(anyhow::Error::from)?)?;
         let cached = if ctx.cache_freshness.is_zero() {
             None
         } else {
-            ctx.store
+            ctx.tasks
                 .cached_recipe(&job.url, &job.language, ctx.cache_freshness)
                 .await
                 .map_err(anyhow::Error::from)?
@@ -240,75 +217,44 @@ impl Run<'_> {
         // the outbound URL rule (the scraper already drops other covers).
         recipe.cover_url = recipe.cover_url.as_deref().and_then(crate::outbound::public_cover);
         self.step(Step::Saving, None).await?;
-        let mut update = TaskUpdate::completion(job.task_id, protocol::RecipeId::new(), recipe.title.clone());
-        update.details = inputs;
-        update.seq = self.seq + 1;
-        let saved = ctx
-            .store
-            .finish_success(job.task_id, self.claim.token, &recipe, &update)
-            .await
-            .map_err(anyhow::Error::from)?;
+        let mut completion = TaskUpdate::completion(job.task_id, protocol::RecipeId::new(), recipe.title.clone());
+        completion.details = inputs;
+        let saved = self.attempt.succeed(&recipe, completion).await.map_err(anyhow::Error::from)?;
         let Some(recipe_id) = saved else {
             // Postgres says the claim is void: cancelled, or re-claimed after our lease expired.
-            return Err(Interrupt::Stopped(Stop::Lost));
+            return Ok(Outcome::Stopped(Stop::Lost));
         };
-        log_terminal(ctx, self.claim, update, false).await?;
         tracing::info!(%recipe_id, title = %recipe.title, "recipe saved");
         Ok(Outcome::Succeeded)
     }
 
-    /// Ends the task in FAILURE: Postgres first (it arbitrates), then the terminal event.
+    /// Ends the task in FAILURE (Postgres arbitrates, then the terminal event).
     async fn fail(&self, step: u32, code: &str, message: &str, dead: bool) -> anyhow::Result<()> {
-        let mut update = TaskUpdate::failure(self.task(), step, code, message);
-        update.seq = self.seq + 1;
-        let changed = self.ctx.store.finish_failure(self.task(), Some(self.claim.token), &update).await?;
-        if changed {
-            log_terminal(self.ctx, self.claim, update, dead).await?;
-        } else {
-            self.ctx.bus.drop_task(&self.ctx.worker_id, &self.task().to_string()).await?;
-        }
+        self.attempt.fail(TaskUpdate::failure(self.task(), step, code, message), dead).await?;
         Ok(())
     }
 }
 
-/// Runs one claimed job to its end (or until told to stop) and settles it in Redis and Postgres.
+/// Runs one claimed job to its end (or until told to stop) and settles it.
 #[tracing::instrument(skip_all, fields(task_id = %claim.job.task_id, attempt = claim.attempt))]
-pub(crate) async fn run_job(ctx: &Context, claim: &Claim, stop: &StopSignal) -> anyhow::Result<Outcome> {
-    // The attempt's first event: Postgres keeps it with the claim, numbered as Redis will
-    // number it (nobody else writes the task's log while this claim holds the job).
-    let attempt = format!("Attempt {} of {}", claim.attempt, ctx.max_attempts);
-    let mut first = TaskUpdate::progress(claim.job.task_id, Step::Preparing, Some(attempt));
-    first.seq = claim.seq + 1;
-    let row = ctx.store.claim_task(claim.job.task_id, claim.token, &first).await?;
-    let ceiling = row.as_ref().map_or(0, |row| u64::try_from(row.seq_ceiling).unwrap_or_default());
-    let mut run = Run { ctx, claim, stop, seq: claim.seq, ceiling, step: 0 };
-    match row {
-        None => {
-            // Redis has a job Postgres never recorded: fail it so it does not hang.
-            tracing::error!("job has no task row; failing it");
-            let update = TaskUpdate::failure(claim.job.task_id, 0, "unknown_task", "The task is unknown");
-            ctx.bus.finish(&ctx.worker_id, claim, &update, true).await?;
-            return Ok(Outcome::DeadLettered("unknown_task".into()));
-        }
-        Some(row) if row.state().is_terminal() => {
-            // A re-run of a job whose outcome Postgres already holds (e.g. Redis lost the
-            // terminal event): make sure the log ends with it, and let go.
-            let update = serde_json::from_str(&row.snapshot_json()).unwrap_or_else(|_| row.to_update());
-            log_terminal(ctx, claim, update, false).await?;
-            return Ok(Outcome::AlreadyFinished);
-        }
-        Some(_) => {}
-    }
-    if claim.attempt > ctx.max_attempts {
+pub(crate) async fn run_job(ctx: &Context, claim: Claim, stop: &StopSignal) -> anyhow::Result<Outcome> {
+    let details = format!("Attempt {} of {}", claim.attempt, ctx.max_attempts);
+    let attempt = match ctx.tasks.start(ctx.worker_id.clone(), claim, Some(details)).await? {
+        Start::Running(attempt) => attempt,
+        Start::AlreadyFinished => return Ok(Outcome::AlreadyFinished),
+        Start::Unknown => return Ok(Outcome::DeadLettered("unknown_task".into())),
+    };
+    let mut run = Run { ctx, attempt: &attempt, stop, step: 0 };
+    if attempt.claim().attempt > ctx.max_attempts {
         // Reaped too often (the job keeps killing its worker, or workers keep dying).
         let message = format!("Gave up after {} attempts", ctx.max_attempts);
         run.fail(0, "too_many_attempts", &message, true).await?;
         return Ok(Outcome::DeadLettered("too_many_attempts".into()));
     }
-    match run.steps(first).await {
+    match run.steps().await {
         Ok(outcome) => Ok(outcome),
         Err(Interrupt::Stopped(reason)) => {
-            settle_stopped(ctx, claim, reason).await?;
+            settle_stopped(&attempt, reason).await?;
             Ok(Outcome::Stopped(reason))
         }
         Err(Interrupt::Provider { step, error: ProviderError::Permanent { code, message } }) => {
@@ -335,66 +281,34 @@ async fn retry_or_give_up(
 ) -> anyhow::Result<Outcome> {
     let ctx = run.ctx;
     let step = step.min(protocol::TOTAL_STEPS);
-    if run.claim.attempt >= ctx.max_attempts {
+    let attempt = run.attempt.claim().attempt;
+    if attempt >= ctx.max_attempts {
         tracing::warn!(%message, "last attempt failed; dead-lettering");
         let text = format!("Gave up after {} attempts: {message}", ctx.max_attempts);
         run.fail(step, "temporarily_unavailable", &text, true).await?;
         return Ok(Outcome::DeadLettered("temporarily_unavailable".into()));
     }
-    let delay = backoff(run.claim.attempt, ctx.backoff_base, ctx.backoff_max, retry_after);
+    let delay = backoff(attempt, ctx.backoff_base, ctx.backoff_max, retry_after);
     let details = format!(
-        "Attempt {} of {} failed ({message}); retrying in {}s",
-        run.claim.attempt,
+        "Attempt {attempt} of {} failed ({message}); retrying in {}s",
         ctx.max_attempts,
         delay.as_secs_f64().ceil()
     );
     tracing::info!(?delay, %message, "transient failure; retry scheduled");
-    let update = TaskUpdate::retrying(run.task(), step, details);
-    if let Err(interrupt) = run.reserve_next().await {
-        let reason = match interrupt {
-            Interrupt::Stopped(reason) => reason,
-            _ => Stop::Lost,
-        };
-        settle_stopped(ctx, run.claim, reason).await?;
-        return Ok(Outcome::Stopped(reason));
+    match run.attempt.retry(TaskUpdate::retrying(run.task(), step, details), delay).await? {
+        Written::Logged(_) => Ok(Outcome::RetryScheduled(delay)),
+        Written::Cancelled => Ok(Outcome::Stopped(Stop::Cancelled)),
+        Written::Lost => Ok(Outcome::Stopped(Stop::Lost)),
     }
-    match ctx.bus.retry_later(&ctx.worker_id, run.claim, &update, delay).await? {
-        WriteOutcome::Cancelled => settle_stopped(ctx, run.claim, Stop::Cancelled).await?,
-        WriteOutcome::Lost | WriteOutcome::AlreadyFinished => {
-            settle_stopped(ctx, run.claim, Stop::Lost).await?
-        }
-        WriteOutcome::Logged { .. } => {}
-    }
-    Ok(Outcome::RetryScheduled(delay))
 }
 
-/// Logs a terminal event Postgres has accepted. Redis numbers it; when that is not the seq
-/// Postgres recorded (Redis lost data and a restore moved the numbering on), Postgres learns the
-/// real one, so its snapshot never falls behind what clients saw.
-async fn log_terminal(
-    ctx: &Context,
-    claim: &Claim,
-    mut update: TaskUpdate,
-    dead: bool,
-) -> anyhow::Result<()> {
-    if let WriteOutcome::Logged { seq, .. } = ctx.bus.finish(&ctx.worker_id, claim, &update, dead).await?
-        && seq != update.seq
-    {
-        tracing::warn!(recorded = update.seq, logged = seq, "terminal event renumbered by Redis");
-        update.seq = seq;
-        ctx.store.record_event(&update).await?;
-    }
-    Ok(())
-}
-
-async fn settle_stopped(ctx: &Context, claim: &Claim, reason: Stop) -> anyhow::Result<()> {
+async fn settle_stopped(attempt: &Attempt, reason: Stop) -> anyhow::Result<()> {
     tracing::info!(?reason, "job stopped");
-    let id = claim.job.task_id.to_string();
     match reason {
         Stop::Shutdown => {
-            ctx.bus.hand_back(&ctx.worker_id, claim).await?;
+            attempt.hand_back().await?;
         }
-        Stop::Cancelled | Stop::Lost => ctx.bus.drop_task(&ctx.worker_id, &id).await?,
+        Stop::Cancelled | Stop::Lost => attempt.abandon().await?,
     }
     Ok(())
 }

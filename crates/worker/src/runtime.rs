@@ -5,10 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bus::{Bus, BusConfig, Claim, Feed, FeedItem};
-use protocol::{TaskId, TaskUpdate};
+use protocol::TaskId;
 use settings::Settings;
-use store::Store;
+use tasks::{Claim, FeedItem, Tasks};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -74,24 +73,17 @@ impl Worker {
     /// # Errors
     /// When Postgres cannot be reached or migrated, or a provider is misconfigured.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let bus = Bus::new(BusConfig {
-            url: settings.redis_url().to_owned(),
-            prefix: settings.redis.key_prefix.clone(),
-            pool_size: settings.redis.pool_size,
-            finished_ttl: Duration::from_secs(settings.worker.event_ttl_hours * 3600),
-        })?;
-        let store = Store::connect(settings.database_url(), settings.database.max_connections).await?;
+        let tasks = Tasks::connect(&tasks::Config::from_settings(settings)).await?;
         let providers = crate::wiring::providers(settings)?;
-        Ok(Self::new(bus, store, providers, WorkerConfig::from_settings(&settings.worker)))
+        Ok(Self::new(tasks, providers, WorkerConfig::from_settings(&settings.worker)))
     }
 
     /// A worker over existing connections (tests pick their own providers).
-    pub fn new(bus: Bus, store: Store, providers: Providers, config: WorkerConfig) -> Self {
+    pub fn new(tasks: Tasks, providers: Providers, config: WorkerConfig) -> Self {
         let worker_id = format!("{}-{}", std::process::id(), &Uuid::new_v4().simple().to_string()[..8]);
         let ctx = Context {
             worker_id: worker_id.into(),
-            bus,
-            store,
+            tasks,
             providers,
             max_attempts: config.max_attempts,
             backoff_base: config.backoff_base,
@@ -122,7 +114,7 @@ impl Worker {
         ));
         helpers.spawn(maintain(self.ctx.clone(), self.config.lease, background.clone()));
         helpers.spawn(reconcile(self.ctx.clone(), self.config.lease, background.clone()));
-        helpers.spawn(watch_cancels(self.ctx.bus.clone(), self.running.clone(), background.clone()));
+        helpers.spawn(watch_cancels(self.ctx.tasks.clone(), self.running.clone(), background.clone()));
         tracing::info!(worker = %self.ctx.worker_id, concurrency = self.config.concurrency, "worker started");
 
         let jobs = TaskTracker::new();
@@ -135,7 +127,7 @@ impl Worker {
             };
             let claim = tokio::select! {
                 () = shutdown.cancelled() => break,
-                claim = self.ctx.bus.claim(&self.ctx.worker_id, CLAIM_BLOCK, self.config.lease) => claim,
+                claim = self.ctx.tasks.claim(&self.ctx.worker_id, CLAIM_BLOCK, self.config.lease) => claim,
             };
             let claim = match claim {
                 Ok(Some(claim)) => claim,
@@ -155,8 +147,9 @@ impl Worker {
             lock(&self.running).insert(claim.job.task_id, (claim.token, signal.clone()));
             let (ctx, running) = (self.ctx.clone(), self.running.clone());
             jobs.spawn(async move {
-                run_one(&ctx, &claim, &signal).await;
-                lock(&running).remove(&claim.job.task_id);
+                let task = claim.job.task_id;
+                run_one(&ctx, claim, &signal).await;
+                lock(&running).remove(&task);
                 drop(permit);
             });
         }
@@ -176,7 +169,7 @@ impl Worker {
         helpers.wait().await;
         // Anything still in our processing list (a claim interrupted by shutdown, a job whose
         // settling failed) goes back to the queue now rather than when the reaper notices.
-        match self.ctx.bus.release(&self.ctx.worker_id).await {
+        match self.ctx.tasks.release(&self.ctx.worker_id).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(jobs = n, "returned unstarted jobs to the queue"),
             Err(e) => tracing::warn!(error = %e, "could not release jobs; the reaper will return them"),
@@ -191,13 +184,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-async fn run_one(ctx: &Context, claim: &Claim, signal: &StopSignal) {
+async fn run_one(ctx: &Context, claim: Claim, signal: &StopSignal) {
+    let task_id = claim.job.task_id;
     match pipeline::run_job(ctx, claim, signal).await {
-        Ok(outcome) => tracing::debug!(task_id = %claim.job.task_id, ?outcome, "job settled"),
+        Ok(outcome) => tracing::debug!(%task_id, ?outcome, "job settled"),
         Err(e) => {
             // Redis or Postgres failed while settling: the lease will expire and the reaper
             // re-queues the job; Postgres arbitrates whatever happened meanwhile.
-            tracing::error!(task_id = %claim.job.task_id, error = format!("{e:#}"), "could not settle job");
+            tracing::error!(%task_id, error = format!("{e:#}"), "could not settle job");
         }
     }
 }
@@ -211,7 +205,7 @@ async fn heartbeat(ctx: Context, config: WorkerConfig, running: Running, stop: C
         }
         let claims: Vec<(TaskId, Uuid)> =
             lock(&running).iter().map(|(id, (token, _))| (*id, *token)).collect();
-        match ctx.bus.heartbeat(&ctx.worker_id, &claims, config.lease).await {
+        match ctx.tasks.heartbeat(&ctx.worker_id, &claims, config.lease).await {
             Ok(lost) => {
                 for id in lost {
                     tracing::warn!(task_id = %id, "lease lost; abandoning the job");
@@ -232,8 +226,8 @@ async fn maintain(ctx: Context, lease: Duration, stop: CancellationToken) {
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        match ctx.bus.maintain(lease).await {
-            Ok(pass) if pass != bus::Maintenance::default() => tracing::info!(?pass, "re-queued jobs"),
+        match ctx.tasks.maintain(lease).await {
+            Ok(pass) if pass != tasks::Maintenance::default() => tracing::info!(?pass, "re-queued jobs"),
             Ok(_) => {}
             Err(e) => tracing::debug!(error = %e, "maintenance pass failed"),
         }
@@ -250,42 +244,14 @@ async fn reconcile(ctx: Context, lease: Duration, stop: CancellationToken) {
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        if let Err(e) = reconcile_once(&ctx, lease * 2).await {
+        if let Err(e) = ctx.tasks.restore_lost(lease * 2).await {
             tracing::debug!(error = format!("{e:#}"), "reconcile pass failed");
         }
     }
 }
 
-pub(crate) async fn reconcile_once(ctx: &Context, idle: Duration) -> anyhow::Result<u32> {
-    let mut restored = 0;
-    for row in ctx.store.stale_unfinished(idle, 100).await? {
-        let task_id = row.task_id();
-        if ctx.bus.has_job(task_id).await? {
-            ctx.store.touch(task_id).await?;
-            continue;
-        }
-        let mut update = TaskUpdate::pending(task_id);
-        update.details = Some("Queued again after a service restart".into());
-        // Postgres re-queues first and picks the seq (of several reconcilers, one wins); Redis
-        // then logs the event with it.
-        let Some(seq) = ctx.store.requeue_lost(task_id, idle, &update).await? else { continue };
-        update.seq = seq;
-        let job = bus::Job {
-            task_id,
-            owner: protocol::UserId::from_uuid(row.owner),
-            url: protocol::TikTokUrl::parse(&row.url)?,
-            language: protocol::Language::parse(&row.language)?,
-        };
-        if ctx.bus.restore(&job, &update).await?.is_some() {
-            tracing::warn!(%task_id, seq, "restored a job Redis had lost");
-            restored += 1;
-        }
-    }
-    Ok(restored)
-}
-
-async fn watch_cancels(bus: Bus, running: Running, stop: CancellationToken) {
-    let Ok(mut feed) = Feed::new(bus.url(), bus.cancel_channel()) else { return };
+async fn watch_cancels(tasks: Tasks, running: Running, stop: CancellationToken) {
+    let Ok(mut feed) = tasks.cancellations() else { return };
     loop {
         let item = tokio::select! {
             () = stop.cancelled() => return,

@@ -1,20 +1,19 @@
 -- The terminal event Postgres has accepted; the job is done (acked, or dead-lettered).
 -- Postgres arbitrates the outcome (cancel against finish, claim fencing), so the event is logged
 -- whatever this worker's Redis claim says: a lease that expired a moment ago, or a job Redis lost
--- with its data, must not keep the outcome from open sockets. If Redis lost the task altogether,
--- it is re-created numbered so that the event takes seq `min_seq`, the one Postgres recorded.
+-- with its data, must not keep the outcome from open sockets. It takes `seq`, the seq Postgres
+-- recorded; if Redis lost the task altogether, the task is re-created around it.
 -- Only the claim holder removes the job itself; a re-claimed job finds the task finished.
 -- KEYS: job, task, log, leases, processing, dead.
--- ARGV: token, body, task_id, state, channel, ttl, dead, min_seq, owner
+-- ARGV: token, body, task_id, state, channel, ttl, dead, seq, owner
 -- Returns the event as logged, or 'already' when the task had its terminal event.
 local state = redis.call('HGET', KEYS[2], 'state')
 local event = 'already'
 if not is_terminal(state) then
-  if redis.call('HEXISTS', KEYS[2], 'seq') == 0 then
-    local base = math.max(tonumber(ARGV[8]) - 1, 0)
-    redis.call('HSET', KEYS[2], 'owner', ARGV[9], 'seq', base, 'base', base)
+  if redis.call('HEXISTS', KEYS[2], 'owner') == 0 then
+    redis.call('HSET', KEYS[2], 'owner', ARGV[9])
   end
-  event = append(KEYS[2], KEYS[3], ARGV[5], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6]))
+  event = append(KEYS[2], KEYS[3], ARGV[5], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6]), ARGV[8])
 end
 redis.call('LREM', KEYS[5], 1, ARGV[3])
 if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then

@@ -11,13 +11,13 @@
 //!
 //! A permanent failure of the second pass (a video too large, unreadable, still no recipe) keeps
 //! a thin first recipe rather than failing the task; with no first recipe it is the outcome.
-//! Both scraper runs are remembered per task ([`super::BusMemo`]), so a retry re-attaches to
+//! Both scraper runs are remembered per task ([`super::TaskMemo`]), so a retry re-attaches to
 //! each and never pays twice.
 
 use protocol::{Recipe, Step};
 use settings::MediaMode;
 
-use super::{BusMemo, Interrupt, Run};
+use super::{Interrupt, Run, TaskMemo};
 use crate::providers::{ProviderError, ScrapeRequest, VideoData};
 use crate::video::{MediaRead, VideoReader};
 
@@ -143,8 +143,8 @@ impl Run<'_> {
 
     async fn scrape(&mut self, step: Step, with_video: bool) -> Result<VideoData, Interrupt> {
         let ctx = self.ctx;
-        let job = &self.claim.job;
-        let memo = BusMemo(&ctx.bus);
+        let job = self.attempt.job();
+        let memo = TaskMemo(&ctx.tasks);
         let request = ScrapeRequest { task_id: job.task_id, url: &job.url, memo: &memo, video: with_video };
         self.call(step, ctx.providers.scraper.scrape(request)).await
     }
@@ -157,8 +157,8 @@ impl Run<'_> {
         step: Step,
     ) -> Result<Option<MediaRead>, Interrupt> {
         let ctx = self.ctx;
-        let job = &self.claim.job;
-        let cache = BusMemo(&ctx.bus);
+        let job = self.attempt.job();
+        let cache = TaskMemo(&ctx.tasks);
         let scraper = ctx.providers.scraper.as_ref();
         let read = self
             .call(step, Box::pin(reader.read(job.task_id, video, &job.language, scraper, &cache)))
@@ -173,7 +173,7 @@ impl Run<'_> {
     async fn extract(&self, video: &VideoData, read: Option<&MediaRead>) -> Result<Recipe, Interrupt> {
         let ctx = self.ctx;
         let result = self
-            .call(Step::Extracting, ctx.providers.extractor.extract(video, &self.claim.job.language))
+            .call(Step::Extracting, ctx.providers.extractor.extract(video, &self.attempt.job().language))
             .await;
         match result {
             Err(Interrupt::Provider {
