@@ -103,13 +103,26 @@ impl Tasks {
     /// [`TaskError`] when Postgres is unreachable or a migration fails, or a URL is malformed.
     pub async fn connect(config: &Config) -> Result<Self, TaskError> {
         let store = Store::connect(&config.database_url, config.database_max_connections).await?;
-        let bus = Bus::new(BusConfig {
+        Ok(Self { bus: Self::bus(config)?, store })
+    }
+
+    /// Like [`Tasks::connect`], but Postgres too connects on first use and no migration runs
+    /// (a process that must make its connections on a runtime of its own).
+    ///
+    /// # Errors
+    /// [`TaskError`] when a URL is malformed.
+    pub fn connect_lazy(config: &Config) -> Result<Self, TaskError> {
+        let store = Store::connect_lazy(&config.database_url, config.database_max_connections)?;
+        Ok(Self { bus: Self::bus(config)?, store })
+    }
+
+    fn bus(config: &Config) -> Result<Bus, TaskError> {
+        Ok(Bus::new(BusConfig {
             url: config.redis_url.clone(),
             prefix: config.key_prefix.clone(),
             pool_size: config.redis_pool_size,
             finished_ttl: config.finished_ttl,
-        })?;
-        Ok(Self { bus, store })
+        })?)
     }
 
     /// The task's latest event, if `owner` owns it: from Redis, or from Postgres when Redis no

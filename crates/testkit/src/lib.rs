@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use bus::{Bus, BusConfig};
 use sqlx::Connection;
-use store::Store;
 use url::Url;
 use uuid::Uuid;
 
@@ -25,26 +23,25 @@ pub fn unique_prefix() -> String {
     format!("test-{}", Uuid::new_v4().simple())
 }
 
-/// A bus under a fresh prefix.
-///
-/// # Panics
-/// When `REDIS_URL` is malformed.
-pub fn bus() -> Bus {
-    bus_with_prefix(&unique_prefix())
+/// The task stores of one test: Redis under `prefix`, Postgres at `database_url`.
+pub fn tasks_config(prefix: &str, database_url: &str) -> tasks::Config {
+    tasks::Config {
+        redis_url: redis_url(),
+        key_prefix: prefix.to_owned(),
+        redis_pool_size: 8,
+        finished_ttl: Duration::from_secs(3600),
+        database_url: database_url.to_owned(),
+        database_max_connections: 5,
+    }
 }
 
-/// A bus under `prefix` (two processes of one test share a prefix).
+/// The task lifecycle over a fresh Redis prefix and a fresh, migrated database.
 ///
 /// # Panics
-/// When `REDIS_URL` is malformed.
-pub fn bus_with_prefix(prefix: &str) -> Bus {
-    Bus::new(BusConfig {
-        url: redis_url(),
-        prefix: prefix.to_owned(),
-        pool_size: 8,
-        finished_ttl: Duration::from_secs(3600),
-    })
-    .expect("REDIS_URL is a valid Redis URL")
+/// When Postgres is unreachable or the migrations fail.
+pub async fn tasks() -> tasks::Tasks {
+    let config = tasks_config(&unique_prefix(), &fresh_database_url().await);
+    tasks::Tasks::connect(&config).await.expect("connect and migrate the test database")
 }
 
 /// Creates an empty database for one test and returns its URL.
@@ -59,12 +56,4 @@ pub async fn fresh_database_url() -> String {
     let mut url = Url::parse(&admin).expect("DATABASE_URL is a URL");
     url.set_path(&name);
     url.to_string()
-}
-
-/// A migrated store over a fresh database.
-///
-/// # Panics
-/// When Postgres is unreachable or the migrations fail.
-pub async fn store() -> Store {
-    Store::connect(&fresh_database_url().await, 5).await.expect("connect and migrate the test database")
 }

@@ -3,7 +3,7 @@ use std::time::Duration;
 use bus::{Feed, FeedItem};
 use protocol::{Step, TaskState, TaskUpdate};
 
-use crate::{job, queued, seq, test_bus};
+use crate::{job, queued, test_bus};
 
 const LEASE: Duration = Duration::from_secs(30);
 const NO_WAIT: Duration = Duration::from_millis(10);
@@ -15,10 +15,10 @@ async fn enqueue_logs_pending_as_seq_one_and_snapshot() {
 
     let event = bus.enqueue(&job, &TaskUpdate::pending(job.task_id)).await.unwrap();
 
-    assert_eq!(seq(&event), 1);
+    assert_eq!(event.seq, 1);
     let snapshot = bus.snapshot(job.task_id).await.unwrap().expect("snapshot");
-    assert_eq!((snapshot.owner, snapshot.seq, snapshot.state), (job.owner, 1, TaskState::Pending));
-    assert_eq!(snapshot.json, event);
+    assert_eq!((snapshot.owner, snapshot.event.seq, snapshot.event.state), (job.owner, 1, TaskState::Pending));
+    assert_eq!(snapshot.event, event);
     assert_eq!(bus.queue_depth().await.unwrap(), 1);
 }
 
@@ -37,21 +37,21 @@ async fn every_event_reaches_the_log_and_the_feed_in_order_without_gaps() {
     bus.finish("w1", &claim, &done, false).await.unwrap();
 
     let log = bus.events_after(job.task_id, 0).await.unwrap();
-    assert_eq!(log.iter().map(|e| seq(e)).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
     let mut live = Vec::new();
     while live.len() < 6 {
         match tokio::time::timeout(Duration::from_secs(5), feed.next()).await.expect("feed item") {
-            FeedItem::Event { task_id, seq, json } => {
+            FeedItem::Event(task_id, event) => {
                 assert_eq!(task_id, job.task_id);
-                live.push((seq, json.to_string()));
+                live.push((event.seq, event));
             }
             other => panic!("unexpected {other:?}"),
         }
     }
     assert_eq!(live.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
-    assert_eq!(live.into_iter().map(|(_, j)| j).collect::<Vec<_>>(), log, "pub/sub carries the logged text");
+    assert_eq!(live.into_iter().map(|(_, j)| j).collect::<Vec<_>>(), log, "pub/sub carries the logged events");
     assert_eq!(bus.events_after(job.task_id, 4).await.unwrap(), log[4..].to_vec());
-    assert_eq!(bus.snapshot(job.task_id).await.unwrap().unwrap().state, TaskState::Success);
+    assert_eq!(bus.snapshot(job.task_id).await.unwrap().unwrap().event.state, TaskState::Success);
 }
 
 #[tokio::test]
@@ -62,7 +62,7 @@ async fn cancel_drops_a_queued_job_and_refuses_a_second_time() {
 
     let event = bus.cancel(job.task_id, &update).await.unwrap().expect("logged");
 
-    assert_eq!(seq(&event), 2);
+    assert_eq!(event.seq, 2);
     assert_eq!(bus.queue_depth().await.unwrap(), 0);
     assert!(bus.claim("w1", NO_WAIT, LEASE).await.unwrap().is_none());
     assert!(bus.cancel(job.task_id, &update).await.unwrap().is_none(), "already finished");
@@ -122,8 +122,8 @@ async fn a_restored_task_takes_the_seq_postgres_chose_and_replays_from_there() {
 
     let event = bus.restore(&job, &pending).await.unwrap().expect("restored");
 
-    assert_eq!(seq(&event), 40);
-    assert_eq!(bus.snapshot(job.task_id).await.unwrap().unwrap().seq, 40);
+    assert_eq!(event.seq, 40);
+    assert_eq!(bus.snapshot(job.task_id).await.unwrap().unwrap().event.seq, 40);
     assert_eq!(bus.events_after(job.task_id, 7).await.unwrap(), vec![event.clone()]);
     assert_eq!(bus.events_after(job.task_id, 0).await.unwrap(), vec![event], "older events are gone");
     assert!(bus.restore(&job, &pending).await.unwrap().is_none(), "job exists");
@@ -141,7 +141,7 @@ async fn a_restore_over_leftovers_of_the_task_still_takes_the_chosen_seq() {
 
     let event = bus.restore(&job, &pending).await.unwrap().expect("restored");
 
-    assert_eq!(seq(&event), 35);
+    assert_eq!(event.seq, 35);
     let next = bus.claim("w2", NO_WAIT, LEASE).await.unwrap().expect("queued again");
     assert_eq!(next.seq, 35);
     assert_eq!(bus.events_after(job.task_id, 2).await.unwrap(), vec![event], "the log starts at the restore");
@@ -158,7 +158,7 @@ async fn a_finish_postgres_accepted_is_logged_after_the_lease_lapsed_or_redis_lo
 
     let outcome = bus.finish("w1", &stale, &done, false).await.unwrap();
 
-    assert!(matches!(outcome, bus::WriteOutcome::Logged { seq: 2, .. }), "{outcome:?}");
+    assert!(matches!(outcome, bus::WriteOutcome::Logged(protocol::Event { seq: 2, .. })), "{outcome:?}");
     let again = bus.claim("w2", NO_WAIT, LEASE).await.unwrap().expect("the re-queued job is still there");
     assert_eq!(again.state, Some(TaskState::Success), "and finds the task finished");
 
@@ -176,8 +176,8 @@ async fn a_finish_postgres_accepted_is_logged_after_the_lease_lapsed_or_redis_lo
     let mut failed = TaskUpdate::failure(lost.task_id, 3, "not_a_recipe", "No recipe");
     failed.seq = 7;
     let outcome = bus.finish("w1", &claim, &failed, false).await.unwrap();
-    assert!(matches!(outcome, bus::WriteOutcome::Logged { seq: 7, .. }), "{outcome:?}");
+    assert!(matches!(outcome, bus::WriteOutcome::Logged(protocol::Event { seq: 7, .. })), "{outcome:?}");
     let snapshot = bus.snapshot(lost.task_id).await.unwrap().expect("the task is known again");
-    assert_eq!((snapshot.owner, snapshot.seq, snapshot.state), (lost.owner, 7, TaskState::Failure));
+    assert_eq!((snapshot.owner, snapshot.event.seq, snapshot.event.state), (lost.owner, 7, TaskState::Failure));
     assert_eq!(bus.events_after(lost.task_id, 6).await.unwrap().len(), 1);
 }

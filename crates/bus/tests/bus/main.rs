@@ -40,10 +40,6 @@ pub(crate) async fn queued(bus: &Bus) -> Job {
     job
 }
 
-pub(crate) fn seq(event: &str) -> u64 {
-    serde_json::from_str::<TaskUpdate>(event).expect("event parses as TaskUpdate").seq
-}
-
 /// Deletes a task's job hash and drops it from the queue, as a partial loss of Redis data would.
 pub(crate) async fn delete_job(bus: &Bus, task: TaskId) {
     let client = redis::Client::open(redis_url()).expect("client");

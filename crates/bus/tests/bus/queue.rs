@@ -1,9 +1,9 @@
 use std::time::Duration;
 
 use bus::WriteOutcome;
-use protocol::{Step, TaskUpdate};
+use protocol::{Event, Step, TaskUpdate};
 
-use crate::{queued, seq, test_bus};
+use crate::{queued, test_bus};
 
 const LEASE: Duration = Duration::from_secs(30);
 const NO_WAIT: Duration = Duration::from_millis(10);
@@ -36,7 +36,7 @@ async fn an_expired_lease_is_reaped_and_the_old_claim_can_write_nothing() {
     assert_eq!(bus.publish(&stale, &update).await.unwrap(), WriteOutcome::Lost);
     let retry = TaskUpdate::retrying(job.task_id, 2, "again".into());
     assert_eq!(bus.retry_later("w1", &stale, &retry, LEASE).await.unwrap(), WriteOutcome::Lost);
-    assert!(matches!(bus.publish(&fresh, &update).await.unwrap(), WriteOutcome::Logged { seq: 2, .. }));
+    assert!(matches!(bus.publish(&fresh, &update).await.unwrap(), WriteOutcome::Logged(Event { seq: 2, .. })));
     assert!(bus.held("w1").await.unwrap().is_empty());
 }
 
@@ -77,7 +77,7 @@ async fn a_retry_waits_in_the_delayed_set_until_due() {
     let notice = TaskUpdate::retrying(job.task_id, 2, "Apify is busy".into());
 
     let logged = bus.retry_later("w1", &claim, &notice, Duration::from_secs(3600)).await.unwrap();
-    assert!(matches!(logged, WriteOutcome::Logged { seq: 2, .. }));
+    assert!(matches!(logged, WriteOutcome::Logged(Event { seq: 2, .. })));
     assert_eq!(bus.maintain(Duration::from_secs(60)).await.unwrap().promoted, 0, "not due yet");
     assert!(bus.claim("w1", NO_WAIT, LEASE).await.unwrap().is_none());
 }
@@ -118,8 +118,8 @@ async fn dead_lettering_logs_the_failure_and_lists_the_task() {
 
     let outcome = bus.finish("w1", &claim, &failure, true).await.unwrap();
 
-    let WriteOutcome::Logged { json, .. } = outcome else { panic!("{outcome:?}") };
-    assert_eq!(seq(&json), 2);
+    let WriteOutcome::Logged(event) = outcome else { panic!("{outcome:?}") };
+    assert_eq!(event.seq, 2);
     assert_eq!(bus.dead_letters().await.unwrap(), vec![job.task_id.to_string()]);
     assert!(!bus.has_job(job.task_id).await.unwrap());
 }

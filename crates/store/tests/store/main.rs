@@ -65,7 +65,7 @@ async fn created(store: &Store, owner: UserId, video: &str) -> TaskId {
 
 #[tokio::test]
 async fn a_second_submission_of_a_running_video_joins_the_first_task() {
-    let store = testkit::store().await;
+    let store = store().await;
     let owner = user();
     let first = created(&store, owner, "1").await;
 
@@ -82,7 +82,7 @@ async fn a_second_submission_of_a_running_video_joins_the_first_task() {
 
 #[tokio::test]
 async fn only_the_current_claim_can_finish_a_task_and_it_saves_one_recipe() {
-    let store = testkit::store().await;
+    let store = store().await;
     let owner = user();
     let id = created(&store, owner, "1").await;
     let (old, current) = (Uuid::new_v4(), Uuid::new_v4());
@@ -115,7 +115,7 @@ async fn only_the_current_claim_can_finish_a_task_and_it_saves_one_recipe() {
 
 #[tokio::test]
 async fn a_cancelled_task_cannot_succeed_and_cannot_be_cancelled_twice() {
-    let store = testkit::store().await;
+    let store = store().await;
     let owner = user();
     let id = created(&store, owner, "1").await;
     let token = Uuid::new_v4();
@@ -138,7 +138,7 @@ async fn a_cancelled_task_cannot_succeed_and_cannot_be_cancelled_twice() {
 
 #[tokio::test]
 async fn the_durable_snapshot_speaks_the_protocol() {
-    let store = testkit::store().await;
+    let store = store().await;
     let owner = user();
     let id = created(&store, owner, "1").await;
     let token = Uuid::new_v4();
@@ -157,7 +157,7 @@ async fn the_durable_snapshot_speaks_the_protocol() {
 
 #[tokio::test]
 async fn recipes_list_newest_first_page_by_page() {
-    let store = testkit::store().await;
+    let store = store().await;
     let owner = user();
     let mut ids = Vec::new();
     for n in 0..5 {
@@ -184,7 +184,7 @@ async fn recipes_list_newest_first_page_by_page() {
 
 #[tokio::test]
 async fn the_cache_finds_a_fresh_recipe_of_the_same_video_and_language() {
-    let store = testkit::store().await;
+    let store = store().await;
     let id = created(&store, user(), "77").await;
     let token = Uuid::new_v4();
     store.claim_task(id, token, &preparing(id)).await.unwrap();
@@ -202,7 +202,7 @@ async fn the_cache_finds_a_fresh_recipe_of_the_same_video_and_language() {
 
 #[tokio::test]
 async fn stale_unfinished_tasks_are_found_for_reconciliation() {
-    let store = testkit::store().await;
+    let store = store().await;
     let id = created(&store, user(), "1").await;
 
     assert!(store.stale_unfinished(Duration::from_secs(3600), 10).await.unwrap().is_empty());
@@ -218,7 +218,7 @@ async fn admit(store: &Store, owner: UserId, video: &str, max: u32) -> store::Ad
 
 #[tokio::test]
 async fn admission_holds_the_in_flight_limit_under_parallel_submissions() {
-    let store = testkit::store().await;
+    let store = store().await;
     let owner = user();
 
     // Ten different videos at once against a limit of five: counted-then-inserted would let
@@ -239,7 +239,7 @@ async fn admission_holds_the_in_flight_limit_under_parallel_submissions() {
 
 #[tokio::test]
 async fn admission_joins_the_owner_s_running_task_for_the_same_video() {
-    let store = testkit::store().await;
+    let store = store().await;
     let owner = user();
     let store::Admission::Created(first) = admit(&store, owner, "1", 5).await else { panic!() };
 
@@ -253,7 +253,7 @@ async fn admission_joins_the_owner_s_running_task_for_the_same_video() {
 
 #[tokio::test]
 async fn a_claim_keeps_its_first_event_and_reserves_seqs_above_it() {
-    let store = testkit::store().await;
+    let store = store().await;
     let owner = user();
     let id = created(&store, owner, "1").await;
     let token = Uuid::new_v4();
@@ -275,7 +275,7 @@ async fn a_claim_keeps_its_first_event_and_reserves_seqs_above_it() {
 
 #[tokio::test]
 async fn a_task_redis_lost_is_requeued_above_every_seq_once_and_voids_the_claim() {
-    let store = testkit::store().await;
+    let store = store().await;
     let owner = user();
     let id = created(&store, owner, "1").await;
     let token = Uuid::new_v4();
@@ -308,7 +308,7 @@ async fn a_task_redis_lost_is_requeued_above_every_seq_once_and_voids_the_claim(
 
 #[tokio::test]
 async fn terminal_and_recorded_events_become_the_snapshot() {
-    let store = testkit::store().await;
+    let store = store().await;
     let owner = user();
     let id = created(&store, owner, "1").await;
     let token = Uuid::new_v4();
@@ -326,4 +326,9 @@ async fn terminal_and_recorded_events_become_the_snapshot() {
     assert_eq!(row.snapshot_json(), renumbered.logged_json());
     store.record_event(&done).await.unwrap();
     assert_eq!(store.task(id).await.unwrap().unwrap().last_seq, 40, "never backwards");
+}
+
+/// A migrated store over a fresh database.
+async fn store() -> Store {
+    Store::connect(&testkit::fresh_database_url().await, 5).await.expect("connect and migrate the test database")
 }

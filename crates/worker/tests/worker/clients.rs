@@ -112,7 +112,7 @@ async fn a_job_goes_through_apify_and_the_llm_to_a_saved_recipe() {
     assert_eq!(done.recipe_name.as_deref(), Some("Shakshuka"));
     let log = env.log(job.task_id).await;
     assert_eq!(log[3].details.as_deref(), Some("Reading caption with gpt-4o-mini"));
-    let saved = env.store.recipe_for_owner(done.recipe_id.unwrap(), job.owner).await.unwrap().unwrap();
+    let saved = env.tasks.recipe(done.recipe_id.unwrap(), job.owner).await.unwrap().unwrap();
     assert_eq!(saved.recipe.ingredients.len(), 3);
     // The model's line is re-read by the same parser as the offline extractor's: its "2 cups"
     // loses to what the line says, and the second measure and preparation are filled in.
@@ -126,7 +126,7 @@ async fn a_job_goes_through_apify_and_the_llm_to_a_saved_recipe() {
     assert_eq!(milk.name, "milk", "the model's name is kept");
     assert_eq!(saved.recipe.language, "en");
     assert_eq!(saved.recipe.cover_url.as_deref(), Some("https://example.invalid/cover.jpg"));
-    assert_eq!(env.bus.run(job.task_id).await.unwrap(), None, "the job hash is gone once done");
+    assert_eq!(env.tasks.run(job.task_id, tasks::RunKind::Text).await.unwrap(), None, "the job hash is gone once done");
     stop.cancel();
     worker.await.unwrap().unwrap();
 }

@@ -14,9 +14,9 @@ mod video_clients;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bus::{Bus, Feed, FeedItem, Job};
 use protocol::{Language, TaskId, TaskUpdate, TikTokUrl, UserId};
-use store::{CreateOutcome, NewTask, Store};
+use sqlx::PgPool;
+use tasks::{Feed, FeedItem, Job, Limits, Submission, Submitted, Tasks};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use worker::providers::{Extractor, Providers, Scraper};
@@ -39,16 +39,18 @@ pub(crate) fn config() -> WorkerConfig {
 
 /// Real Redis (own prefix) and Postgres (own database) for one test.
 pub(crate) struct Env {
-    pub(crate) bus: Bus,
-    pub(crate) store: Store,
-    database_url: String,
+    pub(crate) tasks: Tasks,
+    /// For the tests' own reads and for aging rows.
+    pub(crate) pg: PgPool,
+    config: tasks::Config,
 }
 
 impl Env {
     pub(crate) async fn new() -> Self {
-        let database_url = testkit::fresh_database_url().await;
-        let store = Store::connect(&database_url, 5).await.expect("connect and migrate the test database");
-        Self { bus: testkit::bus(), store, database_url }
+        let config = testkit::tasks_config(&testkit::unique_prefix(), &testkit::fresh_database_url().await);
+        let tasks = Tasks::connect(&config).await.expect("connect and migrate the test database");
+        let pg = PgPool::connect_lazy(&config.database_url).expect("a database URL");
+        Self { tasks, pg, config }
     }
 
     /// A worker with Redis and Postgres connections of its own, for a worker run on a runtime
@@ -60,9 +62,9 @@ impl Env {
         extractor: Arc<dyn Extractor>,
         config: WorkerConfig,
     ) -> Worker {
-        let bus = testkit::bus_with_prefix(self.bus.prefix());
-        let store = Store::connect_lazy(&self.database_url, 2).expect("a database URL");
-        Worker::new(bus, store, Providers::new(scraper, extractor), config)
+        let stores = tasks::Config { database_max_connections: 2, ..self.config.clone() };
+        let tasks = Tasks::connect_lazy(&stores).expect("a database URL");
+        Worker::new(tasks, Providers::new(scraper, extractor), config)
     }
 
     pub(crate) fn worker(
@@ -71,33 +73,27 @@ impl Env {
         extractor: Arc<dyn Extractor>,
         config: WorkerConfig,
     ) -> Worker {
-        Worker::new(self.bus.clone(), self.store.clone(), Providers::new(scraper, extractor), config)
+        Worker::new(self.tasks.clone(), Providers::new(scraper, extractor), config)
     }
 
     pub(crate) fn worker_with(&self, providers: Providers, config: WorkerConfig) -> Worker {
-        Worker::new(self.bus.clone(), self.store.clone(), providers, config)
+        Worker::new(self.tasks.clone(), providers, config)
     }
 
-    /// Submits a task the way the api does: Postgres row, then the queued job and PENDING event.
+    /// Submits a task the way the api does, for a new user.
     pub(crate) async fn submit(&self, url: &str, language: &str) -> Job {
-        let job = Job {
-            task_id: TaskId::new(),
-            owner: UserId::from_uuid(Uuid::new_v4()),
-            url: TikTokUrl::parse(url).expect("url"),
-            language: Language::parse(language).expect("language"),
+        let owner = UserId::from_uuid(Uuid::new_v4());
+        let (url, language) = (TikTokUrl::parse(url).expect("url"), Language::parse(language).expect("language"));
+        let limits = Limits { per_minute: u32::MAX, in_flight: u32::MAX };
+        let submission = Submission { owner, url: &url, language: &language, idempotency_key: None, limits };
+        let Submitted::Created(task_id, _) = self.tasks.submit(&submission).await.unwrap() else {
+            panic!("a new task")
         };
-        self.submit_job(&job).await;
-        job
-    }
-
-    pub(crate) async fn submit_job(&self, job: &Job) {
-        let new = NewTask { id: job.task_id, owner: job.owner, url: &job.url, language: &job.language };
-        assert!(matches!(self.store.create_task(&new).await.unwrap(), CreateOutcome::Created(_)));
-        self.bus.enqueue(job, &TaskUpdate::pending(job.task_id)).await.unwrap();
+        Job { task_id, owner, url, language }
     }
 
     pub(crate) async fn feed(&self) -> Feed {
-        let mut feed = Feed::new(self.bus.url(), self.bus.events_channel()).unwrap();
+        let mut feed = self.tasks.events().unwrap();
         feed.ready().await.unwrap();
         feed
     }
@@ -105,12 +101,12 @@ impl Env {
     /// The task's whole log, parsed, checked to be gap-free from seq 1.
     pub(crate) async fn log(&self, task: TaskId) -> Vec<TaskUpdate> {
         let log: Vec<TaskUpdate> = self
-            .bus
+            .tasks
             .events_after(task, 0)
             .await
             .unwrap()
             .iter()
-            .map(|e| serde_json::from_str(e).expect("logged events parse"))
+            .map(|e| serde_json::from_str(&e.json).expect("logged events parse"))
             .collect();
         let seqs: Vec<u64> = log.iter().map(|u| u.seq).collect();
         assert_eq!(seqs, (1..=log.len() as u64).collect::<Vec<_>>(), "gap-free seqs");
@@ -122,10 +118,10 @@ impl Env {
 pub(crate) async fn until_terminal(feed: &mut Feed, task: TaskId) -> TaskUpdate {
     tokio::time::timeout(WAIT, async {
         loop {
-            if let FeedItem::Event { task_id, json, .. } = feed.next().await
+            if let FeedItem::Event(task_id, event) = feed.next().await
                 && task_id == task
             {
-                let update: TaskUpdate = serde_json::from_str(&json).unwrap();
+                let update: TaskUpdate = serde_json::from_str(&event.json).unwrap();
                 if update.is_terminal() {
                     return update;
                 }
@@ -140,9 +136,9 @@ pub(crate) async fn until_terminal(feed: &mut Feed, task: TaskId) -> TaskUpdate 
 pub(crate) async fn until_step(feed: &mut Feed, task: TaskId, step: u32) {
     tokio::time::timeout(WAIT, async {
         loop {
-            if let FeedItem::Event { task_id, json, .. } = feed.next().await
+            if let FeedItem::Event(task_id, event) = feed.next().await
                 && task_id == task
-                && serde_json::from_str::<TaskUpdate>(&json).unwrap().step >= step
+                && serde_json::from_str::<TaskUpdate>(&event.json).unwrap().step >= step
             {
                 return;
             }
@@ -159,10 +155,10 @@ pub(crate) fn spawn(worker: Worker) -> (CancellationToken, tokio::task::JoinHand
     (stop, handle)
 }
 
-pub(crate) async fn recipe_count(store: &Store, task: TaskId) -> i64 {
+pub(crate) async fn recipe_count(env: &Env, task: TaskId) -> i64 {
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM recipes WHERE task_id = $1")
         .bind(task.as_uuid())
-        .fetch_one(store.pool())
+        .fetch_one(&env.pg)
         .await
         .unwrap();
     n

@@ -131,7 +131,7 @@ async fn subtitle_and_cover_links_to_internal_hosts_are_never_fetched_nor_saved(
         let hits = v4.received_requests().await.unwrap().len() + v6.received_requests().await.unwrap().len();
         assert_eq!(hits, 0, "{why}: nothing reached the internal servers");
         assert_eq!(done.status, TaskState::Success, "{why}: {done:?}");
-        let saved = env.store.recipe_for_owner(done.recipe_id.unwrap(), job.owner).await.unwrap().unwrap();
+        let saved = env.tasks.recipe(done.recipe_id.unwrap(), job.owner).await.unwrap().unwrap();
         let stored = serde_json::to_string(&saved.recipe).unwrap();
         assert!(!stored.contains("INTERNAL") && !stored.contains("flour"), "{why}: {stored}");
         assert_eq!(saved.recipe.cover_url, None, "{why}: no cover that is not https to a public host");
@@ -168,7 +168,7 @@ async fn an_oversize_subtitle_from_apify_is_dropped_and_the_caption_still_makes_
     stop.cancel();
     worker.await.unwrap().unwrap();
     assert_eq!(done.status, TaskState::Success, "{done:?}");
-    let saved = env.store.recipe_for_owner(done.recipe_id.unwrap(), job.owner).await.unwrap().unwrap();
+    let saved = env.tasks.recipe(done.recipe_id.unwrap(), job.owner).await.unwrap().unwrap();
     assert!(
         !serde_json::to_string(&saved.recipe).unwrap().contains("flour"),
         "the 3.6 MB track was not read"

@@ -37,10 +37,10 @@ async fn a_job_walks_the_five_steps_and_saves_one_recipe() {
     );
     assert_eq!(log[3].details.as_deref(), Some("Using the echo extractor"));
     assert_eq!((done.kind, done.recipe_name.as_deref()), (MessageType::Completion, Some("Tomato soup")));
-    let row = env.store.task(job.task_id).await.unwrap().unwrap();
+    let row = env.tasks.row(job.task_id).await.unwrap().unwrap();
     assert_eq!((row.state(), row.last_seq, row.attempts), (TaskState::Success, 6, 1));
     assert_eq!(row.recipe_id, done.recipe_id.map(|r| r.as_uuid()));
-    assert_eq!(recipe_count(&env.store, job.task_id).await, 1);
+    assert_eq!(recipe_count(&env, job.task_id).await, 1);
     stop.cancel();
     worker.await.unwrap().unwrap();
 }
@@ -58,7 +58,7 @@ async fn the_offline_providers_extract_a_fixture_recipe() {
 
     assert_eq!(done.status, TaskState::Success, "{done:?}");
     let owner = job.owner;
-    let saved = env.store.recipe_for_owner(done.recipe_id.unwrap(), owner).await.unwrap().unwrap();
+    let saved = env.tasks.recipe(done.recipe_id.unwrap(), owner).await.unwrap().unwrap();
     assert!(saved.recipe.ingredients.len() >= 3, "{:?}", saved.recipe.ingredients);
     assert!(!saved.recipe.steps.is_empty());
     assert_eq!(saved.recipe.source.url, job.url.as_str());
@@ -82,12 +82,12 @@ async fn a_permanent_failure_ends_the_task_at_once_with_its_reason() {
     assert_eq!(failed.message.as_deref(), Some("The video is private, deleted or unavailable"));
     assert_eq!(scraper.calls.load(Ordering::SeqCst), 1, "no retry for a permanent failure");
     assert_eq!(env.log(job.task_id).await.len(), 4);
-    let row = env.store.task(job.task_id).await.unwrap().unwrap();
+    let row = env.tasks.row(job.task_id).await.unwrap().unwrap();
     assert_eq!(
         (row.state(), row.error.as_deref(), row.last_seq),
         (TaskState::Failure, Some("video_unavailable"), 4)
     );
-    assert!(env.bus.dead_letters().await.unwrap().is_empty());
+    assert!(env.tasks.dead_letters().await.unwrap().is_empty());
     stop.cancel();
     worker.await.unwrap().unwrap();
 }
@@ -110,7 +110,7 @@ async fn a_transient_failure_is_retried_and_the_retry_is_visible() {
     assert_eq!(retry.status, TaskState::Progress, "the app keeps showing progress");
     assert!(retry.details.as_deref().unwrap().contains("Apify returned 429"), "{retry:?}");
     assert_eq!(scraper.calls.load(Ordering::SeqCst), 2);
-    assert_eq!(env.store.task(job.task_id).await.unwrap().unwrap().attempts, 2);
+    assert_eq!(env.tasks.row(job.task_id).await.unwrap().unwrap().attempts, 2);
     stop.cancel();
     worker.await.unwrap().unwrap();
 }
@@ -130,7 +130,7 @@ async fn a_job_that_always_fails_transiently_is_dead_lettered_after_the_last_att
     assert_eq!(failed.error.as_deref(), Some("temporarily_unavailable"));
     assert!(failed.message.as_deref().unwrap().contains("LLM returned 503"), "{failed:?}");
     assert_eq!(scraper.calls.load(Ordering::SeqCst), config().max_attempts);
-    assert_eq!(env.bus.dead_letters().await.unwrap(), vec![job.task_id.to_string()]);
+    assert_eq!(env.tasks.dead_letters().await.unwrap(), vec![job.task_id.to_string()]);
     env.log(job.task_id).await;
     stop.cancel();
     worker.await.unwrap().unwrap();
@@ -151,7 +151,7 @@ async fn a_recent_recipe_of_the_same_video_is_reused_without_calling_the_provide
     assert_eq!(done.status, TaskState::Success);
     assert_eq!(scraper.calls.load(Ordering::SeqCst), 1, "the cache spared the second call");
     assert_eq!(env.log(second.task_id).await.len(), 6, "the task still walks every step");
-    let saved = env.store.recipe_for_owner(done.recipe_id.unwrap(), second.owner).await.unwrap();
+    let saved = env.tasks.recipe(done.recipe_id.unwrap(), second.owner).await.unwrap();
     assert!(saved.is_some(), "the second user owns a recipe of their own");
     stop.cancel();
     worker.await.unwrap().unwrap();

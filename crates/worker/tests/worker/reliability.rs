@@ -36,8 +36,8 @@ async fn a_killed_worker_s_job_is_completed_by_another_worker_exactly_once() {
     let log = env.log(job.task_id).await;
     let steps: Vec<u32> = log.iter().map(|u| u.step).collect();
     assert_eq!(steps, vec![0, 1, 2, 1, 2, 3, 4, 5], "A's steps, then B's from the start");
-    assert_eq!(recipe_count(&env.store, job.task_id).await, 1);
-    assert_eq!(env.store.task(job.task_id).await.unwrap().unwrap().attempts, 2);
+    assert_eq!(recipe_count(&env, job.task_id).await, 1);
+    assert_eq!(env.tasks.row(job.task_id).await.unwrap().unwrap().attempts, 2);
     stop.cancel();
     survivor.await.unwrap().unwrap();
 }
@@ -55,9 +55,9 @@ async fn graceful_shutdown_hands_unfinished_jobs_back_without_counting_an_attemp
     stop.cancel();
     worker.await.unwrap().unwrap();
 
-    assert_eq!(env.bus.queue_depth().await.unwrap(), 1, "the job is back in the queue");
+    assert_eq!(env.tasks.queue_depth().await.unwrap(), 1, "the job is back in the queue");
     let claim =
-        env.bus.claim("next", Duration::from_millis(10), Duration::from_secs(30)).await.unwrap().unwrap();
+        env.tasks.claim("next", Duration::from_millis(10), Duration::from_secs(30)).await.unwrap().unwrap();
     assert_eq!((claim.job.task_id, claim.attempt), (job.task_id, 1), "the attempt was not counted");
     assert_eq!(scraper.calls.load(Ordering::SeqCst), 1);
 }
@@ -72,10 +72,9 @@ async fn a_cancel_aborts_the_running_provider_call_and_saves_nothing() {
     let job = env.submit("https://www.tiktok.com/@chef/video/1", "de").await;
     until_step(&mut feed, job.task_id, 2).await;
 
-    // What the api does on DELETE /task/{id}: Postgres first, then the event and the notice.
-    env.store.cancel_task(job.task_id, job.owner, "Task was cancelled").await.unwrap();
-    let update = TaskUpdate::failure(job.task_id, 2, "cancelled", "Task was cancelled");
-    env.bus.cancel(job.task_id, &update).await.unwrap().expect("logged");
+    // What the api does on DELETE /task/{id}.
+    let cancelled = env.tasks.cancel(job.task_id, job.owner).await.unwrap();
+    assert!(matches!(cancelled, tasks::Cancelled::Cancelled(_)), "{cancelled:?}");
     let ended = until_terminal(&mut feed, job.task_id).await;
     assert_eq!(ended.error.as_deref(), Some("cancelled"));
 
@@ -85,7 +84,7 @@ async fn a_cancel_aborts_the_running_provider_call_and_saves_nothing() {
     until_step(&mut feed, next.task_id, 2).await;
     assert!(scraper.calls.load(Ordering::SeqCst) > scraper_calls_before);
     assert_eq!(env.log(job.task_id).await.last().unwrap().error.as_deref(), Some("cancelled"));
-    assert_eq!(recipe_count(&env.store, job.task_id).await, 0);
+    assert_eq!(recipe_count(&env, job.task_id).await, 0);
     stop.cancel();
     worker.await.unwrap().unwrap();
 }
@@ -114,27 +113,27 @@ async fn lose_redis_data(env: &Env) {
     let mut conn =
         redis::Client::open(testkit::redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> =
-        redis::cmd("KEYS").arg(format!("{}:*", env.bus.prefix())).query_async(&mut conn).await.unwrap();
+        redis::cmd("KEYS").arg(format!("{}:*", env.tasks.key_prefix())).query_async(&mut conn).await.unwrap();
     let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
     sqlx::query("UPDATE tasks SET updated_at = now() - interval '1 hour'")
-        .execute(env.store.pool())
+        .execute(&env.pg)
         .await
         .unwrap();
 }
 
 /// The seqs of the task's events on the feed, up to and including the first one `last` accepts.
 async fn seqs_until(
-    feed: &mut bus::Feed,
+    feed: &mut tasks::Feed,
     task: protocol::TaskId,
     last: impl Fn(&TaskUpdate) -> bool,
 ) -> Vec<u64> {
     let mut seqs = Vec::new();
     tokio::time::timeout(Duration::from_secs(60), async {
         loop {
-            if let bus::FeedItem::Event { task_id, json, .. } = feed.next().await
+            if let tasks::FeedItem::Event(task_id, event) = feed.next().await
                 && task_id == task
             {
-                let update: TaskUpdate = serde_json::from_str(&json).unwrap();
+                let update: TaskUpdate = serde_json::from_str(&event.json).unwrap();
                 seqs.push(update.seq);
                 if last(&update) {
                     return;
@@ -183,9 +182,9 @@ async fn after_crashes_and_a_redis_data_loss_the_seq_only_moves_forward() {
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "before the loss: {seen:?}");
     assert!(after.windows(2).all(|w| w[0] < w[1]), "after the loss: {after:?}");
     assert!(after[0] > before_loss, "numbering continues above {before_loss}: {after:?}");
-    let row = env.store.task(job.task_id).await.unwrap().unwrap();
+    let row = env.tasks.row(job.task_id).await.unwrap().unwrap();
     assert_eq!((row.state(), row.last_seq), (TaskState::Success, *after.last().unwrap() as i64));
-    assert_eq!(recipe_count(&env.store, job.task_id).await, 1);
+    assert_eq!(recipe_count(&env, job.task_id).await, 1);
     stop.cancel();
     survivor.await.unwrap().unwrap();
 }

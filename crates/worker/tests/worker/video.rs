@@ -167,8 +167,7 @@ async fn offline_a_caption_without_a_recipe_and_a_video_with_it_on_screen_succee
     let scraper = Arc::new(FixtureScraper::with_video_dir(&videos.0));
     let reader = reader(MediaMode::Auto, &root.0, limits(), None);
     let worker = worker::Worker::new(
-        env.bus.clone(),
-        env.store.clone(),
+        env.tasks.clone(),
         providers(scraper, Arc::new(RuleExtractor::new()), reader),
         config(),
     );
@@ -178,7 +177,7 @@ async fn offline_a_caption_without_a_recipe_and_a_video_with_it_on_screen_succee
     let done = until_terminal(&mut feed, job.task_id).await;
 
     assert_eq!(done.status, TaskState::Success, "{done:?}");
-    let saved = env.store.recipe_for_owner(done.recipe_id.unwrap(), job.owner).await.unwrap().unwrap();
+    let saved = env.tasks.recipe(done.recipe_id.unwrap(), job.owner).await.unwrap().unwrap();
     let recipe = &saved.recipe;
     let ingredients = summary(recipe);
     for (name, quantity, unit) in [
@@ -226,8 +225,7 @@ async fn offline_a_recipe_that_is_only_spoken_ends_saying_speech_needs_transcrip
     let scraper = Arc::new(FixtureScraper::with_video_dir(&videos.0));
     let reader = reader(MediaMode::Auto, &root.0, limits(), None);
     let worker = worker::Worker::new(
-        env.bus.clone(),
-        env.store.clone(),
+        env.tasks.clone(),
         providers(scraper, Arc::new(RuleExtractor::new()), reader),
         config(),
     );
@@ -259,8 +257,7 @@ async fn end_of(
     let scraper = Arc::new(VideoScraper::new(file));
     let reader = reader(MediaMode::Auto, root, limits, None);
     let worker = worker::Worker::new(
-        env.bus.clone(),
-        env.store.clone(),
+        env.tasks.clone(),
         providers(scraper.clone(), Arc::new(RuleExtractor::new()), reader),
         config(),
     );
@@ -364,8 +361,7 @@ async fn ffmpeg_killed_mid_way_is_transient_and_retried_until_the_attempts_run_o
     let scraper = Arc::new(VideoScraper::new(VideoFile::Local(video)));
     let reader = reader_with_tools(&root.0, tools_with_fake_ffmpeg(&dir.0, "kill"));
     let worker = worker::Worker::new(
-        env.bus.clone(),
-        env.store.clone(),
+        env.tasks.clone(),
         providers(scraper.clone(), Arc::new(RuleExtractor::new()), reader),
         config(),
     );
@@ -400,8 +396,7 @@ async fn a_cancel_mid_analysis_kills_ffmpeg_and_removes_the_media_folder() {
     let scraper = Arc::new(VideoScraper::new(VideoFile::Local(video)));
     let reader = reader_with_tools(&root.0, tools_with_fake_ffmpeg(&dir.0, "sleep"));
     let worker = worker::Worker::new(
-        env.bus.clone(),
-        env.store.clone(),
+        env.tasks.clone(),
         providers(scraper.clone(), Arc::new(RuleExtractor::new()), reader),
         config(),
     );
@@ -417,9 +412,8 @@ async fn a_cancel_mid_analysis_kills_ffmpeg_and_removes_the_media_folder() {
     .await
     .expect("the media pass started");
 
-    env.store.cancel_task(job.task_id, job.owner, "Task was cancelled").await.unwrap();
-    let update = TaskUpdate::failure(job.task_id, 3, "cancelled", "Task was cancelled");
-    env.bus.cancel(job.task_id, &update).await.unwrap().expect("logged");
+    let cancelled = env.tasks.cancel(job.task_id, job.owner).await.unwrap();
+    assert!(matches!(cancelled, tasks::Cancelled::Cancelled(_)), "{cancelled:?}");
     let ended = until_terminal(&mut feed, job.task_id).await;
 
     assert_eq!(ended.error.as_deref(), Some("cancelled"));

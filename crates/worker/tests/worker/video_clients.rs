@@ -365,7 +365,7 @@ async fn a_thin_caption_costs_exactly_one_extra_run_which_a_retry_re_attaches_to
     );
     assert_eq!(setup.downloads().await, 1, "the retry read the media cache");
     assert_eq!(setup.transcriptions().await.len(), 1, "transcribed once");
-    let saved = setup.env.store.recipe_for_owner(done.recipe_id.unwrap(), job.owner).await.unwrap().unwrap();
+    let saved = setup.env.tasks.recipe(done.recipe_id.unwrap(), job.owner).await.unwrap().unwrap();
     assert_eq!(saved.recipe.steps.len(), 3, "the media pass's fuller recipe won");
     stop.cancel();
     worker.await.unwrap().unwrap();
