@@ -1,6 +1,6 @@
 //! In-memory fan-out of task events to this process's sockets and long-polls.
 //!
-//! The gateway holds ONE Redis pub/sub subscription ([`bus::Feed`]); [`Hub::run`] consumes it and
+//! The gateway holds ONE Redis pub/sub subscription ([`tasks::Feed`]); [`Hub::run`] consumes it and
 //! routes each event by task id to the sockets watching that task. Every socket has a bounded
 //! queue of raw JSON messages (`Arc<str>`, shared, never re-serialized per socket). A socket
 //! whose queue is full is a slow reader: it is removed and its
@@ -16,8 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
-use protocol::{TaskId, TaskState};
-use serde::Deserialize;
+use protocol::{Event, TaskId};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -26,15 +25,8 @@ use crate::metrics::Metrics;
 /// What a socket subscriber receives.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {
-    /// A logged event of the task: its seq and its raw JSON, forwarded as-is.
-    Event {
-        /// The event's sequence number.
-        seq: u64,
-        /// The event, exactly as logged.
-        json: Arc<str>,
-        /// SUCCESS or FAILURE: the last event of the task.
-        terminal: bool,
-    },
+    /// A logged event of the task; its JSON is forwarded as-is, shared by every subscriber.
+    Event(Event),
     /// Events may have been missed (Redis reconnected): re-read the log after the last seq.
     Resync,
 }
@@ -150,14 +142,6 @@ impl std::fmt::Debug for Hub {
     }
 }
 
-/// The few fields of an event the hub looks at.
-#[derive(Deserialize)]
-struct Peek {
-    status: TaskState,
-    #[serde(default)]
-    error: Option<String>,
-}
-
 impl Hub {
     /// A hub whose subscribers queue at most `capacity` messages each.
     pub fn new(capacity: usize, metrics: Arc<Metrics>) -> Self {
@@ -201,19 +185,14 @@ impl Hub {
     }
 
     /// Routes one event to the task's subscribers and waiters.
-    pub fn publish(&self, task_id: TaskId, seq: u64, json: Arc<str>) {
-        // Only a terminal event needs a look inside (metrics, and closing sockets after it);
-        // a quote inside a JSON string is escaped, so this text only matches the field itself.
-        let maybe_terminal = json.contains(r#""status":"SUCCESS""#) || json.contains(r#""status":"FAILURE""#);
-        let peek = maybe_terminal.then(|| serde_json::from_str::<Peek>(&json).ok()).flatten();
-        if let Some(peek) = &peek {
-            self.inner.metrics.task_finished(peek.status, peek.error.as_deref());
+    pub fn publish(&self, task_id: TaskId, event: Event) {
+        if event.is_terminal() {
+            self.inner.metrics.task_finished(event.state, event.error.as_deref());
         }
-        let terminal = peek.is_some_and(|p| p.status.is_terminal());
         let mut tasks = self.lock();
         let Some(entry) = tasks.get_mut(&task_id) else { return };
         entry.bump();
-        let delivery = Delivery::Event { seq, json, terminal };
+        let delivery = Delivery::Event(event);
         self.offer(entry, &delivery);
         if entry.is_idle() {
             tasks.remove(&task_id);
@@ -247,17 +226,17 @@ impl Hub {
     }
 
     /// Consumes the feed until `shutdown`: every event is routed, every reconnect resyncs.
-    pub async fn run(self, mut feed: bus::Feed, shutdown: CancellationToken) {
+    pub async fn run(self, mut feed: tasks::Feed, shutdown: CancellationToken) {
         loop {
             let item = tokio::select! {
                 () = shutdown.cancelled() => break,
                 item = feed.next() => item,
             };
             match item {
-                bus::FeedItem::Event { task_id, seq, json } => self.publish(task_id, seq, json),
+                tasks::FeedItem::Event(task_id, event) => self.publish(task_id, event),
                 // Cancellations travel on another channel, for workers; nothing to route here.
-                bus::FeedItem::Cancelled(_) => {}
-                bus::FeedItem::Resynced => {
+                tasks::FeedItem::Cancelled(_) => {}
+                tasks::FeedItem::Resynced => {
                     tracing::info!(tasks = self.watched_tasks(), "event feed reconnected; resyncing sockets");
                     self.inner.metrics.feed_resynced();
                     self.resync_all();
@@ -421,8 +400,8 @@ mod tests {
         Hub::new(capacity, Arc::new(Metrics::default()))
     }
 
-    fn event(seq: u64) -> Arc<str> {
-        Arc::from(format!("{{\"seq\":{seq}}}"))
+    fn event(seq: u64) -> Event {
+        Event::decode(format!("{{\"seq\":{seq},\"status\":\"PROGRESS\"}}")).unwrap()
     }
 
     async fn next(sub: &mut Subscription) -> Delivery {
@@ -436,12 +415,12 @@ mod tests {
         let mut sub_a1 = hub.subscribe(a);
         let mut sub_a2 = hub.subscribe(a);
         let mut sub_b = hub.subscribe(b);
-        hub.publish(a, 1, event(1));
-        hub.publish(b, 7, event(7));
+        hub.publish(a, event(1));
+        hub.publish(b, event(7));
         for sub in [&mut sub_a1, &mut sub_a2] {
-            assert_eq!(next(sub).await, Delivery::Event { seq: 1, json: event(1), terminal: false });
+            assert_eq!(next(sub).await, Delivery::Event(event(1)));
         }
-        assert_eq!(next(&mut sub_b).await, Delivery::Event { seq: 7, json: event(7), terminal: false });
+        assert_eq!(next(&mut sub_b).await, Delivery::Event(event(7)));
         assert!(sub_a1.try_recv().is_none(), "nothing else for a");
     }
 
@@ -450,14 +429,12 @@ mod tests {
         let hub = hub(8);
         let task = TaskId::new();
         let (mut s1, mut s2) = (hub.subscribe(task), hub.subscribe(task));
-        let json = event(1);
-        hub.publish(task, 1, json.clone());
-        let (Delivery::Event { json: j1, .. }, Delivery::Event { json: j2, .. }) =
-            (next(&mut s1).await, next(&mut s2).await)
-        else {
+        let sent = event(1);
+        hub.publish(task, sent.clone());
+        let (Delivery::Event(e1), Delivery::Event(e2)) = (next(&mut s1).await, next(&mut s2).await) else {
             panic!("events expected")
         };
-        assert!(Arc::ptr_eq(&j1, &j2) && Arc::ptr_eq(&j1, &json));
+        assert!(Arc::ptr_eq(&e1.json, &e2.json) && Arc::ptr_eq(&e1.json, &sent.json));
     }
 
     #[tokio::test]
@@ -467,14 +444,14 @@ mod tests {
         let slow = hub.subscribe(task);
         let mut fast = hub.subscribe(task);
         for seq in 1..=3 {
-            hub.publish(task, seq, event(seq));
-            assert_eq!(next(&mut fast).await, Delivery::Event { seq, json: event(seq), terminal: false });
+            hub.publish(task, event(seq));
+            assert_eq!(next(&mut fast).await, Delivery::Event(event(seq)));
         }
         assert!(slow.is_overflowed());
         tokio::time::timeout(Duration::from_secs(1), slow.overflowed()).await.unwrap();
         assert_eq!(hub.inner.metrics.snapshot().slow_readers, 1);
-        hub.publish(task, 4, event(4));
-        assert_eq!(next(&mut fast).await, Delivery::Event { seq: 4, json: event(4), terminal: false });
+        hub.publish(task, event(4));
+        assert_eq!(next(&mut fast).await, Delivery::Event(event(4)));
     }
 
     #[tokio::test]
@@ -494,13 +471,13 @@ mod tests {
     async fn a_waiter_wakes_on_the_next_event_only() {
         let hub = hub(4);
         let task = TaskId::new();
-        hub.publish(task, 1, event(1));
+        hub.publish(task, event(1));
         let mut waiter = hub.waiter(task);
         assert!(
             tokio::time::timeout(Duration::from_millis(20), waiter.changed()).await.is_err(),
             "an event before registering does not count"
         );
-        hub.publish(task, 2, event(2));
+        hub.publish(task, event(2));
         tokio::time::timeout(Duration::from_secs(1), waiter.changed()).await.unwrap();
     }
 
@@ -515,7 +492,7 @@ mod tests {
         assert_eq!(hub.watched_tasks(), 1, "the waiter still watches");
         drop(waiter);
         assert_eq!(hub.watched_tasks(), 0);
-        hub.publish(task, 1, event(1));
+        hub.publish(task, event(1));
         assert_eq!(hub.watched_tasks(), 0, "events for unwatched tasks leave nothing behind");
     }
 
@@ -523,9 +500,14 @@ mod tests {
     async fn terminal_events_are_counted_by_outcome() {
         let hub = hub(4);
         let task = TaskId::new();
-        hub.publish(task, 5, Arc::from(r#"{"status":"SUCCESS","seq":5}"#));
-        hub.publish(task, 6, Arc::from(r#"{"status":"FAILURE","error":"cancelled"}"#));
-        hub.publish(task, 7, Arc::from(r#"{"status":"FAILURE","error":"not_a_recipe"}"#));
+        for json in [
+            r#"{"status":"SUCCESS","seq":5}"#,
+            r#"{"status":"FAILURE","error":"cancelled","seq":6}"#,
+            r#"{"status":"FAILURE","error":"not_a_recipe","seq":7}"#,
+            r#"{"status":"PROGRESS","error":"not_a_recipe","seq":8}"#,
+        ] {
+            hub.publish(task, Event::decode(json).unwrap());
+        }
         let snap = hub.inner.metrics.snapshot();
         assert_eq!((snap.succeeded, snap.cancelled, snap.failed), (1, 1, 1));
     }

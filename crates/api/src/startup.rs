@@ -9,9 +9,8 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
-use bus::{Bus, BusConfig, Feed};
 use settings::Settings;
-use store::Store;
+use tasks::Tasks;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -49,18 +48,11 @@ impl Application {
     /// # Errors
     /// When a dependency is unreachable or the address cannot be bound.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let store = Store::connect(settings.database_url(), settings.database.max_connections)
+        let tasks = Tasks::connect(&tasks::Config::from_settings(&settings))
             .await
             .context("cannot connect to Postgres (DATABASE_URL)")?;
-        let bus = Bus::new(BusConfig {
-            url: settings.redis_url().to_owned(),
-            prefix: settings.redis.key_prefix.clone(),
-            pool_size: settings.redis.pool_size,
-            finished_ttl: Duration::from_secs(settings.worker.event_ttl_hours * 3600),
-        })
-        .context("invalid Redis settings (REDIS_URL)")?;
-        bus.ping().await.context("cannot reach Redis (REDIS_URL)")?;
-        let mut feed = Feed::new(bus.url(), bus.events_channel()).context("invalid REDIS_URL")?;
+        tasks.ping_redis().await.context("cannot reach Redis (REDIS_URL)")?;
+        let mut feed = tasks.events().context("invalid REDIS_URL")?;
         // Subscribe before serving: no event published after a socket subscribes can be missed.
         feed.ready().await.context("cannot subscribe to the Redis event channel")?;
 
@@ -71,8 +63,7 @@ impl Application {
         let hub = Hub::new(api.ws_queue_capacity, metrics.clone());
         let hub_task = tokio::spawn(hub.clone().run(feed, shutdown.clone()));
         let state = AppState {
-            bus,
-            store,
+            tasks,
             hub,
             metrics: metrics.clone(),
             api: api.clone(),

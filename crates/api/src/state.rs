@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use bus::Bus;
 use settings::ApiSettings;
-use store::Store;
+use tasks::Tasks;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -15,10 +14,8 @@ use crate::slots::UserSlots;
 /// Everything a handler needs (one per process, shared by the HTTP workers).
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// Redis: queue, event log, limits.
-    pub bus: Bus,
-    /// Postgres: tasks and recipes.
-    pub store: Store,
+    /// Tasks and recipes, in Postgres and Redis.
+    pub tasks: Tasks,
     /// This process's fan-out of task events.
     pub hub: Hub,
     /// Counters for `/metrics`.

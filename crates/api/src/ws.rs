@@ -7,7 +7,6 @@
 //! After the terminal message the server closes with 1000. The close codes are [`protocol::wire`]'s
 //! `CLOSE_*`, described in `docs/protocol.md`.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -16,7 +15,7 @@ use protocol::wire::{
     CLOSE_DONE, CLOSE_ERROR, CLOSE_FLOOD, CLOSE_IDLE, CLOSE_PROTOCOL, CLOSE_RESTART, CLOSE_SLOW_READER,
     CLOSE_TOKEN_EXPIRED, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED,
 };
-use protocol::{TaskId, TaskState, UserId};
+use protocol::{Event, TaskId, UserId};
 use serde::Deserialize;
 use tracing::Instrument;
 
@@ -24,7 +23,7 @@ use crate::auth::SocketUser;
 use crate::error::ApiError;
 use crate::hub::{Delivery, OverflowSignal, Subscription};
 use crate::slots::UserSlot;
-use crate::snapshot::{Current, current};
+use crate::snapshot::current;
 use crate::state::AppState;
 use crate::ws_guard::{self, Violation};
 
@@ -114,13 +113,6 @@ enum End {
     Gone,
 }
 
-/// The few fields of an event the socket looks at.
-#[derive(Deserialize)]
-struct Peek {
-    seq: u64,
-    status: TaskState,
-}
-
 /// One socket's state. An idle socket costs this, the `serve` loop's future and the hub's queue,
 /// so cold paths (the first read, replays, the close) are boxed futures: they take memory only
 /// while they run.
@@ -182,14 +174,14 @@ impl Connection {
     async fn start(&mut self, since: Option<u64>) -> Result<bool, End> {
         let now = current(&self.state, self.task, self.owner).await.map_err(|_| log_error())?;
         let Some(since) = since else {
-            self.send(now.json.into(), now.seq).await?;
-            return Ok(now.state.is_terminal());
+            self.send(&now).await?;
+            return Ok(now.is_terminal());
         };
         // A `since` from the future would silence every live event: clamp it.
         self.last_seq = since.min(now.seq);
         // Without newer events in the log (expired, or lost with Redis' data) the replay sends
         // the snapshot, which still moves the client on.
-        let (over, seq) = (now.state.is_terminal(), now.seq);
+        let (over, seq) = (now.is_terminal(), now.seq);
         if self.replay(Some(now)).await? {
             return Ok(true);
         }
@@ -198,12 +190,12 @@ impl Connection {
 
     /// Sends every logged event after `last_seq`, or else the snapshot if it is newer (`known`,
     /// when the caller has just read it). Returns whether the task is over.
-    async fn replay(&mut self, known: Option<Current>) -> Result<bool, End> {
+    async fn replay(&mut self, known: Option<Event>) -> Result<bool, End> {
         // Right after Redis comes back, pooled connections may still be the dead ones: a couple
         // of quick retries let the pool replace them before the client is bothered.
         let mut attempt = 0;
         let events = loop {
-            match self.state.bus.events_after(self.task, self.last_seq).await {
+            match self.state.tasks.events_after(self.task, self.last_seq).await {
                 Ok(events) => break events,
                 Err(error) if attempt < LOG_READ_RETRIES => {
                     attempt += 1;
@@ -218,13 +210,12 @@ impl Connection {
         };
         let mut sent = false;
         for event in events {
-            let Ok(peek) = serde_json::from_str::<Peek>(&event) else { continue };
-            if peek.seq <= self.last_seq {
+            if event.seq <= self.last_seq {
                 continue;
             }
-            self.send(event.into(), peek.seq).await?;
+            self.send(&event).await?;
             sent = true;
-            if peek.status.is_terminal() {
+            if event.is_terminal() {
                 return Ok(true);
             }
         }
@@ -239,8 +230,8 @@ impl Connection {
         };
         match now {
             Ok(now) if now.seq > self.last_seq => {
-                self.send(now.json.into(), now.seq).await?;
-                Ok(now.state.is_terminal())
+                self.send(&now).await?;
+                Ok(now.is_terminal())
             }
             Ok(_) => Ok(false),
             Err(error) => {
@@ -343,12 +334,12 @@ impl Connection {
     /// Forwards a hub delivery. Returns whether the task is over.
     async fn deliver(&mut self, delivery: Delivery) -> Result<bool, End> {
         match delivery {
-            Delivery::Event { seq, .. } if seq <= self.last_seq => Ok(false),
+            Delivery::Event(event) if event.seq <= self.last_seq => Ok(false),
             // A gap (a message lost in transit): the log has everything, in order.
-            Delivery::Event { seq, .. } if seq > self.last_seq + 1 => Box::pin(self.replay(None)).await,
-            Delivery::Event { seq, json, terminal } => {
-                self.send(json, seq).await?;
-                Ok(terminal)
+            Delivery::Event(event) if event.seq > self.last_seq + 1 => Box::pin(self.replay(None)).await,
+            Delivery::Event(event) => {
+                self.send(&event).await?;
+                Ok(event.is_terminal())
             }
             Delivery::Resync => Box::pin(self.replay(None)).await,
         }
@@ -356,10 +347,10 @@ impl Connection {
 
     /// Writes one message; gives up when the writer is stuck and the queue overflows, or on
     /// shutdown.
-    async fn send(&mut self, json: Arc<str>, seq: u64) -> Result<(), End> {
+    async fn send(&mut self, event: &Event) -> Result<(), End> {
         let session = self.session.as_mut().ok_or(End::Gone)?;
         tokio::select! {
-            sent = session.text(&*json) => sent.map_err(|_| End::Gone)?,
+            sent = session.text(&*event.json) => sent.map_err(|_| End::Gone)?,
             () = self.overflow.fired() => return Err(slow_reader()),
             () = tokio::time::sleep(Duration::from_secs(self.state.api.ws_client_timeout_secs.max(1))) => {
                 return Err(slow_reader());
@@ -368,7 +359,7 @@ impl Connection {
                 return Err(End::Close(CLOSE_RESTART, "server restarting; reconnect with since"));
             }
         }
-        self.last_seq = seq;
+        self.last_seq = event.seq;
         self.state.metrics.delivered();
         Ok(())
     }

@@ -58,7 +58,7 @@ pub(crate) async fn run(stack: &mut Stack, args: &LatencyArgs) -> anyhow::Result
     let api = stack.api(&env).await?;
     eprintln!("latency: creating and claiming {n_tasks} tasks");
     let tasks = tasks::create(stack, n_tasks).await?;
-    let claims = Arc::new(tasks::claim(&stack.bus, &tasks).await?);
+    let claims = Arc::new(tasks::claim(&stack.tasks, &tasks).await?);
     eprintln!("latency: opening {} sockets", args.sockets);
     let (sockets, took) = watch::open_all(api.port, &tasks, args.sockets, args.connect_concurrency).await?;
     run.add("sockets", sockets.len() as f64, "");
@@ -69,14 +69,14 @@ pub(crate) async fn run(stack: &mut Stack, args: &LatencyArgs) -> anyhow::Result
     eprintln!("latency: publishing {} events/s for {} s", args.rate, args.secs);
     let cpu_before = stack::cpu_time(api.pid)?;
     let started = Instant::now();
-    let published = tasks::publish_open_loop(&stack.bus, claims.clone(), args.rate, args.secs).await;
+    let published = tasks::publish_open_loop(claims.clone(), args.rate, args.secs).await;
     let elapsed = started.elapsed();
     let api_cpu = stack::cpu_time(api.pid)?.saturating_sub(cpu_before);
     let rss = stack::rss_kib(api.pid)?;
 
     // Each socket's last message is its task's terminal event, which comes after every event
     // published before it: once every socket has closed, everything that will arrive has.
-    tasks::finish(&stack.bus, &claims).await;
+    tasks::finish(&claims).await;
     let all_closed = tokio::time::timeout(std::time::Duration::from_secs(30), async {
         let mut results = Vec::with_capacity(watchers.len());
         for watcher in watchers {

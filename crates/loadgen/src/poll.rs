@@ -43,7 +43,7 @@ pub(crate) async fn run(stack: &mut Stack, args: &PollArgs) -> anyhow::Result<Ru
     let api = stack.api(&[]).await?;
     let tasks = tasks::create(stack, args.tasks.max(1)).await?;
     // Claimed, so the queue holds only the long-poll phase's tasks when that phase claims them.
-    tasks::claim(&stack.bus, &tasks).await?;
+    tasks::claim(&stack.tasks, &tasks).await?;
 
     eprintln!("poll: {} connections sending GET /task/{{id}} for {} s", args.connections, args.secs);
     let mut conns = Vec::with_capacity(args.connections);
@@ -101,7 +101,7 @@ async fn get_loop(port: u16, mut conn: http::Conn, task: Task, deadline: Instant
 async fn long_polls(stack: &Stack, port: u16, args: &PollArgs, run: &mut Run) -> anyhow::Result<()> {
     eprintln!("poll: {} long-polls, {} events/s for {} s", args.long_polls, args.rate, args.secs);
     let tasks = tasks::create(stack, args.long_polls).await?;
-    let claims = Arc::new(tasks::claim(&stack.bus, &tasks).await?);
+    let claims = Arc::new(tasks::claim(&stack.tasks, &tasks).await?);
     let stop = CancellationToken::new();
     let mut handles = Vec::with_capacity(tasks.len());
     for task in tasks {
@@ -111,10 +111,10 @@ async fn long_polls(stack: &Stack, port: u16, args: &PollArgs, run: &mut Run) ->
     // Let every long-poll reach the server before the first event.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
-    let published = tasks::publish_open_loop(&stack.bus, claims.clone(), args.rate, args.secs).await;
+    let published = tasks::publish_open_loop(claims.clone(), args.rate, args.secs).await;
     let elapsed = started.elapsed().as_secs_f64();
     // The terminal event answers every pending long-poll, and the loops end on it.
-    tasks::finish(&stack.bus, &claims).await;
+    tasks::finish(&claims).await;
     let (mut latencies, mut responses, mut errors) = (Vec::new(), 0, 0);
     for handle in handles {
         match tokio::time::timeout(Duration::from_secs(35), handle).await {

@@ -8,9 +8,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
-use bus::{Bus, BusConfig};
 use sqlx::Connection as _;
-use store::Store;
+use ::tasks::Tasks;
 use tokio::process::{Child, Command};
 use uuid::Uuid;
 
@@ -59,10 +58,10 @@ pub(crate) struct Stack {
     secret: String,
     log_dir: PathBuf,
     procs: Vec<Proc>,
-    /// Redis under this run's prefix.
-    pub(crate) bus: Bus,
-    /// Postgres (this run's database).
-    pub(crate) store: Store,
+    /// The task stores: Redis under this run's prefix, this run's database.
+    pub(crate) tasks: Tasks,
+    /// This run's database, for the tool's own reads.
+    pub(crate) pg: sqlx::PgPool,
 }
 
 impl Stack {
@@ -84,15 +83,18 @@ impl Stack {
         let mut url = url::Url::parse(&admin_url).context("DATABASE_URL is not a URL")?;
         url.set_path(&database);
         let database_url = url.to_string();
-        let store = Store::connect(&database_url, 16).await.context("migrate the run's database")?;
         let prefix = format!("loadgen-{}", &id[..12]);
-        let bus = Bus::new(BusConfig {
-            url: redis_url.clone(),
-            prefix: prefix.clone(),
-            pool_size: 16,
+        let config = ::tasks::Config {
+            redis_url: redis_url.clone(),
+            key_prefix: prefix.clone(),
+            redis_pool_size: 16,
             finished_ttl: Duration::from_secs(3600),
-        })?;
-        bus.ping().await.context("cannot reach Redis (REDIS_URL)")?;
+            database_url: database_url.clone(),
+            database_max_connections: 16,
+        };
+        let tasks = Tasks::connect(&config).await.context("migrate the run's database")?;
+        tasks.ping_redis().await.context("cannot reach Redis (REDIS_URL)")?;
+        let pg = sqlx::PgPool::connect_lazy(&database_url)?;
         let log_dir = std::env::temp_dir().join(format!("loadgen-{}", &id[..12]));
         std::fs::create_dir_all(&log_dir)?;
         Ok(Self {
@@ -105,8 +107,8 @@ impl Stack {
             secret: format!("loadgen-{}", Uuid::new_v4().simple()),
             log_dir,
             procs: Vec::new(),
-            bus,
-            store,
+            tasks,
+            pg,
         })
     }
 
@@ -222,7 +224,7 @@ impl Stack {
                 }
             }
         }
-        self.store.pool().close().await;
+        self.pg.close().await;
         if let Err(e) = drop_database(&self.admin_url, &self.database).await {
             eprintln!("loadgen: could not drop database {}: {e:#}", self.database);
         }

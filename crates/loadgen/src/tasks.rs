@@ -1,19 +1,17 @@
 //! Tasks to watch, and events published on them the way the worker publishes them.
 //!
-//! Tasks are created as the gateway creates them (a Postgres row, then the enqueue script that
-//! logs PENDING), one user per task so no per-user limit applies. They are then claimed with the
-//! worker's own calls (`Bus::claim`: BLMOVE + the claim script), and events are logged with
-//! `Bus::publish` (the worker's Lua path: seq, log, snapshot, PUBLISH). Every event carries its
+//! Tasks are submitted, claimed, advanced and finished through the lifecycle service, the calls
+//! the gateway and the worker make (`Tasks::submit`, `claim` + `start`, `Attempt::progress`,
+//! `Attempt::succeed`), one user per task so no per-user limit applies. Every event carries its
 //! publish time in `details`, so receivers can measure publish-to-receive latency.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use bus::{Bus, Claim, Job};
+use ::tasks::{Attempt, Limits, Start, Submission, Submitted, Tasks, Written};
 use futures_util::{StreamExt, TryStreamExt, stream};
-use protocol::{Language, RecipeId, Step, TaskId, TaskUpdate, TikTokUrl, UserId};
-use store::NewTask;
+use protocol::{Language, Recipe, RecipeId, Step, TaskId, TaskUpdate, TikTokUrl, UserId};
 use tokio::task::JoinSet;
 
 use crate::stack::Stack;
@@ -45,52 +43,57 @@ pub(crate) struct Task {
 pub(crate) async fn create(stack: &Stack, n: usize) -> anyhow::Result<Vec<Task>> {
     let url = TikTokUrl::parse(RECIPE_URLS[0])?;
     let language = Language::parse("en")?;
+    let limits = Limits { per_minute: u32::MAX, in_flight: u32::MAX };
     stream::iter(0..n)
         .map(|_| async {
             let user = uuid::Uuid::new_v4();
-            let job = Job {
-                task_id: TaskId::new(),
-                owner: UserId::from_uuid(user),
-                url: url.clone(),
-                language: language.clone(),
+            let owner = UserId::from_uuid(user);
+            let submission = Submission { owner, url: &url, language: &language, idempotency_key: None, limits };
+            let Submitted::Created(id, _) = stack.tasks.submit(&submission).await? else {
+                anyhow::bail!("a new user's submission did not create a task");
             };
-            let new = NewTask { id: job.task_id, owner: job.owner, url: &job.url, language: &job.language };
-            stack.store.create_task(&new).await?;
-            stack.bus.enqueue(&job, &TaskUpdate::pending(job.task_id)).await?;
-            Ok(Task { id: job.task_id, token: stack.token(user)? })
+            Ok(Task { id, token: stack.token(user)? })
         })
         .buffered(16)
         .try_collect()
         .await
 }
 
-/// Claims every queued task (as a worker would), in the order of `tasks`.
+/// Claims and starts every queued task (as a worker would), in the order of `tasks`.
 ///
 /// # Errors
-/// On Redis failure, or when a task cannot be claimed.
-pub(crate) async fn claim(bus: &Bus, tasks: &[Task]) -> anyhow::Result<Vec<Claim>> {
-    let mut claims: std::collections::HashMap<TaskId, Claim> = stream::iter(0..tasks.len())
+/// On Redis or Postgres failure, or when a task cannot be claimed.
+pub(crate) async fn claim(stack: &Tasks, tasks: &[Task]) -> anyhow::Result<Vec<Attempt>> {
+    let mut attempts: std::collections::HashMap<TaskId, Attempt> = stream::iter(0..tasks.len())
         .map(|_| async {
-            let claim = bus.claim(PUBLISHER, Duration::from_secs(1), Duration::from_secs(3600)).await?;
+            let claim = stack.claim(PUBLISHER, Duration::from_secs(1), Duration::from_secs(3600)).await?;
             let claim = claim.context("the queue ran dry before every task was claimed")?;
-            anyhow::Ok((claim.job.task_id, claim))
+            let Start::Running(attempt) = stack.start(PUBLISHER.into(), claim, None).await? else {
+                anyhow::bail!("a claimed task could not start");
+            };
+            anyhow::Ok((attempt.task(), attempt))
         })
         .buffer_unordered(8)
         .try_collect()
         .await?;
-    tasks.iter().map(|t| claims.remove(&t.id).context("a task was not claimed")).collect()
+    tasks.iter().map(|t| attempts.remove(&t.id).context("a task was not claimed")).collect()
 }
 
-/// Ends every claimed task with SUCCESS (open sockets then close with 1000), newest claim
-/// first so each removal from the processing list is found at its head.
-pub(crate) async fn finish(bus: &Bus, claims: &[Claim]) {
-    let failures = stream::iter(claims.iter().rev())
-        .map(|claim| async move {
-            let update = TaskUpdate::completion(claim.job.task_id, RecipeId::new(), "loadgen".to_owned());
-            bus.finish(PUBLISHER, claim, &update, false).await
+/// Ends every claimed task with SUCCESS and a saved recipe (open sockets then close with 1000),
+/// newest claim first so each removal from the processing list is found at its head.
+pub(crate) async fn finish(attempts: &[Attempt]) {
+    let recipe: Recipe = serde_json::from_value(serde_json::json!({"title": "loadgen", "ingredients": [], "steps": []}))
+        .unwrap_or_else(|_| unreachable!("a valid recipe"));
+    let failures = stream::iter(attempts.iter().rev())
+        .map(|attempt| {
+            let recipe = &recipe;
+            async move {
+                let update = TaskUpdate::completion(attempt.task(), RecipeId::new(), recipe.title.clone());
+                attempt.succeed(recipe, update).await
+            }
         })
         .buffer_unordered(16)
-        .filter(|r| std::future::ready(r.is_err()))
+        .filter(|r| std::future::ready(!matches!(r, Ok(Some(_)))))
         .count()
         .await;
     if failures > 0 {
@@ -136,7 +139,7 @@ pub(crate) struct Published {
 /// Publishes `rate` events per second for `secs` seconds, round robin over `claims`, in an
 /// open loop: each event starts on schedule whether or not earlier ones are done, so a slow
 /// system shows up as latency instead of silently lowering the rate.
-pub(crate) async fn publish_open_loop(bus: &Bus, claims: Arc<Vec<Claim>>, rate: u32, secs: u64) -> Published {
+pub(crate) async fn publish_open_loop(claims: Arc<Vec<Attempt>>, rate: u32, secs: u64) -> Published {
     let total = u64::from(rate) * secs;
     let mut published = Published { per_task: vec![0; claims.len()], ..Published::default() };
     if claims.is_empty() || total == 0 {
@@ -153,14 +156,14 @@ pub(crate) async fn publish_open_loop(bus: &Bus, claims: Arc<Vec<Claim>>, rate: 
         while started < due {
             let index = (started % claims.len() as u64) as usize;
             published.per_task[index] += 1;
-            let (bus, claims) = (bus.clone(), claims.clone());
+            let claims = claims.clone();
             calls.spawn(async move {
-                let claim = &claims[index];
+                let attempt = &claims[index];
                 let stamp = now_micros();
                 let details = Some(format!("{STAMP}{stamp}"));
-                let update = TaskUpdate::progress(claim.job.task_id, Step::Extracting, details);
+                let update = TaskUpdate::progress(attempt.task(), Step::Extracting, details);
                 let began = Instant::now();
-                let outcome = bus.publish(claim, &update).await;
+                let outcome = attempt.progress(update).await;
                 (outcome, began.elapsed())
             });
             started += 1;
@@ -181,11 +184,11 @@ pub(crate) async fn publish_open_loop(bus: &Bus, claims: Arc<Vec<Claim>>, rate: 
     published
 }
 
-type CallResult = Result<(Result<bus::WriteOutcome, bus::BusError>, Duration), tokio::task::JoinError>;
+type CallResult = Result<(Result<Written, ::tasks::TaskError>, Duration), tokio::task::JoinError>;
 
 fn record(published: &mut Published, done: CallResult) {
     match done {
-        Ok((Ok(bus::WriteOutcome::Logged { .. }), took)) => {
+        Ok((Ok(Written::Logged(_)), took)) => {
             published.sent += 1;
             published.call_micros.push(took.as_micros() as u64);
         }

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::http;
 use crate::report::{Run, Summary, Target};
 use crate::stack::{self, Stack};
-use crate::tasks::{Peek, RECIPE_URLS};
+use crate::tasks::RECIPE_URLS;
 
 /// Options of `loadgen throughput`.
 #[derive(Debug, Clone, clap::Args, Serialize)]
@@ -142,7 +142,7 @@ pub(crate) async fn run(stack: &mut Stack, args: &ThroughputArgs) -> anyhow::Res
 async fn terminal_events(
     stack: &Stack,
 ) -> anyhow::Result<(mpsc::UnboundedReceiver<(TaskId, Instant, bool)>, CancellationToken)> {
-    let mut feed = bus::Feed::new(stack.redis_url(), stack.bus.events_channel())?;
+    let mut feed = stack.tasks.events()?;
     feed.ready().await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let stop = CancellationToken::new();
@@ -153,11 +153,9 @@ async fn terminal_events(
                 () = stopped.cancelled() => return,
                 item = feed.next() => item,
             };
-            if let bus::FeedItem::Event { task_id, json, .. } = item
-                && !json.contains(r#""status":"PROGRESS""#)
-                && let Ok(peek) = serde_json::from_str::<Peek>(&json)
-                && peek.status.is_terminal()
-                && tx.send((task_id, Instant::now(), peek.status == protocol::TaskState::Success)).is_err()
+            if let ::tasks::FeedItem::Event(task_id, event) = item
+                && event.is_terminal()
+                && tx.send((task_id, Instant::now(), event.state == protocol::TaskState::Success)).is_err()
             {
                 return;
             }
@@ -389,7 +387,7 @@ async fn postgres_backends(stack: &Stack) -> anyhow::Result<Vec<u32>> {
     let name = url::Url::parse(stack.database_url())?.path().trim_start_matches('/').to_owned();
     let pids: Vec<i32> = sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = $1")
         .bind(name)
-        .fetch_all(stack.store.pool())
+        .fetch_all(&stack.pg)
         .await?;
     Ok(pids.into_iter().filter_map(|p| u32::try_from(p).ok()).collect())
 }

@@ -24,8 +24,8 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     }
     let limit = Duration::from_secs(2);
     let (redis, postgres) = tokio::join!(
-        tokio::time::timeout(limit, state.bus.ping()),
-        tokio::time::timeout(limit, state.store.ping())
+        tokio::time::timeout(limit, state.tasks.ping_redis()),
+        tokio::time::timeout(limit, state.tasks.ping_postgres())
     );
     let redis_ok = matches!(redis, Ok(Ok(())));
     let postgres_ok = matches!(postgres, Ok(Ok(())));
@@ -43,7 +43,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 
 /// `GET /metrics`: Prometheus text.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let depth = match tokio::time::timeout(Duration::from_secs(1), state.bus.queue_depth()).await {
+    let depth = match tokio::time::timeout(Duration::from_secs(1), state.tasks.queue_depth()).await {
         Ok(Ok(depth)) => Some(depth),
         _ => None,
     };

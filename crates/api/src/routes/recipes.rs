@@ -12,7 +12,7 @@ use ingredients::{ListEntry, ShoppingItem, UnitSystem};
 use protocol::wire::JSON_LD;
 use protocol::{Recipe, RecipeId, TaskId};
 use serde::{Deserialize, Serialize};
-use store::RecipeRow;
+use tasks::RecipeRow;
 use time::format_description::well_known::Rfc3339;
 
 use crate::auth::AuthUser;
@@ -113,8 +113,8 @@ pub async fn get_recipe(
     let not_found = || ApiError::NotFound("no recipe with this id belongs to you");
     let id = RecipeId::parse(&path).map_err(|_| not_found())?;
     let mut row = state
-        .store
-        .recipe_for_owner(id, user.id())
+        .tasks
+        .recipe(id, user.id())
         .await
         .map_err(ApiError::unavailable)?
         .ok_or_else(not_found)?;
@@ -174,7 +174,7 @@ pub async fn list_recipes(
         .transpose()?;
     // One extra row tells whether another page exists.
     let mut rows =
-        state.store.list_recipes(user.id(), before, limit + 1).await.map_err(ApiError::unavailable)?;
+        state.tasks.list_recipes(user.id(), before, limit + 1).await.map_err(ApiError::unavailable)?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next_cursor = more.then(|| rows.last().map(|r| r.id.to_string())).flatten();
@@ -265,7 +265,7 @@ pub async fn shopping_list(
         wanted.push((id, check_servings(item.servings)?));
     }
     let ids: Vec<RecipeId> = wanted.iter().map(|(id, _)| *id).collect();
-    let rows = state.store.recipes_for_owner(&ids, user.id()).await.map_err(ApiError::unavailable)?;
+    let rows = state.tasks.recipes(&ids, user.id()).await.map_err(ApiError::unavailable)?;
     let mut recipes = Vec::with_capacity(wanted.len());
     for (id, servings) in wanted {
         let row = rows.iter().find(|row| row.id == id).ok_or_else(not_found)?;

@@ -6,18 +6,16 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use protocol::wire::{IDEMPOTENCY_KEY, JSON, problems};
-use protocol::{Language, ScrapeRequest, TaskId, TaskUpdate, TikTokUrl, UserId};
+use protocol::{Event, Language, ScrapeRequest, TaskId, TikTokUrl, UserId};
 use serde::Deserialize;
-use store::{Admission, CancelOutcome, NewTask};
+use tasks::{Cancelled, Limits, Submitted};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::metrics::Submission;
-use crate::snapshot::{Current, current};
+use crate::snapshot::current;
 use crate::state::AppState;
 
-/// How long an `Idempotency-Key` is remembered.
-const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Longest accepted `Idempotency-Key`.
 const IDEMPOTENCY_KEY_MAX: usize = 255;
 /// What `Retry-After` says when the in-flight limit is reached (tasks take tens of seconds).
@@ -92,106 +90,43 @@ async fn submit_checked(
     let language =
         Language::parse(&body.language).map_err(|e| invalid(problems::INVALID_LANGUAGE, e.to_string()))?;
     let key = idempotency_key(req)?;
-    let task_id = TaskId::new();
-    if let Some(key) = &key {
-        let earlier = state
-            .bus
-            .idempotency(owner, key, task_id, IDEMPOTENCY_TTL)
-            .await
-            .map_err(ApiError::unavailable)?;
-        if let Some(earlier) = earlier {
-            state.metrics.submission(Submission::Replayed);
-            return match current(state, earlier, owner).await {
-                Ok(now) => Ok(accepted(state.api.main_domain.as_deref(), earlier, now.json)),
-                // The first request with this key has reserved it but not created its task yet.
-                Err(ApiError::NotFound(_)) => Err(ApiError::Conflict(
-                    "a request with this Idempotency-Key is still being processed; retry in a moment".into(),
-                )),
-                Err(other) => Err(other),
-            };
-        }
-    }
-    let result = admit_and_enqueue(state, owner, task_id, &url, &language).await;
-    if let Some(key) = &key {
-        // The key must name the task this request ended up with, or nothing.
-        let rebind = match &result {
-            Ok((id, _)) if *id == task_id => None,
-            Ok((id, _)) => Some(*id),
-            Err(_) => None,
-        };
-        if (result.is_err() || rebind.is_some())
-            && let Err(error) = state.bus.forget_idempotency(owner, key).await
-        {
-            tracing::warn!(error = %error, "could not release an Idempotency-Key");
-        }
-        if let Some(id) = rebind
-            && let Err(error) = state.bus.idempotency(owner, key, id, IDEMPOTENCY_TTL).await
-        {
-            tracing::warn!(error = %error, "could not rebind an Idempotency-Key");
-        }
-    }
-    let (id, json) = result?;
-    Ok(accepted(state.api.main_domain.as_deref(), id, json))
-}
-
-async fn admit_and_enqueue(
-    state: &AppState,
-    owner: UserId,
-    task_id: TaskId,
-    url: &TikTokUrl,
-    language: &Language,
-) -> Result<(TaskId, String), ApiError> {
     let api = &state.api;
-    if let Some(wait) = state
-        .bus
-        .rate_limit("submit", owner, api.submissions_per_minute, Duration::from_secs(60))
-        .await
-        .map_err(ApiError::unavailable)?
-    {
-        return Err(ApiError::RateLimited {
-            retry_after: wait,
-            detail: format!(
-                "at most {} submissions per minute; retry after the Retry-After delay",
-                api.submissions_per_minute
-            ),
-        });
-    }
-    let max = api.max_tasks_in_flight;
-    let pending = TaskUpdate::pending(task_id);
-    let admission = state
-        .store
-        .admit_task(&NewTask { id: task_id, owner, url, language }, max, &pending)
-        .await
-        .map_err(ApiError::unavailable)?;
-    match admission {
-        Admission::Limited(unfinished) => Err(ApiError::RateLimited {
-            retry_after: IN_FLIGHT_RETRY,
-            detail: format!(
-                "you already have {unfinished} unfinished tasks (limit {max}); wait for one to finish or cancel one"
-            ),
-        }),
-        Admission::Running(id) => {
-            state.metrics.submission(Submission::Joined);
-            let now = current(state, id, owner).await?;
-            Ok((id, now.json))
+    let limits = Limits { per_minute: api.submissions_per_minute, in_flight: api.max_tasks_in_flight };
+    let submission = tasks::Submission { owner, url: &url, language: &language, idempotency_key: key.as_deref(), limits };
+    let (task, event, counted) = match state.tasks.submit(&submission).await.map_err(ApiError::unavailable)? {
+        Submitted::Created(task, event) => {
+            tracing::info!(%task, "task queued");
+            (task, event, Submission::Created)
         }
-        Admission::Created(_) => {
-            let job = bus::Job { task_id, owner, url: url.clone(), language: language.clone() };
-            match state.bus.enqueue(&job, &pending).await {
-                Ok(event) => {
-                    state.metrics.submission(Submission::Created);
-                    tracing::info!(%task_id, "task queued");
-                    Ok((task_id, event))
-                }
-                Err(error) => {
-                    if let Err(e) = state.store.mark_enqueue_failed(task_id).await {
-                        tracing::error!(error = %e, %task_id, "could not mark an unqueued task failed");
-                    }
-                    Err(ApiError::unavailable(anyhow::Error::new(error).context("enqueue failed")))
-                }
-            }
+        Submitted::Joined(task, event) => (task, event, Submission::Joined),
+        Submitted::Replayed(task, event) => (task, event, Submission::Replayed),
+        Submitted::KeyInUse => {
+            state.metrics.submission(Submission::Replayed);
+            return Err(ApiError::Conflict(
+                "a request with this Idempotency-Key is still being processed; retry in a moment".into(),
+            ));
         }
-    }
+        Submitted::RateLimited(wait) => {
+            return Err(ApiError::RateLimited {
+                retry_after: wait,
+                detail: format!(
+                    "at most {} submissions per minute; retry after the Retry-After delay",
+                    api.submissions_per_minute
+                ),
+            });
+        }
+        Submitted::InFlightLimit(unfinished) => {
+            return Err(ApiError::RateLimited {
+                retry_after: IN_FLIGHT_RETRY,
+                detail: format!(
+                    "you already have {unfinished} unfinished tasks (limit {}); wait for one to finish or cancel one",
+                    api.max_tasks_in_flight
+                ),
+            });
+        }
+    };
+    state.metrics.submission(counted);
+    Ok(accepted(api.main_domain.as_deref(), task, event.json.to_string()))
 }
 
 /// Query of `GET /task/{id}`.
@@ -238,7 +173,7 @@ pub async fn get_task(
     // Without `since`, an If-None-Match naming our tag long-polls from that seq.
     let since = query.since.or_else(|| tags.iter().find_map(|t| t.trim_matches('"').parse().ok()));
     let wait = query.wait.map(|w| w.min(state.api.long_poll_max_secs)).filter(|w| *w > 0);
-    let mut now = match (since, wait) {
+    let now = match (since, wait) {
         (Some(since), Some(wait)) => long_poll(&state, task, owner, since, Duration::from_secs(wait)).await?,
         _ => current(&state, task, owner).await?,
     };
@@ -252,7 +187,7 @@ pub async fn get_task(
     let mut builder = HttpResponse::Ok();
     builder.insert_header((header::ETAG, tag)).insert_header((header::CACHE_CONTROL, "no-cache"));
     builder.insert_header((header::CONTENT_TYPE, JSON));
-    Ok(builder.body(std::mem::take(&mut now.json)))
+    Ok(builder.body(now.json.to_string()))
 }
 
 /// Waits until the task has an event after `since`, it is finished, `wait` passed or the
@@ -263,13 +198,13 @@ async fn long_poll(
     owner: UserId,
     since: u64,
     wait: Duration,
-) -> Result<Current, ApiError> {
+) -> Result<Event, ApiError> {
     let deadline = tokio::time::Instant::now() + wait;
     // Register before reading, so an event between the read and the wait still wakes us.
     let mut waiter = state.hub.waiter(task);
     loop {
         let now = current(state, task, owner).await?;
-        if now.seq > since || now.state.is_terminal() {
+        if now.seq > since || now.is_terminal() {
             return Ok(now);
         }
         tokio::select! {
@@ -291,53 +226,21 @@ pub async fn cancel_task(
 ) -> Result<HttpResponse, ApiError> {
     let task = parse_task(&path)?;
     let owner = user.id();
-    // Postgres decides: a task it has finished cannot be cancelled, and once cancelled there,
-    // a worker can no longer finish it.
-    let cancelled = "Task was cancelled";
-    let row = match state.store.cancel_task(task, owner, cancelled).await.map_err(ApiError::unavailable)? {
-        CancelOutcome::NotFound => return Err(ApiError::task_not_found()),
-        CancelOutcome::Finished(row) => {
-            return Err(ApiError::Conflict(format!("the task already finished with {}", row.status)));
+    let event = match state.tasks.cancel(task, owner).await.map_err(ApiError::unavailable)? {
+        Cancelled::NotFound => return Err(ApiError::task_not_found()),
+        Cancelled::AlreadyFinished(finished) => {
+            return Err(ApiError::Conflict(format!("the task already finished with {}", finished.as_str())));
         }
-        CancelOutcome::Cancelled(row) => row,
+        Cancelled::Cancelled(event) => event,
     };
     state.metrics.cancel_request();
-    let mut update = TaskUpdate::failure(task, u32::try_from(row.step).unwrap_or(0), "cancelled", cancelled);
-    let json = match state.bus.cancel(task, &update).await {
-        Ok(Some(event)) => {
-            // Postgres keeps the event itself, so its snapshot is this event once Redis lets go.
-            update.seq = seq_of(&event).unwrap_or_default();
-            if let Err(error) = state.store.record_event(&update).await {
-                tracing::warn!(error = %error, %task, "could not record the cancel event");
-            }
-            event
-        }
-        // Redis no longer knows the task or it just finished there: Postgres has the outcome.
-        Ok(None) => current(&state, task, owner).await?.json,
-        Err(error) => {
-            tracing::warn!(error = %error, %task, "cancelled in Postgres, but Redis was not told");
-            row.snapshot_json()
-        }
-    };
     tracing::info!(%task, "task cancelled");
-    Ok(json_response(HttpResponse::Ok(), json))
-}
-
-/// The seq of a logged event (they start with `{"seq":N,`).
-pub fn seq_of(event: &str) -> Option<u64> {
-    event.strip_prefix("{\"seq\":")?.split([',', '}']).next()?.parse().ok()
+    Ok(json_response(HttpResponse::Ok(), event.json.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seq_is_read_from_a_logged_event() {
-        assert_eq!(seq_of(r#"{"seq":12,"type":"progress"}"#), Some(12));
-        assert_eq!(seq_of(r#"{"seq":3}"#), Some(3));
-        assert_eq!(seq_of(r#"{"type":"progress"}"#), None);
-    }
 
     #[test]
     fn idempotency_keys_are_checked() {

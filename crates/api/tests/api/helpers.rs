@@ -7,13 +7,12 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use api::Application;
-use bus::{Bus, BusConfig, Claim, WriteOutcome};
+use tasks::{Attempt, Start, Tasks, Written};
 use futures_util::{SinkExt, StreamExt};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use protocol::{Ingredient, Recipe, RecipeId, RecipeSource, Step, TaskId, TaskUpdate, UserId};
 use serde_json::{Value, json};
 use settings::{Role, Settings};
-use store::Store;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -69,8 +68,7 @@ pub(crate) struct TestApp {
     pub(crate) address: String,
     pub(crate) port: u16,
     pub(crate) http: reqwest::Client,
-    pub(crate) bus: Bus,
-    pub(crate) store: Store,
+    pub(crate) tasks: Tasks,
     pub(crate) vars: Vec<(String, String)>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -104,25 +102,17 @@ pub(crate) async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 
 async fn start(vars: Vec<(String, String)>) -> TestApp {
     let settings = Settings::load_from(Role::Api, vars.clone()).expect("test settings are valid");
-    let bus = Bus::new(BusConfig {
-        url: settings.redis_url().to_owned(),
-        prefix: settings.redis.key_prefix.clone(),
-        pool_size: 4,
-        finished_ttl: Duration::from_secs(3600),
-    })
-    .expect("bus");
-    let store_url = settings.database_url().to_owned();
+    let stores = tasks::Config { redis_pool_size: 4, database_max_connections: 4, ..tasks::Config::from_settings(&settings) };
     let app = Application::build(settings).await.expect("the application builds");
     let port = app.port();
     let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
-    let store = Store::connect(&store_url, 4).await.expect("store");
+    let tasks = Tasks::connect(&stores).await.expect("the task stores");
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
         http: reqwest::Client::builder().timeout(Duration::from_secs(45)).build().expect("client"),
-        bus,
-        store,
+        tasks,
         vars,
         shutdown,
         server: Some(server),
@@ -193,11 +183,7 @@ impl TestApp {
 
     /// A worker on this gateway's Redis and Postgres.
     pub(crate) fn worker(&self) -> FakeWorker {
-        FakeWorker {
-            bus: self.bus.clone(),
-            store: self.store.clone(),
-            id: format!("worker-{}", Uuid::new_v4()),
-        }
+        FakeWorker { tasks: self.tasks.clone(), id: format!("worker-{}", Uuid::new_v4()) }
     }
 }
 
@@ -264,64 +250,53 @@ pub(crate) fn jwk(kid: &str) -> Value {
     serde_json::from_str(&text).expect("JWK JSON")
 }
 
-/// Writes events through the bus's worker-side functions, in the real worker's order.
+/// Writes events as the real worker does, through the lifecycle service.
 pub(crate) struct FakeWorker {
-    bus: Bus,
-    store: Store,
+    tasks: Tasks,
     id: String,
 }
 
 impl FakeWorker {
-    /// Takes the next queued job, in Redis and Postgres.
-    pub(crate) async fn claim(&self) -> Claim {
+    /// Takes the next queued job, in Redis and Postgres (its first event is not logged yet:
+    /// the test's own Preparing step is).
+    pub(crate) async fn claim(&self) -> Attempt {
         let claim = tokio::time::timeout(
             PATIENCE,
-            self.bus.claim(&self.id, Duration::from_secs(5), Duration::from_secs(60)),
+            self.tasks.claim(&self.id, Duration::from_secs(5), Duration::from_secs(60)),
         )
         .await
         .expect("claim in time")
         .expect("claim")
         .expect("a queued job");
-        let mut first = TaskUpdate::progress(claim.job.task_id, Step::Preparing, None);
-        first.seq = claim.seq + 1;
-        self.store.claim_task(claim.job.task_id, claim.token, &first).await.expect("claim in Postgres");
-        claim
+        match self.tasks.start(self.id.as_str().into(), claim, None).await.expect("claim in Postgres") {
+            Start::Running(attempt) => attempt,
+            other => panic!("the task cannot run: {other:?}"),
+        }
     }
 
     /// Logs a progress event; returns its seq.
-    pub(crate) async fn step(&self, claim: &Claim, step: Step, details: Option<&str>) -> u64 {
-        let update = TaskUpdate::progress(claim.job.task_id, step, details.map(str::to_owned));
+    pub(crate) async fn step(&self, claim: &Attempt, step: Step, details: Option<&str>) -> u64 {
+        let update = TaskUpdate::progress(claim.task(), step, details.map(str::to_owned));
         self.publish(claim, &update).await
     }
 
     /// Logs any non-terminal update; returns its seq.
-    pub(crate) async fn publish(&self, claim: &Claim, update: &TaskUpdate) -> u64 {
-        match self.bus.publish(claim, update).await.expect("publish") {
-            WriteOutcome::Logged { seq, .. } => seq,
+    pub(crate) async fn publish(&self, claim: &Attempt, update: &TaskUpdate) -> u64 {
+        match claim.progress(update.clone()).await.expect("publish") {
+            Written::Logged(event) => event.seq,
             other => panic!("the worker's write was refused: {other:?}"),
         }
     }
 
     /// Saves a recipe and logs SUCCESS; returns the recipe id.
-    pub(crate) async fn succeed(&self, claim: &Claim, title: &str) -> RecipeId {
-        self.succeed_with(claim, &recipe(title, claim.job.url.as_str())).await
+    pub(crate) async fn succeed(&self, claim: &Attempt, title: &str) -> RecipeId {
+        self.succeed_with(claim, &recipe(title, claim.job().url.as_str())).await
     }
 
     /// Saves the given recipe and logs SUCCESS; returns the recipe id.
-    pub(crate) async fn succeed_with(&self, claim: &Claim, recipe: &Recipe) -> RecipeId {
-        let (task, title) = (claim.job.task_id, recipe.title.clone());
-        let seq = self.bus.snapshot(task).await.expect("snapshot").expect("task in Redis").seq;
-        let mut completion = TaskUpdate::completion(task, RecipeId::new(), title);
-        completion.seq = seq + 1;
-        let recipe_id = self
-            .store
-            .finish_success(task, claim.token, recipe, &completion)
-            .await
-            .expect("finish in Postgres")
-            .expect("the claim still holds");
-        let outcome = self.bus.finish(&self.id, claim, &completion, false).await.expect("finish");
-        assert!(matches!(outcome, WriteOutcome::Logged { .. }), "{outcome:?}");
-        recipe_id
+    pub(crate) async fn succeed_with(&self, claim: &Attempt, recipe: &Recipe) -> RecipeId {
+        let completion = TaskUpdate::completion(claim.task(), RecipeId::new(), recipe.title.clone());
+        claim.succeed(recipe, completion).await.expect("finish").expect("the claim still holds")
     }
 
     /// Runs a whole job: claim, the four steps, success.
@@ -330,7 +305,7 @@ impl FakeWorker {
         for step in [Step::Preparing, Step::Scraping, Step::Extracting, Step::Saving] {
             self.step(&claim, step, None).await;
         }
-        (claim.job.task_id, self.succeed(&claim, title).await)
+        (claim.task(), self.succeed(&claim, title).await)
     }
 
     /// Runs a whole job that ends with the given recipe.

@@ -280,7 +280,7 @@ async fn the_tags_flutter_sends_are_accepted_and_stored_normalised() {
         assert_eq!(response.status(), 202, "{case}: {sent:?}");
         let body: Value = response.json().await.unwrap();
         let id = body["task_id"].as_str().unwrap().parse().unwrap();
-        let row = app.store.task(id).await.unwrap().expect("the task row");
+        let row = app.tasks.row(id).await.unwrap().expect("the task row");
         assert_eq!(row.language, stored, "{case}");
     }
 }

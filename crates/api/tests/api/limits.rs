@@ -95,7 +95,7 @@ async fn a_retried_request_with_the_same_idempotency_key_gets_the_same_task() {
     );
     let (first, retry): (Value, Value) = (first.json().await.unwrap(), retry.json().await.unwrap());
     assert_eq!(first["task_id"], retry["task_id"]);
-    assert_eq!(app.bus.queue_depth().await.unwrap(), 1, "one job, not two");
+    assert_eq!(app.tasks.queue_depth().await.unwrap(), 1, "one job, not two");
     assert_eq!(app.metric("relay_submissions_total{outcome=\"replayed\"}").await, 1.0);
 }
 
@@ -113,7 +113,7 @@ async fn the_same_video_and_language_while_running_joins_the_running_task() {
     let other_language: Value = other_language.json().await.unwrap();
     assert_ne!(other_language["task_id"], first["task_id"], "another language is another task");
     assert_ne!(other_user["task_id"], first["task_id"], "another user's task is theirs");
-    assert_eq!(app.bus.queue_depth().await.unwrap(), 3);
+    assert_eq!(app.tasks.queue_depth().await.unwrap(), 3);
     assert_eq!(app.metric("relay_submissions_total{outcome=\"joined\"}").await, 1.0);
 
     // Once finished, the same video may be submitted again.

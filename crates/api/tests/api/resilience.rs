@@ -120,11 +120,11 @@ impl Drop for PrivateRedis {
 pub(crate) async fn logged_once_redis_answers<F, Fut>(tries: u32, mut write: F) -> u64
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<bus::WriteOutcome, bus::BusError>>,
+    Fut: std::future::Future<Output = Result<tasks::Written, tasks::TaskError>>,
 {
     for _ in 0..tries {
         match write().await {
-            Ok(bus::WriteOutcome::Logged { seq, .. }) => return seq,
+            Ok(tasks::Written::Logged(event)) => return event.seq,
             Ok(other) => panic!("refused: {other:?}"),
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
@@ -132,9 +132,9 @@ where
     panic!("Redis did not come back");
 }
 
-async fn publish_retrying(app: &crate::helpers::TestApp, claim: &bus::Claim, step: Step) -> u64 {
-    let update = TaskUpdate::progress(claim.job.task_id, step, None);
-    logged_once_redis_answers(10, || app.bus.publish(claim, &update)).await
+async fn publish_retrying(claim: &tasks::Attempt, step: Step) -> u64 {
+    let update = TaskUpdate::progress(claim.task(), step, None);
+    logged_once_redis_answers(10, || claim.progress(update.clone())).await
 }
 
 #[tokio::test]
@@ -154,9 +154,9 @@ async fn a_redis_restart_under_an_open_socket_goes_unnoticed_by_the_client() {
     // Act: Redis dies and comes back; the worker writes at once, likely before the gateway's
     // pub/sub has resubscribed, so those events only exist in the log.
     redis.restart().await;
-    publish_retrying(&app, &claim, Step::Scraping).await;
-    publish_retrying(&app, &claim, Step::Extracting).await;
-    publish_retrying(&app, &claim, Step::Saving).await;
+    publish_retrying(&claim, Step::Scraping).await;
+    publish_retrying(&claim, Step::Extracting).await;
+    publish_retrying(&claim, Step::Saving).await;
     worker.succeed(&claim, "Soup").await;
 
     // Assert: every event, in order, on the same socket, then 1000
@@ -182,7 +182,7 @@ async fn a_slow_reader_is_closed_with_4008_and_resumes_with_since() {
     // Act: the client stops reading while the worker writes
     let mut last = 1;
     for round in 0..1000 {
-        let update = TaskUpdate::retrying(claim.job.task_id, 2, details.clone());
+        let update = TaskUpdate::retrying(claim.job().task_id, 2, details.clone());
         last = worker.publish(&claim, &update).await;
         if round % 20 == 19 && app.metric("relay_ws_slow_reader_closes_total").await >= 1.0 {
             break;

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use bus::WriteOutcome;
+use tasks::Written;
 use protocol::wire::CLOSE_DONE;
 use protocol::{Step, TaskUpdate};
 use serde_json::Value;
@@ -124,12 +124,8 @@ async fn cancelling_a_running_task_fails_it_and_stops_the_worker_at_its_next_ste
     let (message, progress) = socket.progress().await;
     assert_eq!((progress.status, seq(&message)), ("failed", 3));
     assert_eq!(socket.closed().await, Some(CLOSE_DONE));
-    let next = app
-        .bus
-        .publish(&claim, &TaskUpdate::progress(claim.job.task_id, Step::Scraping, None))
-        .await
-        .unwrap();
-    assert_eq!(next, WriteOutcome::Cancelled, "the worker learns at its next step");
+    let next = claim.progress(TaskUpdate::progress(claim.task(), Step::Scraping, None)).await.unwrap();
+    assert_eq!(next, Written::Cancelled, "the worker learns at its next step");
     let again =
         app.http.delete(app.url(&format!("/task/{task}"))).bearer_auth(&user.token).send().await.unwrap();
     assert_eq!(again.status(), 409, "a finished task cannot be cancelled");
@@ -147,8 +143,8 @@ async fn cancelling_a_queued_task_drops_its_job() {
         app.http.delete(app.url(&format!("/task/{task}"))).bearer_auth(&user.token).send().await.unwrap();
 
     assert_eq!(response.status(), 200);
-    assert_eq!(app.bus.queue_depth().await.unwrap(), 0);
-    let claimed = app.bus.claim("w", Duration::from_millis(100), Duration::from_secs(5)).await.unwrap();
+    assert_eq!(app.tasks.queue_depth().await.unwrap(), 0);
+    let claimed = app.tasks.claim("w", Duration::from_millis(100), Duration::from_secs(5)).await.unwrap();
     assert!(claimed.is_none(), "no worker ever runs it");
 }
 
@@ -160,7 +156,7 @@ async fn a_task_redis_forgot_is_served_from_postgres() {
     let (_, recipe_id) = app.worker().complete("Soup").await;
     let mut redis =
         redis::Client::open(testkit::redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
-    let prefix = app.bus.prefix().to_owned();
+    let prefix = app.tasks.key_prefix().to_owned();
     redis::cmd("DEL")
         .arg(format!("{prefix}:task:{task}"))
         .arg(format!("{prefix}:log:{task}"))
