@@ -237,6 +237,16 @@ impl TaskUpdate {
         }
     }
 
+    /// The owner cancelled the task at `step` (`DELETE /task/{id}`).
+    pub fn cancelled(task_id: TaskId, step: u32) -> Self {
+        Self::failure(task_id, step, "cancelled", "Task was cancelled")
+    }
+
+    /// The api recorded the task but could not queue its job: it fails at once rather than hang.
+    pub fn queue_unavailable(task_id: TaskId) -> Self {
+        Self::failure(task_id, 0, "queue_unavailable", "The job queue is unavailable; please try again")
+    }
+
     /// True for SUCCESS and FAILURE.
     pub fn is_terminal(&self) -> bool {
         self.status.is_terminal()
