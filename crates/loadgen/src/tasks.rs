@@ -55,8 +55,9 @@ pub(crate) async fn create(stack: &Stack, n: usize) -> anyhow::Result<Vec<Task>>
                 language: language.clone(),
             };
             let new = NewTask { id: job.task_id, owner: job.owner, url: &job.url, language: &job.language };
-            stack.store.create_task(&new).await?;
-            stack.bus.enqueue(&job, &TaskUpdate::pending(job.task_id)).await?;
+            let pending = TaskUpdate::pending(job.task_id);
+            stack.store.create_task(&new, &pending).await?;
+            stack.bus.enqueue(&job, &pending).await?;
             Ok(Task { id: job.task_id, token: stack.token(user)? })
         })
         .buffered(16)

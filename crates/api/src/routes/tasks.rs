@@ -184,7 +184,8 @@ async fn admit_and_enqueue(
                     Ok((task_id, event))
                 }
                 Err(error) => {
-                    if let Err(e) = state.store.mark_enqueue_failed(task_id).await {
+                    let failure = TaskUpdate::queue_unavailable(task_id);
+                    if let Err(e) = state.store.mark_enqueue_failed(&failure).await {
                         tracing::error!(error = %e, %task_id, "could not mark an unqueued task failed");
                     }
                     Err(ApiError::unavailable(anyhow::Error::new(error).context("enqueue failed")))
@@ -293,8 +294,8 @@ pub async fn cancel_task(
     let owner = user.id();
     // Postgres decides: a task it has finished cannot be cancelled, and once cancelled there,
     // a worker can no longer finish it.
-    let cancelled = "Task was cancelled";
-    let row = match state.store.cancel_task(task, owner, cancelled).await.map_err(ApiError::unavailable)? {
+    let mut update = TaskUpdate::cancelled(task, 0);
+    let row = match state.store.cancel_task(task, owner, &update).await.map_err(ApiError::unavailable)? {
         CancelOutcome::NotFound => return Err(ApiError::task_not_found()),
         CancelOutcome::Finished(row) => {
             return Err(ApiError::Conflict(format!("the task already finished with {}", row.status)));
@@ -302,7 +303,7 @@ pub async fn cancel_task(
         CancelOutcome::Cancelled(row) => row,
     };
     state.metrics.cancel_request();
-    let mut update = TaskUpdate::failure(task, u32::try_from(row.step).unwrap_or(0), "cancelled", cancelled);
+    update.step = u32::try_from(row.step).unwrap_or(0);
     let json = match state.bus.cancel(task, &update).await {
         Ok(Some(event)) => {
             // Postgres keeps the event itself, so its snapshot is this event once Redis lets go.

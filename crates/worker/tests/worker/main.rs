@@ -92,8 +92,9 @@ impl Env {
 
     pub(crate) async fn submit_job(&self, job: &Job) {
         let new = NewTask { id: job.task_id, owner: job.owner, url: &job.url, language: &job.language };
-        assert!(matches!(self.store.create_task(&new).await.unwrap(), CreateOutcome::Created(_)));
-        self.bus.enqueue(job, &TaskUpdate::pending(job.task_id)).await.unwrap();
+        let pending = TaskUpdate::pending(job.task_id);
+        assert!(matches!(self.store.create_task(&new, &pending).await.unwrap(), CreateOutcome::Created(_)));
+        self.bus.enqueue(job, &pending).await.unwrap();
     }
 
     pub(crate) async fn feed(&self) -> Feed {

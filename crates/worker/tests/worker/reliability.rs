@@ -73,8 +73,8 @@ async fn a_cancel_aborts_the_running_provider_call_and_saves_nothing() {
     until_step(&mut feed, job.task_id, 2).await;
 
     // What the api does on DELETE /task/{id}: Postgres first, then the event and the notice.
-    env.store.cancel_task(job.task_id, job.owner, "Task was cancelled").await.unwrap();
-    let update = TaskUpdate::failure(job.task_id, 2, "cancelled", "Task was cancelled");
+    let update = TaskUpdate::cancelled(job.task_id, 2);
+    env.store.cancel_task(job.task_id, job.owner, &update).await.unwrap();
     env.bus.cancel(job.task_id, &update).await.unwrap().expect("logged");
     let ended = until_terminal(&mut feed, job.task_id).await;
     assert_eq!(ended.error.as_deref(), Some("cancelled"));

@@ -417,8 +417,8 @@ async fn a_cancel_mid_analysis_kills_ffmpeg_and_removes_the_media_folder() {
     .await
     .expect("the media pass started");
 
-    env.store.cancel_task(job.task_id, job.owner, "Task was cancelled").await.unwrap();
-    let update = TaskUpdate::failure(job.task_id, 3, "cancelled", "Task was cancelled");
+    let update = TaskUpdate::cancelled(job.task_id, 3);
+    env.store.cancel_task(job.task_id, job.owner, &update).await.unwrap();
     env.bus.cancel(job.task_id, &update).await.unwrap().expect("logged");
     let ended = until_terminal(&mut feed, job.task_id).await;
 
