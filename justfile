@@ -45,6 +45,15 @@ fmt:
 clippy:
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# Write the store's query data (crates/store/.sqlx/) anew after changing a query or a migration;
+# commit it. Builds read it instead of a database; `scripts/test` checks it is current.
+sqlx-prepare:
+    scripts/check-sqlx --write
+
+# Check that the store's committed query data matches its queries and migrations, as CI does.
+sqlx-check:
+    scripts/check-sqlx
+
 # The dependency policy of deny.toml (licenses, one version per crate, sources), offline.
 deny:
     scripts/check-deny

@@ -11,5 +11,10 @@ use crate::state::AppState;
 /// # Errors
 /// 404 for a missing or foreign task, 503 when neither store answers.
 pub async fn current(state: &AppState, task: TaskId, owner: UserId) -> Result<Event, ApiError> {
-    state.tasks.snapshot(task, owner).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::task_not_found)
+    state
+        .tasks
+        .snapshot(task, owner)
+        .await
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(ApiError::task_not_found)
 }

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ::tasks::Tasks;
 use anyhow::{Context as _, bail};
 use sqlx::Connection as _;
-use ::tasks::Tasks;
 use tokio::process::{Child, Command};
 use uuid::Uuid;
 

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context as _;
 use ::tasks::{Attempt, Limits, Start, Submission, Submitted, Tasks, Written};
+use anyhow::Context as _;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use protocol::{Language, Recipe, RecipeId, Step, TaskId, TaskUpdate, TikTokUrl, UserId};
 use tokio::task::JoinSet;
@@ -48,7 +48,8 @@ pub(crate) async fn create(stack: &Stack, n: usize) -> anyhow::Result<Vec<Task>>
         .map(|_| async {
             let user = uuid::Uuid::new_v4();
             let owner = UserId::from_uuid(user);
-            let submission = Submission { owner, url: &url, language: &language, idempotency_key: None, limits };
+            let submission =
+                Submission { owner, url: &url, language: &language, idempotency_key: None, limits };
             let Submitted::Created(id, _) = stack.tasks.submit(&submission).await? else {
                 anyhow::bail!("a new user's submission did not create a task");
             };
@@ -82,8 +83,9 @@ pub(crate) async fn claim(stack: &Tasks, tasks: &[Task]) -> anyhow::Result<Vec<A
 /// Ends every claimed task with SUCCESS and a saved recipe (open sockets then close with 1000),
 /// newest claim first so each removal from the processing list is found at its head.
 pub(crate) async fn finish(attempts: &[Attempt]) {
-    let recipe: Recipe = serde_json::from_value(serde_json::json!({"title": "loadgen", "ingredients": [], "steps": []}))
-        .unwrap_or_else(|_| unreachable!("a valid recipe"));
+    let recipe: Recipe =
+        serde_json::from_value(serde_json::json!({"title": "loadgen", "ingredients": [], "steps": []}))
+            .unwrap_or_else(|_| unreachable!("a valid recipe"));
     let failures = stream::iter(attempts.iter().rev())
         .map(|attempt| {
             let recipe = &recipe;

@@ -64,7 +64,10 @@ mod tests {
         let mut update = TaskUpdate::failure(TaskId::new(), 2, "not_a_recipe", "No recipe in this video");
         update.seq = 7;
         let event = Event::decode(update.logged_json()).unwrap();
-        assert_eq!((event.seq, event.state, event.error.as_deref()), (7, TaskState::Failure, Some("not_a_recipe")));
+        assert_eq!(
+            (event.seq, event.state, event.error.as_deref()),
+            (7, TaskState::Failure, Some("not_a_recipe"))
+        );
         assert_eq!(&*event.json, update.logged_json());
         assert!(event.is_terminal());
     }

@@ -56,7 +56,12 @@ impl Tasks {
     ///
     /// # Errors
     /// [`TaskError`] on Redis failure or an unreadable job.
-    pub async fn claim(&self, worker: &str, block: Duration, lease: Duration) -> Result<Option<Claim>, TaskError> {
+    pub async fn claim(
+        &self,
+        worker: &str,
+        block: Duration,
+        lease: Duration,
+    ) -> Result<Option<Claim>, TaskError> {
         Ok(self.bus.claim(worker, block, lease).await?)
     }
 
@@ -66,7 +71,12 @@ impl Tasks {
     ///
     /// # Errors
     /// [`TaskError`] when Redis or Postgres fails; the lease then expires and the job returns.
-    pub async fn start(&self, worker: Arc<str>, claim: Claim, details: Option<String>) -> Result<Start, TaskError> {
+    pub async fn start(
+        &self,
+        worker: Arc<str>,
+        claim: Claim,
+        details: Option<String>,
+    ) -> Result<Start, TaskError> {
         let task = claim.job.task_id;
         let mut first = TaskUpdate::progress(task, Step::Preparing, details);
         first.seq = claim.seq + 1;
@@ -77,8 +87,13 @@ impl Tasks {
             return Ok(Start::Unknown);
         };
         let ceiling = u64::try_from(row.seq_ceiling).unwrap_or_default();
-        let attempt =
-            Attempt { tasks: self.clone(), worker, claim, first, position: Mutex::new(Position { seq: 0, ceiling }) };
+        let attempt = Attempt {
+            tasks: self.clone(),
+            worker,
+            claim,
+            first,
+            position: Mutex::new(Position { seq: 0, ceiling }),
+        };
         if row.state().is_terminal() {
             attempt.relog_outcome(&row).await?;
             return Ok(Start::AlreadyFinished);
@@ -165,9 +180,14 @@ impl Attempt {
     ///
     /// # Errors
     /// [`TaskError`] when Redis or Postgres fails.
-    pub async fn succeed(&self, recipe: &Recipe, mut completion: TaskUpdate) -> Result<Option<RecipeId>, TaskError> {
+    pub async fn succeed(
+        &self,
+        recipe: &Recipe,
+        mut completion: TaskUpdate,
+    ) -> Result<Option<RecipeId>, TaskError> {
         completion.seq = self.next_recorded();
-        let saved = self.tasks.store.finish_success(self.task(), self.claim.token, recipe, &completion).await?;
+        let saved =
+            self.tasks.store.finish_success(self.task(), self.claim.token, recipe, &completion).await?;
         match saved {
             Some(id) => self.log_terminal(completion, false).await.map(|()| Some(id)),
             None => self.settle_refused().await.map(|()| None),

@@ -130,7 +130,9 @@ impl Tasks {
                 match self.bus.enqueue(&job, &pending).await {
                     Ok(event) => Ok(Submitted::Created(task, event)),
                     Err(error) => {
-                        if let Err(e) = self.store.mark_enqueue_failed(task).await {
+                        if let Err(e) =
+                            self.store.mark_enqueue_failed(&TaskUpdate::queue_unavailable(task)).await
+                        {
                             tracing::error!(error = %e, %task, "could not fail a task that was never queued");
                         }
                         Err(error.into())
@@ -148,14 +150,13 @@ impl Tasks {
     /// # Errors
     /// [`TaskError`] when Postgres fails (Redis failing only delays the workers' notice).
     pub async fn cancel(&self, task: TaskId, owner: UserId) -> Result<Cancelled, TaskError> {
-        let update = |step| TaskUpdate::cancelled(task, step);
-        let message = update(0).message.unwrap_or_default();
-        let row = match self.store.cancel_task(task, owner, &message).await? {
+        let mut update = TaskUpdate::cancelled(task, 0);
+        let row = match self.store.cancel_task(task, owner, &update).await? {
             CancelOutcome::NotFound => return Ok(Cancelled::NotFound),
             CancelOutcome::Finished(row) => return Ok(Cancelled::AlreadyFinished(row.state())),
             CancelOutcome::Cancelled(row) => row,
         };
-        let mut update = update(u32::try_from(row.step).unwrap_or(0));
+        update.step = u32::try_from(row.step).unwrap_or(0);
         match self.bus.cancel(task, &update).await {
             Ok(Some(event)) => {
                 update.seq = event.seq;

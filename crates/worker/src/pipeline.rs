@@ -217,7 +217,8 @@ impl Run<'_> {
         // the outbound URL rule (the scraper already drops other covers).
         recipe.cover_url = recipe.cover_url.as_deref().and_then(crate::outbound::public_cover);
         self.step(Step::Saving, None).await?;
-        let mut completion = TaskUpdate::completion(job.task_id, protocol::RecipeId::new(), recipe.title.clone());
+        let mut completion =
+            TaskUpdate::completion(job.task_id, protocol::RecipeId::new(), recipe.title.clone());
         completion.details = inputs;
         let saved = self.attempt.succeed(&recipe, completion).await.map_err(anyhow::Error::from)?;
         let Some(recipe_id) = saved else {

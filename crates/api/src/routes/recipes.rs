@@ -112,12 +112,8 @@ pub async fn get_recipe(
     let servings = check_servings(query.servings)?;
     let not_found = || ApiError::NotFound("no recipe with this id belongs to you");
     let id = RecipeId::parse(&path).map_err(|_| not_found())?;
-    let mut row = state
-        .tasks
-        .recipe(id, user.id())
-        .await
-        .map_err(ApiError::unavailable)?
-        .ok_or_else(not_found)?;
+    let mut row =
+        state.tasks.recipe(id, user.id()).await.map_err(ApiError::unavailable)?.ok_or_else(not_found)?;
     row.recipe = adapt(row.recipe, servings, query.units);
     let mut response = HttpResponse::Ok();
     response

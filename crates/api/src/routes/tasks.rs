@@ -92,7 +92,8 @@ async fn submit_checked(
     let key = idempotency_key(req)?;
     let api = &state.api;
     let limits = Limits { per_minute: api.submissions_per_minute, in_flight: api.max_tasks_in_flight };
-    let submission = tasks::Submission { owner, url: &url, language: &language, idempotency_key: key.as_deref(), limits };
+    let submission =
+        tasks::Submission { owner, url: &url, language: &language, idempotency_key: key.as_deref(), limits };
     let (task, event, counted) = match state.tasks.submit(&submission).await.map_err(ApiError::unavailable)? {
         Submitted::Created(task, event) => {
             tracing::info!(%task, "task queued");

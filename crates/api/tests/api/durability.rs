@@ -1,10 +1,10 @@
 //! A task's state across Redis losing its data and parallel submissions: what the client sees
 //! stays true and moves forward (docs/protocol.md, "Sequence numbers and resume").
 
-use tasks::Attempt as Claim;
 use protocol::wire::CLOSE_DONE;
 use protocol::{RecipeId, Step, TaskUpdate};
 use serde_json::{Value, json};
+use tasks::Attempt as Claim;
 
 use crate::helpers::{DartSocket, TestApp, TestUser, recipe, seq, spawn_app_with, video_url};
 use crate::resilience::PrivateRedis;

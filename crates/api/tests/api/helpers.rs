@@ -7,12 +7,12 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use api::Application;
-use tasks::{Attempt, Start, Tasks, Written};
 use futures_util::{SinkExt, StreamExt};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use protocol::{Ingredient, Recipe, RecipeId, RecipeSource, Step, TaskId, TaskUpdate, UserId};
 use serde_json::{Value, json};
 use settings::{Role, Settings};
+use tasks::{Attempt, Start, Tasks, Written};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -102,7 +102,11 @@ pub(crate) async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 
 async fn start(vars: Vec<(String, String)>) -> TestApp {
     let settings = Settings::load_from(Role::Api, vars.clone()).expect("test settings are valid");
-    let stores = tasks::Config { redis_pool_size: 4, database_max_connections: 4, ..tasks::Config::from_settings(&settings) };
+    let stores = tasks::Config {
+        redis_pool_size: 4,
+        database_max_connections: 4,
+        ..tasks::Config::from_settings(&settings)
+    };
     let app = Application::build(settings).await.expect("the application builds");
     let port = app.port();
     let shutdown = app.shutdown_token();

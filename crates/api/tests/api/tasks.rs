@@ -2,10 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use tasks::Written;
 use protocol::wire::CLOSE_DONE;
 use protocol::{Step, TaskUpdate};
 use serde_json::Value;
+use tasks::Written;
 
 use crate::helpers::{DartSocket, TestUser, parse_task_progress, seq, spawn_app};
 

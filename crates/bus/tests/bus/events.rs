@@ -17,7 +17,10 @@ async fn enqueue_logs_pending_as_seq_one_and_snapshot() {
 
     assert_eq!(event.seq, 1);
     let snapshot = bus.snapshot(job.task_id).await.unwrap().expect("snapshot");
-    assert_eq!((snapshot.owner, snapshot.event.seq, snapshot.event.state), (job.owner, 1, TaskState::Pending));
+    assert_eq!(
+        (snapshot.owner, snapshot.event.seq, snapshot.event.state),
+        (job.owner, 1, TaskState::Pending)
+    );
     assert_eq!(snapshot.event, event);
     assert_eq!(bus.queue_depth().await.unwrap(), 1);
 }
@@ -49,7 +52,11 @@ async fn every_event_reaches_the_log_and_the_feed_in_order_without_gaps() {
         }
     }
     assert_eq!(live.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
-    assert_eq!(live.into_iter().map(|(_, j)| j).collect::<Vec<_>>(), log, "pub/sub carries the logged events");
+    assert_eq!(
+        live.into_iter().map(|(_, j)| j).collect::<Vec<_>>(),
+        log,
+        "pub/sub carries the logged events"
+    );
     assert_eq!(bus.events_after(job.task_id, 4).await.unwrap(), log[4..].to_vec());
     assert_eq!(bus.snapshot(job.task_id).await.unwrap().unwrap().event.state, TaskState::Success);
 }
@@ -178,6 +185,9 @@ async fn a_finish_postgres_accepted_is_logged_after_the_lease_lapsed_or_redis_lo
     let outcome = bus.finish("w1", &claim, &failed, false).await.unwrap();
     assert!(matches!(outcome, bus::WriteOutcome::Logged(protocol::Event { seq: 7, .. })), "{outcome:?}");
     let snapshot = bus.snapshot(lost.task_id).await.unwrap().expect("the task is known again");
-    assert_eq!((snapshot.owner, snapshot.event.seq, snapshot.event.state), (lost.owner, 7, TaskState::Failure));
+    assert_eq!(
+        (snapshot.owner, snapshot.event.seq, snapshot.event.state),
+        (lost.owner, 7, TaskState::Failure)
+    );
     assert_eq!(bus.events_after(lost.task_id, 6).await.unwrap().len(), 1);
 }

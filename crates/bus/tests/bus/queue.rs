@@ -36,7 +36,10 @@ async fn an_expired_lease_is_reaped_and_the_old_claim_can_write_nothing() {
     assert_eq!(bus.publish(&stale, &update).await.unwrap(), WriteOutcome::Lost);
     let retry = TaskUpdate::retrying(job.task_id, 2, "again".into());
     assert_eq!(bus.retry_later("w1", &stale, &retry, LEASE).await.unwrap(), WriteOutcome::Lost);
-    assert!(matches!(bus.publish(&fresh, &update).await.unwrap(), WriteOutcome::Logged(Event { seq: 2, .. })));
+    assert!(matches!(
+        bus.publish(&fresh, &update).await.unwrap(),
+        WriteOutcome::Logged(Event { seq: 2, .. })
+    ));
     assert!(bus.held("w1").await.unwrap().is_empty());
 }
 

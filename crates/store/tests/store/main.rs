@@ -35,8 +35,6 @@ fn recipe(title: &str) -> Recipe {
     }
 }
 
-const CANCELLED: &str = "Task was cancelled";
-
 /// The first event of an attempt, numbered 2 (after PENDING).
 fn preparing(id: TaskId) -> TaskUpdate {
     let mut first = TaskUpdate::progress(id, protocol::Step::Preparing, None);
@@ -53,7 +51,11 @@ fn completion(id: TaskId, seq: u64) -> TaskUpdate {
 
 async fn submit(store: &Store, owner: UserId, video: &str) -> CreateOutcome {
     let (url, language) = (url(video), Language::parse("de").unwrap());
-    store.create_task(&NewTask { id: TaskId::new(), owner, url: &url, language: &language }).await.unwrap()
+    let id = TaskId::new();
+    store
+        .create_task(&NewTask { id, owner, url: &url, language: &language }, &TaskUpdate::pending(id))
+        .await
+        .unwrap()
 }
 
 async fn created(store: &Store, owner: UserId, video: &str) -> TaskId {
@@ -121,17 +123,23 @@ async fn a_cancelled_task_cannot_succeed_and_cannot_be_cancelled_twice() {
     let token = Uuid::new_v4();
     store.claim_task(id, token, &preparing(id)).await.unwrap();
 
+    let cancel = TaskUpdate::cancelled(id, 0);
+
     assert!(
-        matches!(store.cancel_task(id, user(), CANCELLED).await.unwrap(), CancelOutcome::NotFound),
+        matches!(store.cancel_task(id, user(), &cancel).await.unwrap(), CancelOutcome::NotFound),
         "foreign task"
     );
-    let CancelOutcome::Cancelled(row) = store.cancel_task(id, owner, CANCELLED).await.unwrap() else {
+    let CancelOutcome::Cancelled(row) = store.cancel_task(id, owner, &cancel).await.unwrap() else {
         panic!()
     };
-    assert_eq!((row.state(), row.error.as_deref()), (TaskState::Failure, Some("cancelled")));
+    assert_eq!(
+        (row.state(), row.error.as_deref(), row.message.as_deref(), row.step),
+        (TaskState::Failure, Some("cancelled"), Some("Task was cancelled"), 1),
+        "the cancel's texts, the step the claim reached"
+    );
 
     assert_eq!(store.finish_success(id, token, &recipe("Soup"), &completion(id, 5)).await.unwrap(), None);
-    assert!(matches!(store.cancel_task(id, owner, CANCELLED).await.unwrap(), CancelOutcome::Finished(_)));
+    assert!(matches!(store.cancel_task(id, owner, &cancel).await.unwrap(), CancelOutcome::Finished(_)));
     let failure = TaskUpdate::failure(id, 2, "x", "y");
     assert!(!store.finish_failure(id, Some(token), &failure).await.unwrap(), "already final");
 }
@@ -198,6 +206,46 @@ async fn the_cache_finds_a_fresh_recipe_of_the_same_video_and_language() {
     assert!(store.cached_recipe(&url("77"), &en, hour).await.unwrap().is_none(), "other language");
     assert!(store.cached_recipe(&url("78"), &de, hour).await.unwrap().is_none(), "other video");
     assert!(store.cached_recipe(&url("77"), &de, Duration::ZERO).await.unwrap().is_none(), "too old");
+}
+
+#[tokio::test]
+async fn a_task_whose_job_could_not_be_queued_fails_with_the_protocol_s_texts() {
+    let store = store().await;
+    let owner = user();
+    let id = created(&store, owner, "1").await;
+
+    store.mark_enqueue_failed(&TaskUpdate::queue_unavailable(id)).await.unwrap();
+
+    let row = store.task(id).await.unwrap().unwrap();
+    let expected = TaskUpdate::queue_unavailable(id);
+    assert_eq!((row.state(), row.error, row.message), (TaskState::Failure, expected.error, expected.message));
+    assert_eq!(store.count_unfinished(owner).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn the_status_still_reads_and_writes_as_text_for_processes_of_the_previous_release() {
+    // Old processes run beside the migrated schema during a rolling deploy (docs/operations.md).
+    let store = store().await;
+    let id = created(&store, user(), "1").await;
+
+    sqlx::query("UPDATE tasks SET status = 'PROGRESS' WHERE id = $1")
+        .bind(id.as_uuid())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let (status,): (String,) = sqlx::query_as("SELECT status FROM tasks WHERE id = $1")
+        .bind(id.as_uuid())
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+
+    assert_eq!(status, "PROGRESS");
+    assert_eq!(store.task(id).await.unwrap().unwrap().state(), TaskState::Progress);
+    let other_word = sqlx::query("UPDATE tasks SET status = 'DONE' WHERE id = $1")
+        .bind(id.as_uuid())
+        .execute(store.pool())
+        .await;
+    assert!(other_word.is_err(), "the domain holds the four state words only");
 }
 
 #[tokio::test]
@@ -330,5 +378,7 @@ async fn terminal_and_recorded_events_become_the_snapshot() {
 
 /// A migrated store over a fresh database.
 async fn store() -> Store {
-    Store::connect(&testkit::fresh_database_url().await, 5).await.expect("connect and migrate the test database")
+    Store::connect(&testkit::fresh_database_url().await, 5)
+        .await
+        .expect("connect and migrate the test database")
 }

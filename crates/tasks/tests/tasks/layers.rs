@@ -20,7 +20,8 @@ fn no_crate_but_the_lifecycle_service_depends_on_bus_or_store() {
         for dependency in package["dependencies"].as_array().into_iter().flatten() {
             let dep = dependency["name"].as_str().unwrap_or_default();
             if matches!(dep, "bus" | "store") && name != "tasks" {
-                offenders.push(format!("{name} -> {dep} ({})", dependency["kind"].as_str().unwrap_or("normal")));
+                offenders
+                    .push(format!("{name} -> {dep} ({})", dependency["kind"].as_str().unwrap_or("normal")));
             }
         }
     }

@@ -27,7 +27,8 @@ async fn running(tasks: &Tasks) -> tasks::Attempt {
 }
 
 fn recipe() -> Recipe {
-    serde_json::from_value(serde_json::json!({"title": "Soup", "ingredients": [], "steps": ["Boil"]})).unwrap()
+    serde_json::from_value(serde_json::json!({"title": "Soup", "ingredients": [], "steps": ["Boil"]}))
+        .unwrap()
 }
 
 #[tokio::test]
@@ -56,7 +57,10 @@ async fn a_task_runs_from_submission_to_its_recipe_with_one_numbering_in_both_st
     assert_eq!((row.state(), row.last_seq, row.recipe_id), (TaskState::Success, 4, Some(saved.as_uuid())));
     assert_eq!(row.snapshot.as_deref(), Some(&*done.json), "Postgres keeps the very event Redis logged");
     assert_eq!(tasks.recipe(saved, owner).await.unwrap().unwrap().recipe.title, "Soup");
-    assert!(tasks.snapshot(task, UserId::from_uuid(uuid::Uuid::new_v4())).await.unwrap().is_none(), "not yours");
+    assert!(
+        tasks.snapshot(task, UserId::from_uuid(uuid::Uuid::new_v4())).await.unwrap().is_none(),
+        "not yours"
+    );
 }
 
 #[tokio::test]
@@ -77,7 +81,10 @@ async fn a_cancel_ends_the_task_and_voids_the_running_attempt() {
     let row = tasks.row(task).await.unwrap().unwrap();
     assert_eq!((row.error.as_deref(), row.last_seq), (Some("cancelled"), 3), "Postgres recorded Redis' seq");
     assert_eq!(tasks.cancel(task, owner).await.unwrap(), Cancelled::AlreadyFinished(TaskState::Failure));
-    assert_eq!(tasks.cancel(task, UserId::from_uuid(uuid::Uuid::new_v4())).await.unwrap(), Cancelled::NotFound);
+    assert_eq!(
+        tasks.cancel(task, UserId::from_uuid(uuid::Uuid::new_v4())).await.unwrap(),
+        Cancelled::NotFound
+    );
 }
 
 #[tokio::test]
@@ -92,7 +99,10 @@ async fn a_retried_submission_is_answered_with_its_task_and_a_repeated_video_joi
 
     assert!(matches!(replay, Submitted::Replayed(id, _) if id == task), "{replay:?}");
     assert!(matches!(joined, Submitted::Joined(id, _) if id == task), "{joined:?}");
-    assert!(matches!(again, Submitted::Replayed(id, _) if id == task), "the key names the joined task: {again:?}");
+    assert!(
+        matches!(again, Submitted::Replayed(id, _) if id == task),
+        "the key names the joined task: {again:?}"
+    );
     assert_eq!(tasks.queue_depth().await.unwrap(), 1, "one job");
 }
 
@@ -104,8 +114,13 @@ async fn the_limits_refuse_before_anything_is_written() {
     let mut outcomes = Vec::new();
     for video in 1..=3 {
         let url = url(video);
-        let submission =
-            Submission { owner, url: &url, language: &language, idempotency_key: Some("same"), limits: tight };
+        let submission = Submission {
+            owner,
+            url: &url,
+            language: &language,
+            idempotency_key: Some("same"),
+            limits: tight,
+        };
         outcomes.push(tasks.submit(&submission).await.unwrap());
     }
 
@@ -123,12 +138,14 @@ async fn the_limits_refuse_before_anything_is_written() {
 #[tokio::test]
 async fn a_job_redis_lost_comes_back_numbered_above_every_seq_it_had() {
     let database_url = testkit::fresh_database_url().await;
-    let tasks = Tasks::connect(&testkit::tasks_config(&testkit::unique_prefix(), &database_url)).await.unwrap();
+    let tasks =
+        Tasks::connect(&testkit::tasks_config(&testkit::unique_prefix(), &database_url)).await.unwrap();
     let owner = UserId::from_uuid(uuid::Uuid::new_v4());
     let Submitted::Created(task, _) = submit(&tasks, owner, 1, None).await else { panic!("created") };
     let attempt = running(&tasks).await;
     attempt.begin().await.unwrap();
-    let Written::Logged(last) = attempt.progress(TaskUpdate::progress(task, Step::Scraping, None)).await.unwrap()
+    let Written::Logged(last) =
+        attempt.progress(TaskUpdate::progress(task, Step::Scraping, None)).await.unwrap()
     else {
         panic!("logged")
     };

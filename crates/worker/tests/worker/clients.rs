@@ -126,7 +126,11 @@ async fn a_job_goes_through_apify_and_the_llm_to_a_saved_recipe() {
     assert_eq!(milk.name, "milk", "the model's name is kept");
     assert_eq!(saved.recipe.language, "en");
     assert_eq!(saved.recipe.cover_url.as_deref(), Some("https://example.invalid/cover.jpg"));
-    assert_eq!(env.tasks.run(job.task_id, tasks::RunKind::Text).await.unwrap(), None, "the job hash is gone once done");
+    assert_eq!(
+        env.tasks.run(job.task_id, tasks::RunKind::Text).await.unwrap(),
+        None,
+        "the job hash is gone once done"
+    );
     stop.cancel();
     worker.await.unwrap().unwrap();
 }

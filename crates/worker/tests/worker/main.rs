@@ -83,7 +83,8 @@ impl Env {
     /// Submits a task the way the api does, for a new user.
     pub(crate) async fn submit(&self, url: &str, language: &str) -> Job {
         let owner = UserId::from_uuid(Uuid::new_v4());
-        let (url, language) = (TikTokUrl::parse(url).expect("url"), Language::parse(language).expect("language"));
+        let (url, language) =
+            (TikTokUrl::parse(url).expect("url"), Language::parse(language).expect("language"));
         let limits = Limits { per_minute: u32::MAX, in_flight: u32::MAX };
         let submission = Submission { owner, url: &url, language: &language, idempotency_key: None, limits };
         let Submitted::Created(task_id, _) = self.tasks.submit(&submission).await.unwrap() else {

@@ -115,10 +115,7 @@ async fn lose_redis_data(env: &Env) {
     let keys: Vec<String> =
         redis::cmd("KEYS").arg(format!("{}:*", env.tasks.key_prefix())).query_async(&mut conn).await.unwrap();
     let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
-    sqlx::query("UPDATE tasks SET updated_at = now() - interval '1 hour'")
-        .execute(&env.pg)
-        .await
-        .unwrap();
+    sqlx::query("UPDATE tasks SET updated_at = now() - interval '1 hour'").execute(&env.pg).await.unwrap();
 }
 
 /// The seqs of the task's events on the feed, up to and including the first one `last` accepts.
