@@ -72,7 +72,7 @@ pub(crate) async fn claim(stack: &Tasks, tasks: &[Task]) -> anyhow::Result<Vec<A
             let Start::Running(attempt) = stack.start(PUBLISHER.into(), claim, None).await? else {
                 anyhow::bail!("a claimed task could not start");
             };
-            anyhow::Ok((attempt.task(), attempt))
+            anyhow::Ok((attempt.task(), *attempt))
         })
         .buffer_unordered(8)
         .try_collect()
@@ -83,9 +83,20 @@ pub(crate) async fn claim(stack: &Tasks, tasks: &[Task]) -> anyhow::Result<Vec<A
 /// Ends every claimed task with SUCCESS and a saved recipe (open sockets then close with 1000),
 /// newest claim first so each removal from the processing list is found at its head.
 pub(crate) async fn finish(attempts: &[Attempt]) {
-    let recipe: Recipe =
-        serde_json::from_value(serde_json::json!({"title": "loadgen", "ingredients": [], "steps": []}))
-            .unwrap_or_else(|_| unreachable!("a valid recipe"));
+    let recipe = Recipe {
+        title: "loadgen".into(),
+        description: None,
+        servings: None,
+        prep_minutes: None,
+        cook_minutes: None,
+        total_minutes: None,
+        ingredients: Vec::new(),
+        steps: Vec::new(),
+        tags: Vec::new(),
+        source: protocol::RecipeSource { url: RECIPE_URLS[0].into(), video_id: None, author: None },
+        cover_url: None,
+        language: "en".into(),
+    };
     let failures = stream::iter(attempts.iter().rev())
         .map(|attempt| {
             let recipe = &recipe;

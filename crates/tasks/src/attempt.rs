@@ -12,7 +12,7 @@ use crate::{TaskError, Tasks};
 #[derive(Debug)]
 pub enum Start {
     /// The attempt may run; [`Attempt::begin`] logs its first event.
-    Running(Attempt),
+    Running(Box<Attempt>),
     /// Postgres already holds the task's outcome (a re-run after a crash, or a job Redis lost
     /// the terminal event of): the outcome is logged again and the job let go.
     AlreadyFinished,
@@ -99,7 +99,7 @@ impl Tasks {
             return Ok(Start::AlreadyFinished);
         }
         attempt.lock().seq = attempt.claim.seq;
-        Ok(Start::Running(attempt))
+        Ok(Start::Running(Box::new(attempt)))
     }
 }
 

@@ -89,10 +89,11 @@ impl Tasks {
     /// # Errors
     /// [`TaskError`] on Redis failure.
     pub async fn remember_run(&self, task: TaskId, kind: RunKind, run_id: &str) -> Result<(), TaskError> {
-        Ok(match kind {
+        match kind {
             RunKind::Text => self.bus.set_run(task, run_id).await?,
             RunKind::Video => self.bus.set_media_run(task, run_id).await?,
-        })
+        }
+        Ok(())
     }
 
     /// The Apify run remembered for a task.

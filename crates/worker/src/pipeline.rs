@@ -241,7 +241,7 @@ impl Run<'_> {
 pub(crate) async fn run_job(ctx: &Context, claim: Claim, stop: &StopSignal) -> anyhow::Result<Outcome> {
     let details = format!("Attempt {} of {}", claim.attempt, ctx.max_attempts);
     let attempt = match ctx.tasks.start(ctx.worker_id.clone(), claim, Some(details)).await? {
-        Start::Running(attempt) => attempt,
+        Start::Running(attempt) => *attempt,
         Start::AlreadyFinished => return Ok(Outcome::AlreadyFinished),
         Start::Unknown => return Ok(Outcome::DeadLettered("unknown_task".into())),
     };

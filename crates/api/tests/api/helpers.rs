@@ -273,7 +273,7 @@ impl FakeWorker {
         .expect("claim")
         .expect("a queued job");
         match self.tasks.start(self.id.as_str().into(), claim, None).await.expect("claim in Postgres") {
-            Start::Running(attempt) => attempt,
+            Start::Running(attempt) => *attempt,
             other => panic!("the task cannot run: {other:?}"),
         }
     }

@@ -21,14 +21,26 @@ async fn submit(tasks: &Tasks, owner: UserId, video: u32, key: Option<&str>) -> 
 async fn running(tasks: &Tasks) -> tasks::Attempt {
     let claim = tasks.claim("w1", Duration::from_millis(100), LEASE).await.unwrap().expect("a queued job");
     match tasks.start("w1".into(), claim, Some("Attempt 1 of 3".into())).await.unwrap() {
-        Start::Running(attempt) => attempt,
+        Start::Running(attempt) => *attempt,
         other => panic!("{other:?}"),
     }
 }
 
 fn recipe() -> Recipe {
-    serde_json::from_value(serde_json::json!({"title": "Soup", "ingredients": [], "steps": ["Boil"]}))
-        .unwrap()
+    Recipe {
+        title: "Soup".into(),
+        description: None,
+        servings: None,
+        prep_minutes: None,
+        cook_minutes: None,
+        total_minutes: None,
+        ingredients: Vec::new(),
+        steps: vec!["Boil".into()],
+        tags: Vec::new(),
+        source: protocol::RecipeSource { url: url(1).as_str().into(), video_id: None, author: None },
+        cover_url: None,
+        language: "en".into(),
+    }
 }
 
 #[tokio::test]
