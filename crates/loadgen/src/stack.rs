@@ -70,11 +70,20 @@ impl Stack {
     /// # Errors
     /// When `REDIS_URL`/`DATABASE_URL` are missing or unreachable.
     pub(crate) async fn new(options: Options) -> anyhow::Result<Self> {
-        let hint = "load the services first: . \"$(scripts/services up)\"";
-        let redis_url =
-            std::env::var("REDIS_URL").with_context(|| format!("REDIS_URL is not set; {hint}"))?;
-        let admin_url =
-            std::env::var("DATABASE_URL").with_context(|| format!("DATABASE_URL is not set; {hint}"))?;
+        let (redis_url, admin_url) = service_urls()?;
+        Self::with_urls(options, redis_url, admin_url).await
+    }
+
+    /// Like [`Stack::new`], on the given Redis and Postgres (`admin_url`: a database to run
+    /// `CREATE DATABASE` from).
+    ///
+    /// # Errors
+    /// When the servers are unreachable.
+    pub(crate) async fn with_urls(
+        options: Options,
+        redis_url: String,
+        admin_url: String,
+    ) -> anyhow::Result<Self> {
         let id = Uuid::new_v4().simple().to_string();
         let database = format!("loadgen_{id}");
         let mut admin = sqlx::PgConnection::connect(&admin_url).await.context("connect to DATABASE_URL")?;
@@ -110,6 +119,11 @@ impl Stack {
             tasks,
             pg,
         })
+    }
+
+    /// The HS256 secret the run's gateway verifies tokens with (for clients that mint their own).
+    pub(crate) fn secret(&self) -> &str {
+        &self.secret
     }
 
     /// `REDIS_URL` of the run.
@@ -179,13 +193,29 @@ impl Stack {
     /// # Errors
     /// When it exits or does not report running in time.
     pub(crate) async fn worker(&mut self, n: usize, concurrency: usize) -> anyhow::Result<u32> {
-        let extra = [
+        self.worker_with(n, concurrency, &[]).await
+    }
+
+    /// Like [`Stack::worker`], with extra environment that overrides those settings (say
+    /// `RELAY__WORKER__OFFLINE_DELAY_MS`).
+    ///
+    /// # Errors
+    /// When it exits or does not report running in time.
+    pub(crate) async fn worker_with(
+        &mut self,
+        n: usize,
+        concurrency: usize,
+        overrides: &[(&str, String)],
+    ) -> anyhow::Result<u32> {
+        let mut extra = vec![
             ("RELAY__WORKER__PROVIDERS", "offline".to_owned()),
             ("RELAY__WORKER__CACHE_FRESHNESS_HOURS", "0".to_owned()),
             ("RELAY__WORKER__OFFLINE_DELAY_MS", "0".to_owned()),
             ("RELAY__WORKER__CONCURRENCY", concurrency.to_string()),
             ("RELAY__WORKER__SHUTDOWN_GRACE_SECS", "5".to_owned()),
         ];
+        // Later entries win: the command gets them in this order.
+        extra.extend(overrides.iter().cloned());
         self.spawn(&format!("worker-{n}"), &extra, "worker started").await?;
         self.procs.last().and_then(|p| p.child.id()).context("worker exited")
     }
@@ -237,6 +267,18 @@ impl Stack {
             let _ = std::fs::remove_dir_all(&self.log_dir);
         }
     }
+}
+
+/// `REDIS_URL` and `DATABASE_URL` from the environment (`scripts/services up` writes them).
+///
+/// # Errors
+/// When either is missing.
+pub(crate) fn service_urls() -> anyhow::Result<(String, String)> {
+    let hint = "load the services first: . \"$(scripts/services up)\"";
+    let redis_url = std::env::var("REDIS_URL").with_context(|| format!("REDIS_URL is not set; {hint}"))?;
+    let admin_url =
+        std::env::var("DATABASE_URL").with_context(|| format!("DATABASE_URL is not set; {hint}"))?;
+    Ok((redis_url, admin_url))
 }
 
 /// Polls the process's log file until a line contains `needle`; fails when the process exits
