@@ -60,11 +60,12 @@ deny:
 
 # The load tests (docs/performance.md) on release builds, a few minutes; figures also in
 # target/bench.json. With args, one scenario: `just bench latency --sockets 500`.
+# `just bench compare` runs recipe-relay side by side with the Python peer (../shared/peer).
 bench *args:
     cargo build --release -p api -p worker -p loadgen
     . "$(scripts/services up)"; \
     if [ $# -eq 0 ]; then set -- all --json target/bench.json; fi; \
-    target/release/loadgen "$@"
+    "${CARGO_TARGET_DIR:-target}/release/loadgen" "$@"
 
 # Run the api gateway against the local services (APP_ENVIRONMENT=local).
 api *args:

@@ -11,6 +11,7 @@
 //! loadgen throughput [--jobs 5000] [--workers 2] [--concurrency 16]
 //! loadgen poll [--connections 64] [--long-polls 1000]
 //! loadgen all            # the set `just bench` runs
+//! loadgen compare [--rounds 3]   # side by side with the Python peer (bench.py)
 //! ```
 
 use std::path::PathBuf;
@@ -18,9 +19,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod compare;
+mod compare_table;
+mod costs;
 mod http;
 mod latency;
+mod peer;
+mod pgcluster;
 mod poll;
+mod procs;
 mod report;
 mod sockets;
 mod stack;
@@ -60,6 +67,9 @@ enum Scenario {
     Poll(poll::PollArgs),
     /// Every scenario with its defaults, plus latency with 10,000 sockets.
     All,
+    /// Side by side with the Python peer, both driven by its bench.py: CPU per task, tasks/s,
+    /// memory per socket, CPU per GET, and recipe-relay's Redis and Postgres cost per task.
+    Compare(compare::CompareArgs),
 }
 
 impl Scenario {
@@ -70,6 +80,7 @@ impl Scenario {
             Self::Throughput(_) => "throughput",
             Self::Poll(_) => "poll",
             Self::All => "all",
+            Self::Compare(_) => "compare",
         }
     }
 }
@@ -100,6 +111,9 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         None => std::env::current_exe()?.parent().map(PathBuf::from).unwrap_or_default(),
     };
     let options = stack::Options { bin_dir, log_filter: cli.log_filter.clone(), keep_logs: cli.keep_logs };
+    if let Scenario::Compare(args) = &cli.command {
+        return compare::run(&options, args, cli.json.as_deref()).await;
+    }
     let scenarios = match cli.command {
         Scenario::All => all(),
         one => vec![one],
@@ -166,6 +180,8 @@ async fn scenario_future(stack: &mut stack::Stack, scenario: &Scenario) -> anyho
         Scenario::Sockets(args) => sockets::run(stack, args).await,
         Scenario::Throughput(args) => throughput::run(stack, args).await,
         Scenario::Poll(args) => poll::run(stack, args).await,
-        Scenario::All => anyhow::bail!("`all` is not a single scenario"),
+        Scenario::All | Scenario::Compare(_) => {
+            anyhow::bail!("`{}` is not a single scenario", scenario.name())
+        }
     }
 }
