@@ -78,8 +78,10 @@ impl Row {
     }
 
     fn line(&self) -> String {
+        // A ratio of figures that round to zero (or below) says nothing.
+        let shown = |x: f64| x > 0.0 && !number(x, self.decimals).trim_start_matches(['0', '.']).is_empty();
         let ratio = match (spread(&self.relay), spread(&self.python)) {
-            (Some((r, ..)), Some((p, ..))) if r > 0.0 => format!("{:.2}x", p / r),
+            (Some((r, ..)), Some((p, ..))) if shown(r) && shown(p) => format!("{:.2}x", p / r),
             _ => "–".to_owned(),
         };
         format!(

@@ -118,7 +118,10 @@ impl Peer {
     /// reported, not returned.
     pub(crate) async fn down(&self) {
         match self.run_peer("down").output().await {
-            Ok(output) if output.status.success() => {}
+            Ok(output) if output.status.success() => {
+                // Its pid files and logs; `up` makes the folder again.
+                let _ = std::fs::remove_dir_all(&self.run_dir);
+            }
             Ok(output) => {
                 eprintln!("loadgen: run_peer.sh down: {}", String::from_utf8_lossy(&output.stderr).trim())
             }

@@ -111,6 +111,12 @@ mod tests {
         let _ = child.wait();
         assert!(found.contains(&("me", std::process::id())), "{found:?}");
         assert!(found.contains(&("me", child.id())), "the child is in its parent's tree: {found:?}");
-        assert!(cpu_seconds(&[me])[0] > 0.0);
+        // Burn CPU until a clock tick of it shows (bounded: ticks are 10 ms).
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while cpu_seconds(std::slice::from_ref(&me))[0] == 0.0 && started.elapsed().as_secs() < 5 {
+            x = (0..100_000u64).fold(x, |a, b| a.wrapping_mul(31).wrapping_add(b));
+        }
+        assert!(cpu_seconds(&[me])[0] > 0.0, "{x}");
     }
 }
