@@ -247,7 +247,7 @@ fn print_costs(args: &CompareArgs, relay: &[SideRound]) {
         "  Postgres statements sent (pg_stat_statements, top level)",
         pg.iter().map(|p| p.statements).collect(),
     );
-    line("  Postgres statements run inside functions", pg.iter().map(|p| p.nested).collect());
+    line("  Postgres statements nested in functions and triggers", pg.iter().map(|p| p.nested).collect());
     let mut by_statement: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for p in &pg {
         for (text, per) in &p.by_statement {

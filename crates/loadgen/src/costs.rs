@@ -10,7 +10,7 @@
 //!   from those scripts ran (`[0 lua]`), and that batch's reads are its round trips. MONITOR
 //!   costs Redis CPU, so that batch is never one whose CPU is measured.
 //! - `pg_stat_statements` (`track = all`) of the run's database: calls per statement, top-level
-//!   ones and those run inside functions apart, `BEGIN`/`COMMIT` included, counted as each
+//!   ones and those run inside functions and triggers apart, `BEGIN`/`COMMIT` included, counted as each
 //!   statement ends, so the delta is complete as soon as the batch is.
 
 use std::collections::BTreeMap;
@@ -213,10 +213,10 @@ pub(crate) async fn pg_counters(admin: &sqlx::PgPool, database: &str) -> anyhow:
 pub(crate) struct PgCost {
     /// Statements the clients sent, per task (each a round trip).
     pub(crate) statements: f64,
-    /// Statements run inside functions those called, per task.
+    /// Statements run inside functions and triggers (foreign-key checks) those ran, per task.
     pub(crate) nested: f64,
-    /// Per statement (its normalized text, shortened; `  in a function: ` before nested ones):
-    /// calls per task.
+    /// Per statement (its normalized text, shortened; `  nested: ` before nested ones): calls
+    /// per task.
     pub(crate) by_statement: Vec<(String, f64)>,
 }
 
@@ -234,7 +234,7 @@ impl PgCost {
                     cost.by_statement.push((shorten(query), per));
                 } else {
                     cost.nested += per;
-                    cost.by_statement.push((format!("  in a function: {}", shorten(query)), per));
+                    cost.by_statement.push((format!("  nested: {}", shorten(query)), per));
                 }
             }
         }
