@@ -15,7 +15,7 @@ use protocol::wire::{
     CLOSE_DONE, CLOSE_ERROR, CLOSE_FLOOD, CLOSE_IDLE, CLOSE_PROTOCOL, CLOSE_RESTART, CLOSE_SLOW_READER,
     CLOSE_TOKEN_EXPIRED, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED,
 };
-use protocol::{Event, TaskId, UserId};
+use protocol::{Backoff, Event, TaskId, UserId};
 use serde::Deserialize;
 use tracing::Instrument;
 
@@ -194,13 +194,14 @@ impl Connection {
         // Right after Redis comes back, pooled connections may still be the dead ones: a couple
         // of quick retries let the pool replace them before the client is bothered.
         let mut attempt = 0;
+        let mut log_backoff = Backoff::new(Duration::from_millis(200), Duration::from_millis(800));
         let events = loop {
             match self.state.tasks.events_after(self.task, self.last_seq).await {
                 Ok(events) => break events,
                 Err(error) if attempt < LOG_READ_RETRIES => {
                     attempt += 1;
                     tracing::debug!(task = %self.task, error = %error, attempt, "event log read failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                    tokio::time::sleep(log_backoff.next_delay()).await;
                 }
                 Err(error) => {
                     tracing::warn!(task = %self.task, error = %error, "cannot read the event log");

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use protocol::{Event, TaskId};
+use protocol::{Backoff, Event, TaskId};
 
 /// An item of a [`Feed`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +55,7 @@ impl Feed {
 
     /// The next item; reconnects with capped backoff while Redis is away.
     pub async fn next(&mut self) -> FeedItem {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         loop {
             if self.messages.is_none() {
                 match self.ready().await {
@@ -68,9 +68,9 @@ impl Feed {
                         }
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, retry_in = ?backoff, "pub/sub connection failed");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        let delay = backoff.next_delay();
+                        tracing::warn!(error = %e, retry_in = ?delay, "pub/sub connection failed");
+                        tokio::time::sleep(delay).await;
                         continue;
                     }
                 }

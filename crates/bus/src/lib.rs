@@ -24,7 +24,7 @@
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use deadpool_redis::{Manager, Pool, PoolConfig, Runtime};
+use deadpool_redis::{Hook, Manager, Pool, PoolConfig, Runtime};
 use protocol::{Event, Language, TaskId, TaskUpdate, TikTokUrl, UserId};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, AsyncConnectionConfig, Script};
@@ -148,8 +148,22 @@ impl Bus {
             .set_response_timeout(None);
         let manager = Manager::new_with_config(config.url.as_str(), blocking)
             .map_err(|e| BusError::Config(e.to_string()))?;
+        // Named, so `CLIENT LIST` tells an operator (and a test) which connections are claims
+        // waiting in BLMOVE for this deployment's queue.
+        let name: Arc<str> = format!("{}:claim", config.prefix).replace(char::is_whitespace, "_").into();
         let pool = Pool::builder(manager)
             .config(PoolConfig::new(config.pool_size.max(1)))
+            .post_create(Hook::async_fn(move |conn, _| {
+                let name = name.clone();
+                Box::pin(async move {
+                    // Only a label: a Redis that refuses it still serves the claims.
+                    let named = redis::cmd("CLIENT").arg("SETNAME").arg(&*name).query_async::<()>(conn).await;
+                    if let Err(error) = named {
+                        tracing::debug!(error = %error, "could not name a claim connection");
+                    }
+                    Ok(())
+                })
+            }))
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| BusError::Config(e.to_string()))?;

@@ -18,7 +18,6 @@
 //! `?token=` on the socket, where browsers cannot set headers). Errors are [`ClientError`]s,
 //! with the server's `application/problem+json` document when it sent one.
 
-mod backoff;
 mod error;
 mod message;
 mod sequence;
@@ -38,10 +37,10 @@ use serde_json::Value;
 use url::Url;
 use uuid::Uuid;
 
-pub use backoff::Backoff;
 pub use error::{BoxError, ClientError};
 pub use ingredients::{ShoppingItem, UnitSystem};
 pub use message::decode_message;
+pub use protocol::Backoff;
 pub use sequence::SeqFilter;
 pub use watch::{CLOSE_TOKEN_EXPIRED, Watch};
 

@@ -5,6 +5,7 @@
 //! same protocol. The shapes follow what the guide's Dart client *parses*, which is documented in
 //! `docs/protocol.md`.
 
+pub mod backoff;
 pub mod event;
 pub mod ids;
 pub mod language;
@@ -14,6 +15,7 @@ pub mod recipe;
 pub mod tiktok;
 pub mod wire;
 
+pub use backoff::Backoff;
 pub use event::{Event, EventError};
 pub use ids::{IdError, RecipeId, TaskId, UserId};
 pub use language::{Language, LanguageError};

@@ -5,7 +5,7 @@ mod cascade;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use protocol::{Recipe, Step, TaskUpdate};
+use protocol::{Backoff, Recipe, Step, TaskUpdate};
 use tasks::{Attempt, Claim, Start, Tasks, Written};
 use tokio_util::sync::CancellationToken;
 
@@ -118,10 +118,10 @@ impl MediaCache for TaskMemo<'_> {
     }
 }
 
-/// Capped exponential backoff with full jitter, never shorter than the provider's own hint.
+/// The retry delay after a job's `attempt`-th attempt failed ([`Backoff`] from its place in the
+/// schedule), never shorter than the provider's own hint.
 pub(crate) fn backoff(attempt: u32, base: Duration, max: Duration, hint: Option<Duration>) -> Duration {
-    let ceiling = base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1))).min(max);
-    let jittered = Duration::from_millis(rand::random_range(0..=ceiling.as_millis() as u64));
+    let jittered = Backoff::new(base, max).after(attempt.saturating_sub(1)).next_delay();
     jittered.max(hint.unwrap_or_default().min(max))
 }
 

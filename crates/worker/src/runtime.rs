@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use protocol::TaskId;
+use protocol::{Backoff, TaskId};
 use settings::Settings;
 use tasks::{Claim, FeedItem, Tasks};
 use tokio::sync::Semaphore;
@@ -119,7 +119,7 @@ impl Worker {
 
         let jobs = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(self.config.concurrency));
-        let mut redis_backoff = Duration::from_millis(100);
+        let mut redis_backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         loop {
             let permit = tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -133,16 +133,16 @@ impl Worker {
                 Ok(Some(claim)) => claim,
                 Ok(None) => continue,
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?redis_backoff, "claim failed");
+                    let delay = redis_backoff.next_delay();
+                    tracing::warn!(error = %e, retry_in = ?delay, "claim failed");
                     tokio::select! {
                         () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep(redis_backoff) => {}
+                        () = tokio::time::sleep(delay) => {}
                     }
-                    redis_backoff = (redis_backoff * 2).min(Duration::from_secs(5));
                     continue;
                 }
             };
-            redis_backoff = Duration::from_millis(100);
+            redis_backoff.reset();
             let signal = StopSignal::default();
             lock(&self.running).insert(claim.job.task_id, (claim.token, signal.clone()));
             let (ctx, running) = (self.ctx.clone(), self.running.clone());

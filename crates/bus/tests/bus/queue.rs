@@ -164,7 +164,8 @@ async fn a_claim_on_an_empty_queue_waits_for_the_next_job() {
         let bus = bus.clone();
         async move { bus.claim("w1", Duration::from_secs(5), LEASE).await }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The claim found the queue empty and now waits in BLMOVE on its named connection.
+    until_blocked_in_blmove(&format!("{}:claim", bus.prefix())).await;
     let job = queued(&bus).await;
 
     let claim = waiting.await.unwrap().unwrap().expect("claimed once queued");
@@ -181,4 +182,23 @@ async fn an_idle_claim_blocks_its_whole_wait_and_returns_empty_instead_of_timing
     let claim = bus.claim("w1", Duration::from_secs(1), LEASE).await;
 
     assert!(matches!(claim, Ok(None)), "an empty queue is no error: {claim:?}");
+}
+
+/// Returns once Redis lists a client named `name` blocked in BLMOVE.
+async fn until_blocked_in_blmove(name: &str) {
+    let client = redis::Client::open(crate::redis_url()).expect("client");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("connection");
+    let wanted = format!(" name={name} ");
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let clients: String =
+                redis::cmd("CLIENT").arg("LIST").query_async(&mut conn).await.expect("CLIENT LIST");
+            if clients.lines().any(|line| line.contains(&wanted) && line.contains(" cmd=blmove ")) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the claim blocks in BLMOVE while the queue is empty");
 }

@@ -1,4 +1,6 @@
-//! Capped exponential backoff with full jitter.
+//! Capped exponential backoff with full jitter: the one retry schedule of every process (the
+//! client's reconnects, the worker's job retries, its Redis claim loop, the pub/sub feed, the
+//! socket's log reads).
 //!
 //! The n-th delay (counting from 0) is drawn uniformly from `[0, min(cap, base * 2^n)]`
 //! ("full jitter"), so clients that lost the same server at the same moment spread their
@@ -29,6 +31,13 @@ impl Backoff {
     pub fn ceiling(&self) -> Duration {
         let factor = 2u32.saturating_pow(self.attempt);
         self.base.saturating_mul(factor).min(self.cap)
+    }
+
+    /// The same schedule, `attempts` delays in (a job's n-th attempt backs off from its own
+    /// place in the schedule, though each attempt is a new process' first delay).
+    pub const fn after(mut self, attempts: u32) -> Self {
+        self.attempt = attempts;
+        self
     }
 
     /// Delays drawn since the last reset.
