@@ -319,7 +319,7 @@ impl Connection {
             return Err(End::Close(CLOSE_FLOOD, "too many frames"));
         }
         match message {
-            // The guide's client sends the text `ping` every 30 s and parses every message as
+            // The app's client (docs/protocol.md, "The socket") sends the text `ping` every 30 s and parses every message as
             // JSON: it is accepted quietly, without an answer.
             Message::Text(_) | Message::Pong(_) | Message::Continuation(_) | Message::Nop => Ok(false),
             Message::Ping(bytes) => {

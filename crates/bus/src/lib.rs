@@ -67,11 +67,11 @@ pub enum BusError {
 /// A job as queued: what the worker needs to run the pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
-    /// The task.
+    /// The task this job runs; its Redis keys and Postgres row share the id.
     pub task_id: TaskId,
     /// Who submitted it.
     pub owner: UserId,
-    /// The video.
+    /// The canonical link the scraper is given.
     pub url: TikTokUrl,
     /// The recipe's language.
     pub language: Language,

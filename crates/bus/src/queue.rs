@@ -25,7 +25,7 @@ static MAINTAIN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("l
 /// A job this worker holds a lease on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
-    /// The job.
+    /// What to run, as the submission queued it.
     pub job: Job,
     /// The claim token; every write checks it.
     pub token: Uuid,

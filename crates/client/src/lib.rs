@@ -6,7 +6,7 @@
 //!   `Idempotency-Key`, retrying network failures and 5xx answers with the *same* key, so a retry
 //!   after a timeout joins the job the first attempt started instead of starting a second one.
 //! - [`Client::watch`] follows a task until SUCCESS or FAILURE. It is the Rust counterpart of the
-//!   Flutter guide's `WebSocketTaskService`, with its gaps closed: the socket is primary and
+//!   Flutter app's `WebSocketTaskService` (docs/protocol.md), with its gaps closed: the socket is primary and
 //!   resumes with `?since=` after every reconnect (exponential backoff with full jitter), the
 //!   long-poll `GET /task/{id}?since=&wait=` covers the time the socket is down, and every `seq`
 //!   is handed out exactly once, in order, whichever transport delivered it.

@@ -1,24 +1,25 @@
 //! [`Watch`]: one task followed to its end over the socket, long-polling while the socket is down.
 //!
-//! The Flutter guide's `WebSocketTaskService` is the model; its gaps are closed here:
+//! The Flutter app's `WebSocketTaskService` (its behaviour is in docs/protocol.md) is the model;
+//! its gaps are closed here:
 //!
-//! - The guide counts the socket as connected as soon as `connect()` returns; here only after
+//! - The app counts the socket as connected as soon as `connect()` returns; here only after
 //!   the handshake succeeded.
-//! - The guide polls every 3 s even while the socket works; here `GET /task/{id}?since=&wait=25`
+//! - The app polls every 3 s even while the socket works; here `GET /task/{id}?since=&wait=25`
 //!   long-polls only while the socket is down (never during the first handshake), and an
 //!   in-flight poll is dropped the moment a handshake succeeds.
-//! - The guide reconnects after 2, 4, ... 10 s and then gives up; here the delay is drawn from
+//! - The app reconnects after 2, 4, ... 10 s and then gives up; here the delay is drawn from
 //!   `[0, min(20 s, 0.5 s * 2^n)]` (full jitter), without an attempt limit, reset once the new
 //!   socket delivers an update.
-//! - The guide resumes from "now"; here every handshake sends `?since=<last seq>`.
-//! - The guide shows duplicates in arrival order; here every `seq` is handed out exactly once,
+//! - The app resumes from "now"; here every handshake sends `?since=<last seq>`.
+//! - The app shows duplicates in arrival order; here every `seq` is handed out exactly once,
 //!   in order, whichever transport brought it ([`SeqFilter`]).
-//! - The guide's heartbeat timers outlive their socket; here the text `ping` every 30 s lives
+//! - The app's heartbeat timers outlive their socket; here the text `ping` every 30 s lives
 //!   and dies with the socket.
-//! - The guide retries 401/404 forever; here they end the watch with an error item. A 404
+//! - The app retries 401/404 forever; here they end the watch with an error item. A 404
 //!   handshake is confirmed by one poll first, since a gateway with sockets turned off answers
 //!   404 there too; a snapshot means "poll-only gateway", and the socket is not tried again.
-//! - The guide swallows malformed messages; here each is an error item, and the watch goes on.
+//! - The app swallows malformed messages; here each is an error item, and the watch goes on.
 //! - Close code 4001 (token expired) ends the watch with [`ClientError::Unauthorized`]; every
 //!   other close (1012 restart, 1011, 4008 slow reader, 1000 before the terminal update, ...)
 //!   is followed by a reconnect with `since`.

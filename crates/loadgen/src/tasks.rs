@@ -30,7 +30,7 @@ const STAMP: &str = "loadgen-stamp:";
 /// A task of its own user, with that user's access token.
 #[derive(Debug, Clone)]
 pub(crate) struct Task {
-    /// The task.
+    /// The task the clients watch.
     pub(crate) id: TaskId,
     /// Its owner's access token.
     pub(crate) token: String,

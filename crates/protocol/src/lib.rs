@@ -2,7 +2,7 @@
 //!
 //! This crate does no I/O. Everything that crosses a process boundary (HTTP bodies, socket
 //! messages, Redis payloads) is defined here once, with serde, so that every binary speaks the
-//! same protocol. The shapes follow what the guide's Dart client *parses*, which is documented in
+//! same protocol. The shapes follow what the app's Dart client *parses*, which is documented in
 //! `docs/protocol.md`.
 
 pub mod backoff;

@@ -104,7 +104,7 @@ impl Step {
         }
     }
 
-    /// The text the guide's app shows for this step.
+    /// The text the app shows for this step (docs/protocol.md, "Messages").
     pub fn text(self) -> &'static str {
         match self {
             Self::Preparing => "Preparing...",
@@ -283,7 +283,8 @@ mod tests {
         TaskId::parse(TASK).unwrap()
     }
 
-    /// The casts the guide's `_parseTaskProgress` and `TaskProgress` make, applied to a message.
+    /// The casts the app's `_parseTaskProgress` and `TaskProgress` make, applied to a message
+    /// (docs/protocol.md, "Messages").
     /// Returns the `TaskStatus` the Dart client would build, or panics where Dart would throw.
     fn dart_parse(data: &Value) -> &'static str {
         let string_or_null = |key: &str| {

@@ -121,7 +121,7 @@ pub struct NewTask<'a> {
     pub id: TaskId,
     /// Who submitted it.
     pub owner: UserId,
-    /// The video.
+    /// The canonical link; its video id is the de-duplication key.
     pub url: &'a TikTokUrl,
     /// The language the recipe is to be written in.
     pub language: &'a Language,

@@ -104,12 +104,12 @@ impl Tasks {
 }
 
 impl Attempt {
-    /// The job.
+    /// What this attempt runs.
     pub fn job(&self) -> &Job {
         &self.claim.job
     }
 
-    /// The task.
+    /// The task this attempt may write.
     pub fn task(&self) -> TaskId {
         self.claim.job.task_id
     }

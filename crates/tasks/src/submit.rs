@@ -24,7 +24,7 @@ pub struct Limits {
 pub struct Submission<'a> {
     /// Who asks.
     pub owner: UserId,
-    /// The video.
+    /// The canonical link; the same video and language join a running task.
     pub url: &'a TikTokUrl,
     /// The recipe's language.
     pub language: &'a Language,

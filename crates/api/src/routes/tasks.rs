@@ -143,7 +143,8 @@ fn etag(seq: u64) -> String {
     format!("\"{seq}\"")
 }
 
-/// The seq named by `If-None-Match`, when it names exactly one of our tags.
+/// Every entity tag `If-None-Match` lists (weak ones without their `W/`, so `W/"3"` matches our
+/// `"3"`); `*` stays as it is.
 fn if_none_match(req: &HttpRequest) -> Vec<String> {
     req.headers()
         .get_all(header::IF_NONE_MATCH)
