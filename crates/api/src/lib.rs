@@ -25,5 +25,6 @@ pub mod startup;
 pub mod state;
 pub mod ws;
 pub mod ws_guard;
+pub mod ws_out;
 
 pub use startup::Application;

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
+use actix_ws::{Message, MessageStream, ProtocolError};
 use protocol::wire::{
     CLOSE_DONE, CLOSE_ERROR, CLOSE_FLOOD, CLOSE_IDLE, CLOSE_PROTOCOL, CLOSE_RESTART, CLOSE_SLOW_READER,
     CLOSE_TOKEN_EXPIRED, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED,
@@ -26,6 +26,7 @@ use crate::slots::UserSlot;
 use crate::snapshot::current;
 use crate::state::AppState;
 use crate::ws_guard::{self, Violation};
+use crate::ws_out::{self, Writer};
 
 /// How long a close frame may wait for room in the outbound queue (a slow reader's is full)
 /// before the connection is simply dropped.
@@ -76,14 +77,17 @@ pub async fn socket(
         .map_err(|e| ApiError::BadRequest(format!("cannot read the request: {e}")))?;
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::BadRequest(format!("this endpoint needs a WebSocket upgrade request: {e}")))?;
-    let response = ws_guard::watch_body(response, gone);
+    // actix-ws's outbound channel is replaced by a leaner one (see `ws_out`); its reader stays.
+    drop(session);
+    let (writer, outbound) = ws_out::channel();
+    let response = ws_guard::watch_body(response.set_body(outbound).map_into_boxed_body(), gone);
     let stream = stream.max_frame_size(state.api.ws_max_frame_bytes);
     let connection = Connection {
         state: state.clone(),
         task,
         owner,
         token_expires: expiry_instant(user.0.exp),
-        session: Some(session),
+        writer: Some(writer),
         last_seq: 0,
         overflow: OverflowSignal::never(),
         _slot: slot,
@@ -121,7 +125,8 @@ struct Connection {
     task: TaskId,
     owner: UserId,
     token_expires: Instant,
-    session: Option<Session>,
+    /// Taken by the close; dropping it ends the response.
+    writer: Option<Writer>,
     /// The seq of the last event sent to the client.
     last_seq: u64,
     /// Fires when this socket's hub queue overflows.
@@ -323,8 +328,8 @@ impl Connection {
             // JSON: it is accepted quietly, without an answer.
             Message::Text(_) | Message::Pong(_) | Message::Continuation(_) | Message::Nop => Ok(false),
             Message::Ping(bytes) => {
-                let session = self.session.as_mut().ok_or(End::Gone)?;
-                Box::pin(session.pong(&bytes)).await.map_err(|_| End::Gone)?;
+                let writer = self.writer.as_mut().ok_or(End::Gone)?;
+                writer.pong(&bytes).await.map_err(|_| End::Gone)?;
                 Ok(false)
             }
             Message::Binary(_) => Err(End::Close(CLOSE_UNSUPPORTED, "binary frames are not accepted")),
@@ -349,9 +354,9 @@ impl Connection {
     /// Writes one message; gives up when the writer is stuck and the queue overflows, or on
     /// shutdown.
     async fn send(&mut self, event: &Event) -> Result<(), End> {
-        let session = self.session.as_mut().ok_or(End::Gone)?;
+        let writer = self.writer.as_mut().ok_or(End::Gone)?;
         tokio::select! {
-            sent = session.text(&*event.json) => sent.map_err(|_| End::Gone)?,
+            sent = writer.text(&event.json) => sent.map_err(|_| End::Gone)?,
             () = self.overflow.fired() => return Err(slow_reader()),
             () = tokio::time::sleep(Duration::from_secs(self.state.api.ws_client_timeout_secs.max(1))) => {
                 return Err(slow_reader());
@@ -366,20 +371,18 @@ impl Connection {
     }
 
     async fn ping(&mut self) -> Result<bool, End> {
-        let session = self.session.as_mut().ok_or(End::Gone)?;
-        Box::pin(session.ping(b"")).await.map_err(|_| End::Gone)?;
+        let writer = self.writer.as_mut().ok_or(End::Gone)?;
+        writer.ping(b"").await.map_err(|_| End::Gone)?;
         Ok(false)
     }
 
     /// The closing handshake: send the close frame, then wait (briefly) for the client's.
     async fn close(&mut self, code: u16, reason: &str, stream: &mut MessageStream) {
-        let Some(session) = self.session.take() else { return };
-        // While a clone lives, the response stays open: the connection is not torn down (and
+        // While the writer lives, the response stays open: the connection is not torn down (and
         // unread client frames do not turn into a TCP reset) before the client has the frame.
-        let keep_open = session.clone();
-        let reason = CloseReason { code: CloseCode::from(code), description: Some(reason.to_owned()) };
+        let Some(mut writer) = self.writer.take() else { return };
         // A reader that stopped reading cannot take the close frame either: give up then.
-        let sent = tokio::time::timeout(CLOSE_TIMEOUT, session.close(Some(reason))).await;
+        let sent = tokio::time::timeout(CLOSE_TIMEOUT, writer.close(code, reason)).await;
         if matches!(sent, Ok(Ok(()))) {
             let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
                 while let Some(Ok(frame)) = stream.recv().await {
@@ -390,7 +393,7 @@ impl Connection {
             })
             .await;
         }
-        drop(keep_open);
+        drop(writer);
     }
 }
 
