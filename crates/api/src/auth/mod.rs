@@ -1,8 +1,10 @@
 //! Access tokens: Supabase JWTs, verified with the project's HS256 secret or its JWKS.
 //!
 //! [`token`] holds the checks a token must pass and why it is refused, [`jwks`] the cache of the
-//! auth server's signing keys, and [`extract`] the extractors that give handlers their user.
+//! auth server's signing keys, `cache` the tokens already verified, and [`extract`] the
+//! extractors that give handlers their user.
 
+mod cache;
 pub mod extract;
 pub mod jwks;
 pub mod token;

@@ -21,6 +21,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use settings::AuthSettings;
 
+use crate::auth::cache::TokenCache;
 use crate::auth::jwks::{Jwks, JwksOptions, KeyError};
 
 /// Why a request's token was refused.
@@ -109,6 +110,7 @@ struct VerifierInner {
     audience: String,
     leeway: u64,
     allow_anonymous: bool,
+    verified: TokenCache,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -136,15 +138,29 @@ impl Verifier {
                 audience: settings.audience.clone(),
                 leeway: settings.leeway_secs,
                 allow_anonymous: settings.allow_anonymous_users,
+                verified: TokenCache::default(),
             }),
         }
     }
 
-    /// Verifies a token and returns its user.
+    /// Verifies a token and returns its user. A token accepted before is served from the
+    /// cache of verified tokens until its `exp` (plus the leeway) passes: the checks depend on
+    /// the clock only through `exp` and `nbf`, and a token past its `nbf` stays past it.
     ///
     /// # Errors
     /// [`AuthError`] saying why the token is refused.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        if let Some(claims) = self.inner.verified.get(token, now) {
+            return Ok(claims);
+        }
+        let claims = self.check(token).await?;
+        self.inner.verified.insert(token, claims.clone(), claims.exp.saturating_add(self.inner.leeway), now);
+        Ok(claims)
+    }
+
+    /// The signature and claims checks of [`Self::verify`], without the cache.
+    async fn check(&self, token: &str) -> Result<Claims, AuthError> {
         let header = decode_header(token).map_err(|e| match e.kind() {
             // An `alg` this library does not know (`none` included) fails header parsing.
             ErrorKind::Json(_) if token_alg_is_unknown(token) => AuthError::Algorithm,
@@ -344,6 +360,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_token_verified_once_is_served_from_the_cache_without_a_jwks_fetch() {
+        use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"keys": [jwk("es256-a")]})))
+            .mount(&server)
+            .await;
+        let mut settings = settings();
+        settings.jwks_url = Some(Url::parse(&format!("{}/jwks.json", server.uri())).unwrap());
+        // max_age 0: every check of a signature would fetch the keys again.
+        let options = JwksOptions {
+            max_age: Duration::ZERO,
+            min_refetch_interval: Duration::ZERO,
+            timeout: Duration::from_secs(2),
+        };
+        let verifier = Verifier::new(&settings, options);
+        let token = es256_token("es256-a", 0);
+
+        for _ in 0..5 {
+            assert_eq!(verifier.verify(&token).await.unwrap().sub.to_string(), USER);
+        }
+
+        let fetches = server.received_requests().await.unwrap().len();
+        assert_eq!(fetches, 1, "only the first request checked the signature");
+    }
+
+    #[tokio::test]
     async fn asymmetric_tokens_need_a_configured_jwks() {
         let verifier = Verifier::new(&settings(), JwksOptions::default());
         let token = format!(
@@ -354,12 +397,16 @@ mod tests {
         assert_eq!(verifier.verify(&token).await, Err(AuthError::Algorithm));
     }
 
-    fn es256_token(kid: &str) -> String {
+    /// A token of its own for each `n` (another `jti`), so the cache of verified tokens does not
+    /// answer in its place.
+    fn es256_token(kid: &str, n: u32) -> String {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys");
         let pem = std::fs::read(format!("{dir}/{kid}.private.pem")).unwrap();
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(kid.into());
-        encode(&header, &user_claims(), &EncodingKey::from_ec_pem(&pem).unwrap()).unwrap()
+        let mut claims = user_claims();
+        claims["jti"] = json!(n);
+        encode(&header, &claims, &EncodingKey::from_ec_pem(&pem).unwrap()).unwrap()
     }
 
     fn jwk(kid: &str) -> serde_json::Value {
@@ -386,12 +433,12 @@ mod tests {
         };
         let verifier = Verifier::new(&settings, options);
 
-        for _ in 0..5 {
-            assert!(verifier.verify(&es256_token("es256-a")).await.is_ok());
+        for n in 0..5 {
+            assert!(verifier.verify(&es256_token("es256-a", n)).await.is_ok());
         }
 
         let fetches = server.received_requests().await.unwrap().len();
         assert_eq!(fetches, 2, "one load, one failed refresh, then the interval holds");
-        assert_eq!(verifier.verify(&es256_token("es256-b")).await, Err(AuthError::UnknownKey));
+        assert_eq!(verifier.verify(&es256_token("es256-b", 0)).await, Err(AuthError::UnknownKey));
     }
 }
