@@ -18,9 +18,17 @@ use crate::auth::token::Claims;
 const CAPACITY: usize = 4096;
 
 /// The cache of verified tokens (shared by the workers of one process).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct TokenCache {
     entries: Mutex<HashMap<Arc<str>, Entry>>,
+}
+
+// By hand: the keys are bearer tokens, which must never reach a log line.
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = self.entries.lock().unwrap_or_else(PoisonError::into_inner).len();
+        f.debug_struct("TokenCache").field("tokens", &len).finish()
+    }
 }
 
 #[derive(Debug)]
@@ -73,6 +81,15 @@ mod tests {
             role: Some("authenticated".into()),
             anonymous: false,
         }
+    }
+
+    #[test]
+    fn its_debug_form_never_shows_a_token() {
+        let cache = TokenCache::default();
+        cache.insert("secret.token.value", claims(), 105, 50);
+        let shown = format!("{cache:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("tokens: 1"), "{shown}");
     }
 
     #[test]
