@@ -84,8 +84,8 @@ pub(crate) fn pids(groups: &[Group]) -> Vec<(&'static str, u32)> {
     groups.iter().flat_map(|g| members(&g.roots, &procs).into_iter().map(|pid| (g.name, pid))).collect()
 }
 
-/// Clock ticks per second of /proc's times (USER_HZ, 100 on Linux).
-fn clock_ticks() -> u64 {
+/// Clock ticks per second of /proc's times (USER_HZ, 100 on Linux), asked once.
+pub(crate) fn clock_ticks() -> u64 {
     static HZ: OnceLock<u64> = OnceLock::new();
     *HZ.get_or_init(|| {
         std::process::Command::new("getconf")

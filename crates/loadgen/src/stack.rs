@@ -386,7 +386,7 @@ pub(crate) fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
         .iter()
         .filter_map(|f| f.parse::<u64>().ok())
         .sum();
-    Ok(Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64))
+    Ok(Duration::from_secs_f64(ticks as f64 / crate::procs::clock_ticks() as f64))
 }
 
 /// Context switches of all of a process's threads so far (voluntary and not), from
@@ -406,17 +406,6 @@ pub(crate) fn context_switches(pid: u32) -> u64 {
                 .collect::<Vec<_>>()
         })
         .sum()
-}
-
-/// Clock ticks per second of /proc's times (USER_HZ, 100 on Linux).
-fn clock_ticks() -> u64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .filter(|&t| t > 0)
-        .unwrap_or(100)
 }
 
 #[cfg(test)]
