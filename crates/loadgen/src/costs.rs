@@ -124,11 +124,9 @@ pub(crate) struct Monitored {
 }
 
 impl Monitored {
-    /// Counts one MONITOR line (`<time> [<db> <client address or lua>] "<command>" ...`).
+    /// Counts one MONITOR line.
     fn add(&mut self, line: &str) {
-        let Some((source, rest)) = line.split_once('[').and_then(|(_, r)| r.split_once(']')) else { return };
-        let Some(source) = source.split_whitespace().nth(1) else { return };
-        let Some(command) = rest.trim_start().split('"').nth(1) else { return };
+        let Some((source, command, _)) = monitor_line(line) else { return };
         let command = command.to_ascii_lowercase();
         if command == "info" {
             return;
@@ -136,6 +134,15 @@ impl Monitored {
         let counts = if source == "lua" { &mut self.in_scripts } else { &mut self.client };
         *counts.entry(command).or_default() += 1;
     }
+}
+
+/// The parts of a MONITOR line (`<time> [<db> <client address or lua>] "<command>" ...`): who
+/// sent it (`lua` for a command inside a script), the command, and the rest of the line.
+pub(crate) fn monitor_line(line: &str) -> Option<(&str, &str, &str)> {
+    let (source, rest) = line.split_once('[').and_then(|(_, r)| r.split_once(']'))?;
+    let source = source.split_whitespace().nth(1)?;
+    let command = rest.trim_start().split('"').nth(1)?;
+    Some((source, command, rest))
 }
 
 /// A MONITOR counting everything the server runs until [`Monitor::finish`].

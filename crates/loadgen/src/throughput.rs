@@ -320,9 +320,7 @@ struct Monitored {
 impl Monitored {
     /// Counts one MONITOR line; commands run inside scripts (`[0 lua]`) are not round trips.
     fn add(&mut self, line: &str, prefix: &str) {
-        let Some((client, rest)) = line.split_once('[').and_then(|(_, r)| r.split_once(']')) else { return };
-        let Some(client) = client.split_whitespace().nth(1) else { return };
-        let Some(command) = rest.trim_start().split('"').nth(1) else { return };
+        let Some((client, command, rest)) = crate::costs::monitor_line(line) else { return };
         if client == "lua" {
             return;
         }
