@@ -55,7 +55,7 @@ impl Application {
         // Subscribe before serving: no event published after a socket subscribes can be missed.
         feed.ready().await.context("cannot subscribe to the Redis event channel")?;
 
-        let metrics = metrics::install();
+        let registry = metrics::install();
         let api = Arc::new(settings.api.clone());
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -64,7 +64,7 @@ impl Application {
         let state = AppState {
             tasks,
             hub,
-            metrics,
+            metrics: registry,
             api: api.clone(),
             sockets: UserSlots::default(),
             shutdown: shutdown.clone(),
