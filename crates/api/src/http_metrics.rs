@@ -75,23 +75,23 @@ mod tests {
             ))
         };
         let (found, unmatched, too_large) =
-            (series("/things/{id}", 200), series("unmatched", 404), series("/big", 413));
+            (series("/task/{task_id}", 200), series("unmatched", 404), series("/scrape/async", 413));
         let body_size = value("relay_limits_hit_total{limit=\"body_size\"}");
         let app = init_service(
             App::new()
-                .route("/things/{id}", web::get().to(HttpResponse::Ok))
-                .route("/big", web::get().to(HttpResponse::PayloadTooLarge))
+                .route("/task/{task_id}", web::get().to(HttpResponse::Ok))
+                .route("/scrape/async", web::get().to(HttpResponse::PayloadTooLarge))
                 .wrap(from_fn(record)),
         )
         .await;
 
-        for uri in ["/things/1", "/things/2", "/nowhere", "/big"] {
+        for uri in ["/task/1", "/task/2", "/nowhere", "/scrape/async"] {
             call_service(&app, TestRequest::get().uri(uri).to_request()).await;
         }
 
-        assert_eq!(series("/things/{id}", 200), found + 2.0, "one series for both ids");
+        assert_eq!(series("/task/{task_id}", 200), found + 2.0, "one series for both ids");
         assert_eq!(series("unmatched", 404), unmatched + 1.0);
-        assert_eq!(series("/big", 413), too_large + 1.0);
+        assert_eq!(series("/scrape/async", 413), too_large + 1.0);
         assert_eq!(value("relay_limits_hit_total{limit=\"body_size\"}"), body_size + 1.0);
     }
 
