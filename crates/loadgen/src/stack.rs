@@ -27,6 +27,8 @@ pub(crate) struct Options {
     pub(crate) log_filter: String,
     /// Keep the processes' log files.
     pub(crate) keep_logs: bool,
+    /// More environment of the processes (`--child-env`); a scenario's own settings win.
+    pub(crate) child_env: Vec<(String, String)>,
 }
 
 /// A running child process; killed if dropped without [`Stack::shutdown`].
@@ -151,6 +153,7 @@ impl Stack {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .chain(self.options.child_env.iter().cloned())
         .collect()
     }
 
