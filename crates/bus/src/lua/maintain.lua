@@ -1,5 +1,6 @@
 -- Run by every worker about once a second; cheap when there is nothing to do.
 -- 1. Jobs whose lease expired go back to the queue (the attempt stays counted).
+--    Re-queued jobs record `enqueued` = now: their queue wait counts from here.
 -- 2. Processing lists of workers that stopped heart-beating go back to the queue.
 -- 3. Delayed retries that are due move to the queue.
 -- KEYS: leases, workers, delayed, queue. ARGV: prefix, now_ms, worker_timeout_ms
@@ -14,6 +15,7 @@ for _, id in ipairs(expired) do
   end
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', job, 'token', 'worker')
+  redis.call('HSET', job, 'enqueued', ARGV[2])
   redis.call('LPUSH', KEYS[4], id)
 end
 local orphans = 0
@@ -23,6 +25,7 @@ for _, worker in ipairs(dead) do
   for _, id in ipairs(redis.call('LRANGE', processing, 0, -1)) do
     redis.call('ZREM', KEYS[1], id)
     redis.call('HDEL', prefix .. ':job:' .. id, 'token', 'worker')
+    redis.call('HSET', prefix .. ':job:' .. id, 'enqueued', ARGV[2])
     redis.call('LPUSH', KEYS[4], id)
     orphans = orphans + 1
   end
