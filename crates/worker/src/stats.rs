@@ -82,6 +82,8 @@ fn describe_all() {
         "1 on the one worker that holds the fleet reporter lease and exports the relay_queue_* and \
          relay_workers_alive gauges, 0 on the others."
     );
+    // Present from the start at 0, so a rate() over them works before the first event.
+    counter!("relay_lease_losses_total").absolute(0);
     gauge!("relay_jobs_in_flight").set(0.0);
     gauge!("relay_fleet_reporter").set(0.0);
 }
