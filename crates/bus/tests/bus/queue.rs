@@ -293,3 +293,20 @@ async fn one_worker_at_a_time_holds_the_reporter_lease_and_can_hand_it_over() {
     bus.step_down_reporter("w1").await.unwrap();
     assert!(bus.hold_reporter("w2", lease).await.unwrap(), "free again after stepping down");
 }
+
+#[tokio::test]
+async fn reaping_a_job_whose_hash_is_gone_makes_no_half_hash() {
+    let bus = test_bus();
+    let job = queued(&bus).await;
+    bus.claim("w1", NO_WAIT, Duration::ZERO).await.unwrap().unwrap();
+    let client = redis::Client::open(crate::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{}:job:{}", bus.prefix(), job.task_id);
+    redis::cmd("DEL").arg(&key).query_async::<()>(&mut conn).await.unwrap();
+
+    assert_eq!(bus.maintain(Duration::from_secs(60)).await.unwrap().expired, 1);
+
+    let exists: bool = redis::cmd("EXISTS").arg(&key).query_async(&mut conn).await.unwrap();
+    assert!(!exists, "the re-queue did not write `enqueued` into a hash that was gone");
+    assert!(bus.claim("w2", NO_WAIT, LEASE).await.unwrap().is_none(), "the id is let go");
+}

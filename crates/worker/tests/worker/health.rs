@@ -176,3 +176,16 @@ async fn unknown_paths_are_404_and_other_methods_405() {
     stop.cancel();
     handle.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_port_already_taken_is_an_error_naming_the_setting() {
+    let env = Env::new().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let worker = env.worker(Arc::new(ScriptedScraper::ok()), Arc::new(EchoExtractor), config());
+
+    let Err(error) = worker.listen(addr).await else { panic!("the port is taken") };
+
+    let message = format!("{error:#}");
+    assert!(message.contains(&format!("RELAY__WORKER__METRICS_ADDR={addr}")), "{message}");
+}
