@@ -189,3 +189,45 @@ async fn a_port_already_taken_is_an_error_naming_the_setting() {
     let message = format!("{error:#}");
     assert!(message.contains(&format!("RELAY__WORKER__METRICS_ADDR={addr}")), "{message}");
 }
+
+/// Scrapes `base` until `wanted` says yes about the text; the fleet lease is renewed once a second.
+async fn scrape_until(base: &str, wanted: impl Fn(&str) -> bool) -> String {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let (_, text) = get(&format!("{base}/metrics")).await;
+            if wanted(&text) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the scrape changed in time")
+}
+
+#[tokio::test]
+async fn one_worker_of_two_exports_the_fleet_gauges_and_the_other_takes_over_when_it_leaves() {
+    let env = Env::new().await;
+    let start = || async {
+        let worker = env.worker(Arc::new(ScriptedScraper::ok()), Arc::new(EchoExtractor), config());
+        let (worker, base) = listening(worker).await;
+        (spawn(worker), base)
+    };
+    // Both workers share this process's recorder (and so `relay_fleet_reporter`); the queue
+    // gauges are each worker's own, written into its scrape while it holds the lease.
+    let reporting = |text: &str| text.contains("relay_queue_depth 0");
+    let ((stop_a, handle_a), base_a) = start().await;
+    scrape_until(&base_a, reporting).await;
+    let ((stop_b, handle_b), base_b) = start().await;
+    let a = scrape_until(&base_a, |text| text.contains("relay_workers_alive 2")).await;
+    let (_, b) = get(&format!("{base_b}/metrics")).await;
+
+    assert!(a.contains("relay_queue_depth 0"), "{a}");
+    assert!(!b.contains("relay_queue_depth"), "only the reporter exports the queue gauges:\n{b}");
+    stop_a.cancel();
+    handle_a.await.unwrap().unwrap();
+    let b = scrape_until(&base_b, reporting).await;
+    assert!(b.contains("relay_workers_alive 1"), "B reports once A gave the lease up:\n{b}");
+    stop_b.cancel();
+    handle_b.await.unwrap().unwrap();
+}
