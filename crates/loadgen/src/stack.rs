@@ -150,6 +150,8 @@ impl Stack {
             // Production binds 0.0.0.0; the load tool stays on loopback.
             ("RELAY__API__HOST", "127.0.0.1"),
             ("RELAY__API__PORT", "0"),
+            // Several workers per run: each its own free metrics port.
+            ("RELAY__WORKER__METRICS_ADDR", "127.0.0.1:0"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -201,6 +201,9 @@ pub struct WorkerSettings {
     pub media_timeout_secs: u64,
     /// How long what the media pass read of a video (transcript, OCR text, frames) stays cached.
     pub media_cache_hours: u64,
+    /// Where the worker serves `/metrics`, `/healthz` and `/readyz` (`host:port`); read with
+    /// [`WorkerSettings::metrics_addr`].
+    pub metrics_addr: String,
 }
 
 /// When the worker reads the video itself, as the cost-aware cascade decides.
@@ -216,6 +219,19 @@ pub enum MediaMode {
 }
 
 impl WorkerSettings {
+    /// The address of the worker's metrics and health port.
+    ///
+    /// # Errors
+    /// [`SettingsError`] naming `RELAY__WORKER__METRICS_ADDR` when it is not `host:port`.
+    pub fn metrics_addr(&self) -> Result<std::net::SocketAddr, SettingsError> {
+        self.metrics_addr.trim().parse().map_err(|_| {
+            SettingsError::new(
+                "worker.metrics_addr",
+                format!("must be an address like 0.0.0.0:9091, got {:?}", self.metrics_addr),
+            )
+        })
+    }
+
     /// The folder per-task media folders are made in.
     pub fn media_root(&self) -> PathBuf {
         match self.media_dir.trim() {
@@ -471,6 +487,7 @@ impl Settings {
                         "must be at least 1 and at most half of RELAY__WORKER__LEASE_SECS",
                     ));
                 }
+                self.worker.metrics_addr()?;
                 self.validate_media()?;
                 self.apify.validate()?;
                 if self.worker.providers == ProviderMode::Real {
@@ -682,6 +699,12 @@ mod tests {
                 "zero workers",
             ),
             (
+                &[("RELAY__WORKER__METRICS_ADDR", "9091")],
+                Role::Worker,
+                "RELAY__WORKER__METRICS_ADDR",
+                "a port without a host",
+            ),
+            (
                 &[("RELAY__WORKER__PROVIDERS", "magic")],
                 Role::Worker,
                 "RELAY__WORKER__PROVIDERS",
@@ -776,6 +799,12 @@ mod tests {
         assert_eq!(worker.media_root(), std::env::temp_dir().join("recipe-relay-media"));
         assert_eq!(settings.transcription.model, "whisper-1");
         assert!(settings.transcription.base_url.is_none() && settings.transcription.api_key.is_none());
+    }
+
+    #[test]
+    fn the_metrics_port_defaults_to_9091_on_every_interface() {
+        let settings = Settings::load_from(Role::Worker, env(GOOD)).unwrap();
+        assert_eq!(settings.worker.metrics_addr().unwrap(), "0.0.0.0:9091".parse().unwrap());
     }
 
     #[test]

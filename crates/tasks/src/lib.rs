@@ -31,6 +31,7 @@
 //! can write a task's state except through these functions.
 
 mod attempt;
+mod sizes;
 mod submit;
 mod upkeep;
 
@@ -42,6 +43,7 @@ use store::{Store, StoreError};
 
 pub use attempt::{Attempt, Start, Written};
 pub use bus::{Claim, Feed, FeedItem, Job, Maintenance};
+pub use sizes::QueueSizes;
 pub use store::{RecipeRow, TaskRow};
 pub use submit::{Cancelled, Limits, Submission, Submitted};
 pub use upkeep::RunKind;
