@@ -14,18 +14,6 @@ from .report import require
 # The series a metrics table documents: its first cell, `relay_name` or `relay_name{labels}`.
 TABLE_SERIES = re.compile(r"^\|\s*`(relay_[a-z0-9_]+)")
 
-# The gateway's series that issue 14 adds, accepted only while docs/operations.md has no
-# `## Gateway metrics` section (the branch that writes it is merged separately); once it exists,
-# its table is the only source.
-PENDING_GATEWAY = {
-    "relay_http_request_duration_seconds",
-    "relay_event_delivery_seconds",
-    "relay_auth_failures_total",
-    "relay_limits_hit_total",
-    "relay_ws_open_sockets",
-    "relay_ws_closes_total",
-}
-
 # A histogram's series carry one of these suffixes on the documented name.
 HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 
@@ -50,8 +38,6 @@ def documented_series(r):
     for heading, lines in parts.items():
         if heading.lower().endswith("metrics"):
             names |= {m.group(1) for m in map(TABLE_SERIES.match, lines) if m}
-    if "Gateway metrics" not in parts:
-        names |= PENDING_GATEWAY
     return names
 
 
