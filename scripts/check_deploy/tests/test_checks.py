@@ -169,8 +169,8 @@ def test_a_rule_over_a_series_the_docs_do_not_list_fails(copy):
         prometheus.rules_name_documented_series(copy.repo())
 
 
-def test_once_the_gateway_table_exists_only_its_series_count(copy):
-    copy.edit("docs/operations.md", "## Worker metrics", "## Gateway metrics\n\n| `relay_ws_open_sockets` | gauge | | |\n\n## Worker metrics")
+def test_a_series_the_rules_use_but_the_gateway_table_drops_is_a_failure(copy):
+    copy.edit("docs/operations.md", "| `relay_http_request_duration_seconds` | histogram |", "| `relay_gone` | histogram |")
     with pytest.raises(Failed, match="relay_http_request_duration_seconds"):
         prometheus.rules_name_documented_series(copy.repo())
 
