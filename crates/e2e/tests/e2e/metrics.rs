@@ -1,5 +1,6 @@
 //! A live scrape of both binaries: after real tasks ran (one saved from the caption, one read from
-//! the video's speech, one that failed after a retry), each `/metrics` passes
+//! the video's speech, one that failed after a retry, one cancelled while queued, and refused
+//! requests), each `/metrics` passes
 //! `promtool check metrics` without a lint, and every series docs/operations.md documents for
 //! that binary (its `## Gateway metrics` and `## Worker metrics` tables) is in the scrape with a
 //! value that moved.
@@ -32,7 +33,8 @@ struct Documented {
 }
 
 impl Documented {
-    /// Gauges documented "(may be 0)" need only be present.
+    /// Series documented "(may be 0)" need only be present: gauges back at rest after the run,
+    /// counters of faults it does not provoke.
     fn may_be_zero(&self) -> bool {
         self.kind.contains("may be 0")
     }
@@ -180,6 +182,10 @@ async fn both_scrapes_pass_promtool_and_show_every_documented_series_moving() {
     let media_dir = std::env::temp_dir().join(format!("relay-e2e-metrics-{}", Uuid::new_v4()));
     std::fs::create_dir_all(&media_dir).unwrap();
     let api = stack.api(0, &[]).await.unwrap();
+    let client = stack.client(api.port.unwrap(), Uuid::new_v4(), false);
+    // A task cancelled while it waits, before any worker runs: the cancel is always accepted.
+    let queued = client.submit(&url(PASTA), &lang("fr")).await.unwrap();
+    client.cancel(queued.task_id).await.unwrap();
     let worker = stack
         .worker(&[
             // Offline scraper (no Apify token), real LLM and transcription clients (a key).
@@ -193,7 +199,6 @@ async fn both_scrapes_pass_promtool_and_show_every_documented_series_moving() {
         ])
         .await
         .unwrap();
-    let client = stack.client(api.port.unwrap(), Uuid::new_v4(), false);
 
     let mut outcomes = HashMap::new();
     for (link, language) in [(PASTA, "en"), (SPEECH, "en"), (KAISERSCHMARRN, "de")] {
@@ -205,6 +210,20 @@ async fn both_scrapes_pass_promtool_and_show_every_documented_series_moving() {
     assert_eq!(outcomes[PASTA].0, TaskState::Success, "{outcomes:?}");
     assert_eq!(outcomes[SPEECH].0, TaskState::Success, "{outcomes:?}");
     assert_eq!(outcomes[KAISERSCHMARRN], (TaskState::Failure, Some("temporarily_unavailable".into())));
+    // The gateway's refusals: a request without a token, a body over the limit.
+    let base = format!("http://127.0.0.1:{}", api.port.unwrap());
+    let http = reqwest::Client::new();
+    let anonymous = http.get(format!("{base}/task/{}", Uuid::new_v4())).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let too_big = http
+        .post(format!("{base}/scrape/async"))
+        .bearer_auth(stack.token(Uuid::new_v4()))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 32 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_big.status(), 413);
 
     let worker_series = documented("Worker metrics").expect("docs/operations.md has ## Worker metrics");
     // The last attempt's series are recorded once it settled, just after its terminal event,
