@@ -30,6 +30,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, AsyncConnectionConfig, Script};
 use tokio::sync::OnceCell;
 
+pub use admin::{JobView, QueueOverview, WorkerView};
 pub use feed::{Feed, FeedItem};
 pub use queue::{Claim, Maintenance, WriteOutcome};
 
@@ -39,6 +40,7 @@ macro_rules! script {
     };
 }
 
+mod admin;
 mod feed;
 mod queue;
 
