@@ -61,7 +61,8 @@ pub struct Admin {
 const MISSING: &str =
     "the admin API needs `Authorization: Bearer <admin token>` (RELAY__ADMIN__TOKEN) or a service_role JWT";
 const INVALID: &str = "the token is neither the admin token nor a valid service_role JWT";
-const USER_TOKEN: &str = "a user's access token cannot use the admin API; send the admin token or a service_role JWT";
+const USER_TOKEN: &str =
+    "a user's access token cannot use the admin API; send the admin token or a service_role JWT";
 
 /// Decides who `token` is: the admin token, a `service_role` JWT, or a refusal.
 ///
@@ -131,7 +132,8 @@ mod tests {
     }
 
     fn sign(claims: serde_json::Value, secret: &str) -> String {
-        encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()).unwrap()).unwrap()
+        encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()).unwrap())
+            .unwrap()
     }
 
     fn exp() -> u64 {
@@ -149,7 +151,8 @@ mod tests {
             SECRET,
         );
         let anon = sign(json!({"iss": "supabase", "role": "anon", "exp": exp()}), SECRET);
-        let forged = sign(json!({"role": "service_role", "exp": exp()}), "another-secret-of-sufficient-length!");
+        let forged =
+            sign(json!({"role": "service_role", "exp": exp()}), "another-secret-of-sufficient-length!");
         let expired = sign(json!({"role": "service_role", "exp": exp() - 1200}), SECRET);
 
         let who = async |t: &str| authenticate(Some(t), &token, &verifier).await;
