@@ -402,6 +402,15 @@ mod tests {
     }
 
     #[test]
+    fn every_admin_asset_is_loaded_by_the_console() {
+        let texts: Vec<&str> = ADMIN_ASSETS.iter().map(|a| std::str::from_utf8(a.body).unwrap()).collect();
+        for asset in &ADMIN_ASSETS[1..] {
+            let path = format!("/admin/{}", asset.name);
+            assert!(texts.iter().any(|t| t.contains(&path)), "{} is embedded but nothing loads it", asset.name);
+        }
+    }
+
+    #[test]
     fn every_asset_is_embedded_with_a_type() {
         for asset in ASSETS {
             assert!(!asset.body.is_empty(), "{} is empty", asset.name);
