@@ -67,8 +67,9 @@ function ago(seconds, now) {
   return `${Math.round(s / 3600)} h ago`;
 }
 
+// Task ids are UUIDv7: their head is the time, so the tail tells them apart.
 function short(id) {
-  return id ? `${id.slice(0, 8)}…` : "";
+  return id ? `…${id.slice(-8)}` : "";
 }
 
 function say(text) {
@@ -168,7 +169,7 @@ function renderDead(dead) {
         "li",
         { "data-task": d.task_id },
         el("span", { class: "main" }, taskLink(d.task_id), " ", el("code", {}, task.error || "unknown_task")),
-        el("button", { type: "button", class: "small", onclick: () => requeue(d.task_id) }, "Requeue"),
+        el("button", { type: "button", class: "small requeue", onclick: () => requeue(d.task_id) }, "Requeue"),
         el("span", { class: "sub" }, task.message || "No task row", task.url ? ` · ${task.url}` : ""),
       );
     }),
@@ -192,10 +193,9 @@ function renderChart() {
 async function requeue(id) {
   try {
     await api(`/dead-letters/${id}/requeue`, "POST");
-    say("");
-    $("console-message").textContent = `Task ${short(id)} queued again.`;
     await refresh();
     loadTasks(true);
+    say(`Task ${short(id)} queued again.`);
   } catch (error) {
     fail(error);
   }
@@ -206,8 +206,7 @@ async function requeueAll() {
     const result = await api("/dead-letters/requeue", "POST");
     await refresh();
     loadTasks(true);
-    $("console-message").textContent =
-      `${result.requeued.length} queued again` + (result.skipped.length ? `, ${result.skipped.length} skipped.` : ".");
+    say(`${result.requeued.length} queued again` + (result.skipped.length ? `, ${result.skipped.length} skipped.` : "."));
   } catch (error) {
     fail(error);
   }

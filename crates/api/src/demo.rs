@@ -108,6 +108,7 @@ pub const ADMIN_ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../../web/admin/chart.js"),
     },
+    Asset { name: "icon.svg", content_type: "image/svg+xml", body: include_bytes!("../../../web/icon.svg") },
 ];
 
 /// Which of the optional routes this gateway mounts, decided once from the settings.

@@ -12,13 +12,13 @@
 
 use std::process::Output;
 
-use e2e::{Proc, Stack, bin_dir};
+use e2e::{Stack, bin_dir};
 use protocol::{TaskId, TaskState};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
+use crate::apify::{apify_down, apify_works, worker_on};
 use crate::{KAISERSCHMARRN, PASTA, collect, lang, url};
 
 const ADMIN_TOKEN: &str = "e2e-admin-token-0123456789";
@@ -44,57 +44,10 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// The Kaiserschmarrn fixture's Apify item, its subtitle links dropped (they point nowhere).
-fn kaiserschmarrn_item() -> Value {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../worker/fixtures/7326497432544955876.json");
-    let mut items: Value =
-        serde_json::from_str(&std::fs::read_to_string(file).expect("fixture")).expect("JSON");
-    items[0]["videoMeta"]["subtitleLinks"] = json!([]);
-    items
-}
-
-/// Apify as it answers when it works: a run that has finished, and its dataset.
-async fn apify_works(server: &MockServer) {
-    let run = json!({"data": {"id": "run-1", "status": "SUCCEEDED", "defaultDatasetId": "ds-1"}});
-    Mock::given(method("POST"))
-        .and(path("/v2/acts/clockworks~tiktok-scraper/runs"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(&run))
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v2/actor-runs/run-1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(&run))
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v2/datasets/ds-1/items"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(kaiserschmarrn_item()))
-        .mount(server)
-        .await;
-}
-
-async fn worker_on(stack: &Stack, apify: &MockServer) -> Proc {
-    let base = apify.uri();
-    stack
-        .worker(&[
-            ("RELAY__WORKER__PROVIDERS", "auto"),
-            ("APIFY_TOKEN", "e2e-apify-token"),
-            ("APIFY_BASE_URL", &base),
-            ("RELAY__APIFY__POLL_WAIT_SECS", "1"),
-            ("RELAY__WORKER__MAX_ATTEMPTS", "1"),
-            ("RELAY__WORKER__MEDIA", "never"),
-        ])
-        .await
-        .expect("the worker starts")
-}
-
 #[tokio::test]
 async fn a_dead_letter_requeued_with_relay_admin_runs_again_to_success() {
     let apify = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("upstream down"))
-        .mount(&apify)
-        .await;
+    apify_down(&apify).await;
     let stack = Stack::new().await;
     let api = stack.api(0, &admin_settings()).await.unwrap();
     let port = api.port.unwrap();
