@@ -407,7 +407,11 @@ mod tests {
         let texts: Vec<&str> = ADMIN_ASSETS.iter().map(|a| std::str::from_utf8(a.body).unwrap()).collect();
         for asset in &ADMIN_ASSETS[1..] {
             let path = format!("/admin/{}", asset.name);
-            assert!(texts.iter().any(|t| t.contains(&path)), "{} is embedded but nothing loads it", asset.name);
+            assert!(
+                texts.iter().any(|t| t.contains(&path)),
+                "{} is embedded but nothing loads it",
+                asset.name
+            );
         }
     }
 

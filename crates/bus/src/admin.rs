@@ -84,11 +84,9 @@ impl Bus {
     pub async fn job_view(&self, task: TaskId) -> Result<Option<JobView>, BusError> {
         let id = task.to_string();
         let mut conn = self.conn().await?;
-        let ((attempts, worker, token), lease, retry): (
-            (Option<String>, Option<String>, Option<String>),
-            Option<f64>,
-            Option<f64>,
-        ) = redis::pipe()
+        // The job hash's fields, then the lease and the retry time (zset scores).
+        type Reply = ((Option<String>, Option<String>, Option<String>), Option<f64>, Option<f64>);
+        let ((attempts, worker, token), lease, retry): Reply = redis::pipe()
             .hmget(self.key(&["job", &id]), &["attempts", "worker", "token"])
             .zscore(self.key(&["leases"]), &id)
             .zscore(self.key(&["delayed"]), &id)
