@@ -196,10 +196,9 @@ impl Mounts {
             cfg.app_data(web::Data::new(tokens.clone())).route(DEV_TOKEN_PATH, web::post().to(mint));
         }
         if let Some(token) = &self.admin {
-            // The API's scope first: `/admin/{name}` would otherwise take `/admin/api`.
-            cfg.app_data(web::Data::new(token.clone()))
-                .service(routes::admin::scope())
-                .route(ADMIN_PATH, web::get().to(admin_index))
+            // The API first: `/admin/{name}` would otherwise take `/admin/api/overview`'s place.
+            cfg.app_data(web::Data::new(token.clone())).configure(routes::admin::configure);
+            cfg.route(ADMIN_PATH, web::get().to(admin_index))
                 .route("/admin/", web::get().to(admin_index))
                 .route("/admin/{name}", web::get().to(admin_asset));
         }
