@@ -121,7 +121,7 @@ impl Bus {
     /// Returns the logged event.
     ///
     /// # Errors
-    /// [`BusError`] on Redis failure; Postgres' PENDING row then waits for the reconciler.
+    /// [`BusError`] on Redis failure; the script ran entirely or not at all.
     pub async fn requeue(&self, job: &Job, pending: &TaskUpdate) -> Result<Event, BusError> {
         let id = job.task_id.to_string();
         let mut conn = self.conn().await?;

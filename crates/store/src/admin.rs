@@ -152,4 +152,27 @@ impl Store {
             Reopened { row, ceiling }
         }))
     }
+
+    /// Puts back a task [`Store::reopen_failed`] re-opened when Redis then did not take the job:
+    /// FAILURE again with `before`'s step, message and error, so the dead letter can be
+    /// requeued again (and the reconciler does not take it for a job Redis lost). Only while
+    /// no worker claimed it. Returns whether it changed anything.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn undo_reopen(&self, before: &TaskRow) -> Result<bool, StoreError> {
+        let result = sqlx::query!(
+            "UPDATE tasks SET status = 'FAILURE', step = $2, message = $3, error = $4, finished_at = $5,
+                    updated_at = now()
+             WHERE id = $1 AND status = 'PENDING' AND claim_token IS NULL",
+            before.id,
+            before.step,
+            before.message.as_deref(),
+            before.error.as_deref(),
+            before.updated_at,
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
 }

@@ -129,7 +129,7 @@ impl Admin<'_> {
 
     /// Queues a dead letter again: PENDING, a fresh attempt budget, and a notice in its log
     /// ("Queued again by an operator"). Postgres re-opens it first; should Redis then fail, the
-    /// row waits PENDING for the reconciler ([`Tasks::restore_lost`]) to queue it.
+    /// row is put back as it was and the error returned, so the requeue can be tried again.
     ///
     /// # Errors
     /// [`TaskError`] when Redis or Postgres fails.
@@ -140,6 +140,7 @@ impl Admin<'_> {
                 None => Requeued::NotFound,
             });
         }
+        let Some(before) = self.tasks.store.task(task).await? else { return Ok(Requeued::NotFound) };
         let mut update = TaskUpdate::requeued_by_operator(task);
         let Some(reopened) = self.tasks.store.reopen_failed(task, &update).await? else {
             return Ok(Requeued::Refused);
@@ -153,7 +154,18 @@ impl Admin<'_> {
             language: Language::parse(&row.language).map_err(|e| corrupt(e.to_string()))?,
         };
         update.seq = reopened.ceiling;
-        let event = self.tasks.bus.requeue(&job, &update).await?;
+        let event = match self.tasks.bus.requeue(&job, &update).await {
+            Ok(event) => event,
+            Err(error) => {
+                // Redis still holds the task as a finished dead letter: the row goes back to
+                // FAILURE, so a later requeue can take it (the reconciler could not: Redis
+                // refuses to restore a task it holds as finished).
+                if let Err(undo) = self.tasks.store.undo_reopen(&before).await {
+                    tracing::warn!(error = %undo, %task, "requeue: Redis failed and the row could not be put back");
+                }
+                return Err(error.into());
+            }
+        };
         update.seq = event.seq;
         self.tasks.store.record_event(&update).await?;
         Ok(Requeued::Queued(event))
