@@ -322,3 +322,42 @@ async fn the_overview_shows_workers_with_their_jobs_and_the_chart_counts_outcome
         "a failure shows in the error rate"
     );
 }
+
+#[tokio::test]
+async fn a_dead_letter_whose_log_redis_expired_is_shown_from_postgres_and_requeued_above_every_seq() {
+    let app = admin_app().await;
+    let user = TestUser::new();
+    let task = dead_letter(&app, &user, "7000000000000000050").await;
+    let last_seq = app.admin_get(&format!("/tasks/{task}")).await["task"]["last_seq"].as_u64().unwrap();
+    let mut redis =
+        redis::Client::open(testkit::redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let prefix = app.tasks.key_prefix().to_owned();
+    redis::cmd("DEL")
+        .arg(format!("{prefix}:task:{task}"))
+        .arg(format!("{prefix}:log:{task}"))
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+
+    let detail = app.admin_get(&format!("/tasks/{task}")).await;
+
+    assert_eq!(detail["events_source"], "postgres");
+    let events = detail["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "Postgres keeps the last event: {events:?}");
+    assert_eq!((events[0]["status"].as_str(), events[0]["seq"].as_u64()), (Some("FAILURE"), Some(last_seq)));
+    let requeued = app
+        .admin_request(reqwest::Method::POST, &format!("/dead-letters/{task}/requeue"), Some(ADMIN_TOKEN))
+        .await;
+    assert_eq!(requeued.status(), 200);
+    let notice: Value = requeued.json().await.unwrap();
+    let seq = notice["seq"].as_u64().unwrap();
+    assert!(seq > last_seq, "the log restarts above every seq handed out: {seq} after {last_seq}");
+    let attempt = app.worker().claim().await;
+    app.worker().step(&attempt, protocol::Step::Preparing, None).await;
+    app.worker().succeed(&attempt, "Back from the dead").await;
+    let events = app.admin_get(&format!("/tasks/{task}")).await["events"].as_array().unwrap().clone();
+    assert_eq!(events.first().unwrap()["seq"].as_u64(), Some(seq), "the new log starts at the notice");
+    assert_eq!(events.last().unwrap()["status"], "SUCCESS");
+    let seen = app.get_task(&user, &task, "").await.json::<Value>().await.unwrap();
+    assert_eq!(seen["status"], "SUCCESS", "the owner sees it too: {seen}");
+}
