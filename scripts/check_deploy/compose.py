@@ -111,6 +111,18 @@ def nginx_proxy_variables(r):
     require(port == r.dockerfile_expose(), f"the api port {port} is not the Dockerfile's EXPOSE {r.dockerfile_expose()}")
 
 
+def worker_healthcheck(r):
+    worker = r.app["services"]["worker"]
+    addr = r.effective("RELAY__WORKER__METRICS_ADDR", r.worker_metrics_addr)
+    m = re.fullmatch(r".+:(\d+)", env_map(worker).get("RELAY__WORKER__METRICS_ADDR") or addr or "")
+    require(m, f"worker.metrics_addr is {addr!r}, want host:port")
+    port = m.group(1)
+    test = [str(t) for t in (worker.get("healthcheck") or {}).get("test") or []]
+    require(test[:2] == ["CMD", "relay-healthcheck"], f"worker healthcheck is {test}, want relay-healthcheck (the image has no curl)")
+    require(test[2:] == ["/healthz", port], f"worker healthcheck asks {test[2:]}, want /healthz on the metrics port {port}")
+    require(port in [str(p) for p in worker.get("expose") or []], f"worker does not expose its metrics port {port} to Prometheus")
+
+
 def stop_grace(r):
     grace = int(r.effective("RELAY__WORKER__SHUTDOWN_GRACE_SECS", r.worker_grace))
     long_poll = int(r.effective("RELAY__API__LONG_POLL_MAX_SECS", r.long_poll_max))
@@ -127,5 +139,6 @@ CHECKS = [
     ("app compose: api and worker from the one image, env_file .env, restart policies", app_services),
     ("app compose: joins the infrastructure's network as external; api also on the proxy network", app_networks),
     ("app compose: api has VIRTUAL_HOST/LETSENCRYPT_HOST=${MAIN_DOMAIN}, VIRTUAL_PORT = api port, host 0.0.0.0", nginx_proxy_variables),
+    ("app compose: the worker's healthcheck asks /healthz on its metrics port", worker_healthcheck),
     ("app compose: stop_grace_period above the worker's drain and the api's long-poll", stop_grace),
 ]

@@ -90,6 +90,29 @@ def api_probes(r):
     require(grace >= sleep + long_poll, f"api terminationGracePeriodSeconds {grace} < preStop {sleep}s + long-poll {long_poll}s")
 
 
+def addr_port(addr, where):
+    m = re.fullmatch(r".+:(\d+)", addr or "")
+    require(m, f"{where} is {addr!r}, want host:port")
+    return int(m.group(1))
+
+
+def worker_probes(r):
+    d = deployment(r, "recipe-relay-worker")
+    c = container(d)
+    addr = r.configmap_data().get("RELAY__WORKER__METRICS_ADDR", r.worker_metrics_addr)
+    port = addr_port(addr, "worker.metrics_addr (config/base.toml or the ConfigMap)")
+    ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+    require(ports.get("metrics") == port, f"worker container ports {ports}, want metrics: {port} (RELAY__WORKER__METRICS_ADDR)")
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        get = c.get(probe, {}).get("httpGet", {})
+        require(get.get("path") == path, f"worker {probe} must be GET {path}, got {get.get('path')!r}")
+        require(get.get("port") in ("metrics", port), f"worker {probe} port {get.get('port')!r} is not the metrics port")
+    a = d["spec"]["template"]["metadata"].get("annotations") or {}
+    require(a.get("prometheus.io/scrape") == "true", "worker pods need the annotation prometheus.io/scrape: \"true\"")
+    require(str(a.get("prometheus.io/port")) == str(port), f"prometheus.io/port is {a.get('prometheus.io/port')!r}, want {port}")
+    require(a.get("prometheus.io/path") == "/metrics", "prometheus.io/path must be /metrics")
+
+
 def worker_grace(r):
     d = deployment(r, "recipe-relay-worker")
     grace = int(r.configmap_data().get("RELAY__WORKER__SHUTDOWN_GRACE_SECS", r.worker_grace))
@@ -195,6 +218,7 @@ CHECKS = [
     ("k8s: every document has apiVersion, kind, metadata.name and no namespace", documents),
     ("k8s: Deployments api (2 replicas) and worker: selectors, binaries, config, non-root user", deployments),
     ("k8s: api probes /readyz and /healthz exist, port = api port, preStop sleep, grace 45s", api_probes),
+    ("k8s: worker probes /healthz and /readyz and is scraped on its metrics port (worker.metrics_addr)", worker_probes),
     ("k8s: worker terminationGracePeriodSeconds exceeds its drain (shutdown_grace_secs + 10)", worker_grace),
     ("k8s: ConfigMap and Secret template only name variables the binaries read", config_variables),
     ("k8s: Service, Ingress and PodDisruptionBudgets point at what exists", references),

@@ -146,6 +146,8 @@ class Repo:
         self.redis_conf = os.path.join(d, "redis.conf")
         self.healthcheck = os.path.join(d, "healthcheck")
         self.prometheus = os.path.join(d, "prometheus")
+        self.grafana = os.path.join(d, "grafana")
+        self.operations = os.path.join(self.root, "docs", "operations.md")
         self.required = [self.infra_path, self.app_path, self.env_example, self.dockerfile,
                          self.location, self.redis_conf, self.healthcheck]
 
@@ -154,6 +156,7 @@ class Repo:
         self.key_prefix = self.base["redis"]["key_prefix"]
         self.api_port = int(self.base["api"]["port"])
         self.worker_grace = int(self.base["worker"]["shutdown_grace_secs"])
+        self.worker_metrics_addr = str(self.base["worker"].get("metrics_addr", ""))
         self.long_poll_max = int(self.base["api"]["long_poll_max_secs"])
         self.ws_ping = int(self.base["api"]["ws_ping_secs"])
         settings_src = read(os.path.join(self.root, "crates", "settings", "src", "lib.rs"))

@@ -8,10 +8,7 @@ use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::web::Data;
 use tracing::Instrument;
-
-use crate::metrics::Metrics;
 
 /// Query parameters whose values never appear in logs.
 const SECRET_PARAMS: &[&str] = &["token", "access_token", "apikey"];
@@ -40,7 +37,7 @@ pub fn redacted_target(path: &str, query: &str) -> String {
 }
 
 /// Middleware: a `request` span with the redacted target, then one `info` line with the status
-/// and latency. Also counts responses by status class.
+/// and latency.
 ///
 /// # Errors
 /// Whatever the wrapped service returns.
@@ -51,16 +48,12 @@ pub async fn access_log(
     let started = Instant::now();
     let method = req.method().clone();
     let target = redacted_target(req.path(), req.query_string());
-    let metrics = req.app_data::<Data<Metrics>>().cloned();
     let span = tracing::info_span!("request", %method, target = %target);
     let result = next.call(req).instrument(span.clone()).await;
     let status = match &result {
         Ok(response) => response.status().as_u16(),
         Err(error) => error.as_response_error().status_code().as_u16(),
     };
-    if let Some(metrics) = metrics {
-        metrics.response(status);
-    }
     span.in_scope(|| {
         tracing::info!(status, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "{method} {target}");
     });

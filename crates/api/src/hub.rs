@@ -20,7 +20,7 @@ use protocol::{Event, TaskId};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::Metrics;
+use crate::metrics;
 
 /// What a socket subscriber receives.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,7 +127,6 @@ struct Inner {
     tasks: Mutex<HashMap<TaskId, Entry>>,
     next_id: AtomicU64,
     capacity: usize,
-    metrics: Arc<Metrics>,
 }
 
 /// The fan-out (cheap to clone).
@@ -144,13 +143,12 @@ impl std::fmt::Debug for Hub {
 
 impl Hub {
     /// A hub whose subscribers queue at most `capacity` messages each.
-    pub fn new(capacity: usize, metrics: Arc<Metrics>) -> Self {
+    pub fn new(capacity: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
                 tasks: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
                 capacity: capacity.max(1),
-                metrics,
             }),
         }
     }
@@ -187,7 +185,7 @@ impl Hub {
     /// Routes one event to the task's subscribers and waiters.
     pub fn publish(&self, task_id: TaskId, event: Event) {
         if event.is_terminal() {
-            self.inner.metrics.task_finished(event.state, event.error.as_deref());
+            metrics::task_finished(event.state, event.error.as_deref());
         }
         let mut tasks = self.lock();
         let Some(entry) = tasks.get_mut(&task_id) else { return };
@@ -213,7 +211,7 @@ impl Hub {
         entry.subscribers.retain(|sub| match sub.queue.offer(delivery, self.inner.capacity) {
             Offer::Queued => true,
             Offer::Overflowed => {
-                self.inner.metrics.slow_reader();
+                metrics::slow_reader();
                 false
             }
             Offer::Closed => false,
@@ -238,7 +236,7 @@ impl Hub {
                 tasks::FeedItem::Cancelled(_) => {}
                 tasks::FeedItem::Resynced => {
                     tracing::info!(tasks = self.watched_tasks(), "event feed reconnected; resyncing sockets");
-                    self.inner.metrics.feed_resynced();
+                    metrics::feed_resynced();
                     self.resync_all();
                 }
             }
@@ -395,9 +393,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::metrics::scrape::value;
 
     fn hub(capacity: usize) -> Hub {
-        Hub::new(capacity, Arc::new(Metrics::default()))
+        metrics::install();
+        Hub::new(capacity)
     }
 
     fn event(seq: u64) -> Event {
@@ -440,6 +440,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_drops_the_slow_reader_and_keeps_the_others() {
         let hub = hub(2);
+        let slow_readers = value("relay_ws_slow_reader_closes_total");
         let task = TaskId::new();
         let slow = hub.subscribe(task);
         let mut fast = hub.subscribe(task);
@@ -449,7 +450,7 @@ mod tests {
         }
         assert!(slow.is_overflowed());
         tokio::time::timeout(Duration::from_secs(1), slow.overflowed()).await.unwrap();
-        assert_eq!(hub.inner.metrics.snapshot().slow_readers, 1);
+        assert_eq!(value("relay_ws_slow_reader_closes_total"), slow_readers + 1.0);
         hub.publish(task, event(4));
         assert_eq!(next(&mut fast).await, Delivery::Event(event(4)));
     }
@@ -499,6 +500,8 @@ mod tests {
     #[tokio::test]
     async fn terminal_events_are_counted_by_outcome() {
         let hub = hub(4);
+        let finished = |outcome: &str| value(&format!("relay_tasks_finished_total{{outcome=\"{outcome}\"}}"));
+        let before = [finished("success"), finished("cancelled"), finished("failure")];
         let task = TaskId::new();
         for json in [
             r#"{"status":"SUCCESS","seq":5}"#,
@@ -508,7 +511,7 @@ mod tests {
         ] {
             hub.publish(task, Event::decode(json).unwrap());
         }
-        let snap = hub.inner.metrics.snapshot();
-        assert_eq!((snap.succeeded, snap.cancelled, snap.failed), (1, 1, 1));
+        let after = [finished("success"), finished("cancelled"), finished("failure")];
+        assert_eq!(after.map(|n| n as u64), before.map(|n| n as u64 + 1), "success, cancelled, failure");
     }
 }

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod http_edge;
+pub mod http_metrics;
 pub mod hub;
 pub mod metrics;
 pub mod openapi;

@@ -18,10 +18,9 @@ use crate::auth::{JwksOptions, Verifier};
 use crate::demo::Mounts;
 use crate::error::{json_error, path_error, query_error};
 use crate::hub::Hub;
-use crate::metrics::Metrics;
 use crate::slots::{RequestSlots, UserSlots};
 use crate::state::AppState;
-use crate::{access_log, http_edge, openapi, problems, routes, ws};
+use crate::{access_log, http_edge, http_metrics, metrics, openapi, problems, routes, ws};
 
 /// How long sockets and in-flight requests get to finish once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -56,16 +55,16 @@ impl Application {
         // Subscribe before serving: no event published after a socket subscribes can be missed.
         feed.ready().await.context("cannot subscribe to the Redis event channel")?;
 
-        let metrics = Arc::new(Metrics::default());
+        let registry = metrics::install();
         let api = Arc::new(settings.api.clone());
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let hub = Hub::new(api.ws_queue_capacity, metrics.clone());
+        let hub = Hub::new(api.ws_queue_capacity);
         let hub_task = tokio::spawn(hub.clone().run(feed, shutdown.clone()));
         let state = AppState {
             tasks,
             hub,
-            metrics: metrics.clone(),
+            metrics: registry,
             api: api.clone(),
             sockets: UserSlots::default(),
             shutdown: shutdown.clone(),
@@ -96,7 +95,6 @@ impl Application {
                 .app_data(web::Data::new(state.clone()))
                 .app_data(requests.clone())
                 .app_data(web::Data::new(verifier.clone()))
-                .app_data(web::Data::from(metrics.clone()))
                 .app_data(web::JsonConfig::default().limit(max_body).error_handler(json_error(max_body)))
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(web::QueryConfig::default().error_handler(query_error))
@@ -113,6 +111,8 @@ impl Application {
                 .wrap(from_fn(move |req, next| http_edge::edge(body_timeout, req, next)))
                 // Absolute problem `type` URIs when MAIN_DOMAIN is set, for every error inside.
                 .wrap(from_fn(problems::absolute_types))
+                // Outside the edge checks, so their 408s and 413s are timed and counted too.
+                .wrap(from_fn(http_metrics::record))
                 .wrap(from_fn(access_log::access_log))
         })
         .on_connect(http_edge::on_connect)

@@ -8,7 +8,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::hub::Hub;
-use crate::metrics::Metrics;
 use crate::slots::UserSlots;
 
 /// Everything a handler needs (one per process, shared by the HTTP workers).
@@ -18,8 +17,8 @@ pub struct AppState {
     pub tasks: Tasks,
     /// This process's fan-out of task events.
     pub hub: Hub,
-    /// Counters for `/metrics`.
-    pub metrics: Arc<Metrics>,
+    /// The process's metrics, rendered by `GET /metrics`.
+    pub metrics: observe::Registry,
     /// Limits and socket tuning.
     pub api: Arc<ApiSettings>,
     /// Per-user socket counts on this process.

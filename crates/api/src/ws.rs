@@ -22,6 +22,7 @@ use tracing::Instrument;
 use crate::auth::SocketUser;
 use crate::error::ApiError;
 use crate::hub::{Delivery, OverflowSignal, Subscription};
+use crate::metrics::{self, Limit, Via};
 use crate::slots::UserSlot;
 use crate::snapshot::current;
 use crate::state::AppState;
@@ -62,6 +63,7 @@ pub async fn socket(
     let owner = user.id();
     current(&state, task, owner).await?;
     let slot = state.sockets.try_acquire(owner, state.api.max_sockets_per_user).ok_or_else(|| {
+        metrics::limit_hit(Limit::SocketsPerUser);
         ApiError::RateLimited {
             retry_after: Duration::from_secs(5),
             detail: format!(
@@ -97,7 +99,7 @@ pub async fn socket(
     // (an enabled span keeps its formatted fields for the socket's whole life). The few log
     // lines below carry the task id themselves.
     let span = tracing::debug_span!("socket", %task);
-    state.metrics.socket_opened();
+    metrics::socket_opened();
     state.tracker.spawn_local(connection.run(stream, since).instrument(span));
     Ok(response)
 }
@@ -169,7 +171,7 @@ impl Connection {
             End::Gone => 0,
         };
         tracing::debug!(task = %self.task, code, last_seq = self.last_seq, "socket closed");
-        self.state.metrics.socket_closed(code);
+        metrics::socket_closed(code);
         if let End::Close(code, reason) = end {
             Box::pin(self.close(code, reason, &mut stream)).await;
         }
@@ -305,12 +307,16 @@ impl Connection {
         let message = match frame {
             None => return Err(End::Gone),
             Some(Err(ProtocolError::Overflow)) => {
+                metrics::limit_hit(Limit::WsFrameSize);
                 return Err(End::Close(CLOSE_TOO_BIG, "frame larger than the limit"));
             }
             Some(Err(error)) => {
                 tracing::debug!(error = %error, "bad inbound frame");
                 return Err(match ws_guard::violation(&error) {
-                    Some(Violation::TooBig) => End::Close(CLOSE_TOO_BIG, "frame larger than the limit"),
+                    Some(Violation::TooBig) => {
+                        metrics::limit_hit(Limit::WsFrameSize);
+                        End::Close(CLOSE_TOO_BIG, "frame larger than the limit")
+                    }
                     Some(Violation::Protocol(why)) => End::Close(CLOSE_PROTOCOL, why),
                     None => End::Close(CLOSE_PROTOCOL, "malformed frame"),
                 });
@@ -321,6 +327,7 @@ impl Connection {
             return Err(End::Gone);
         }
         if !budget.allow() {
+            metrics::limit_hit(Limit::WsFrameRate);
             return Err(End::Close(CLOSE_FLOOD, "too many frames"));
         }
         match message {
@@ -345,6 +352,8 @@ impl Connection {
             Delivery::Event(event) if event.seq > self.last_seq + 1 => Box::pin(self.replay(None)).await,
             Delivery::Event(event) => {
                 self.send(&event).await?;
+                // Live events only: a replay's age is the client's absence, not our latency.
+                metrics::event_delivered(Via::Socket, &event);
                 Ok(event.is_terminal())
             }
             Delivery::Resync => Box::pin(self.replay(None)).await,
@@ -366,7 +375,7 @@ impl Connection {
             }
         }
         self.last_seq = event.seq;
-        self.state.metrics.delivered();
+        metrics::delivered();
         Ok(())
     }
 

@@ -10,7 +10,8 @@
 //! | `p:workers` | zset | worker id -> last heartbeat (ms) |
 //! | `p:delayed` | zset | task id -> when a retry is due (ms) |
 //! | `p:dead` | list | dead-lettered task ids |
-//! | `p:job:<task>` | hash | owner, url, language, attempts, claim token, worker, Apify run, video-downloading Apify run (`media_run`) |
+//! | `p:reporter` | string (PX) | the worker that exports the fleet's queue sizes |
+//! | `p:job:<task>` | hash | owner, url, language, attempts, claim token, worker, Apify run, video-downloading Apify run (`media_run`), when it entered the queue (`enqueued`, ms) |
 //! | `p:task:<task>` | hash | owner, seq, state, snap (latest event), base |
 //! | `p:log:<task>` | list | every event of the task, in seq order |
 //! | `p:media:<video>` | string (TTL) | the worker's media cache: transcript, on-screen text, frames of one video |
@@ -33,6 +34,7 @@ use tokio::sync::OnceCell;
 pub use admin::{JobView, QueueOverview, WorkerView};
 pub use feed::{Feed, FeedItem};
 pub use queue::{Claim, Maintenance, WriteOutcome};
+pub use sizes::QueueSizes;
 
 macro_rules! script {
     ($file:literal) => {
@@ -43,6 +45,7 @@ macro_rules! script {
 mod admin;
 mod feed;
 mod queue;
+mod sizes;
 
 static ENQUEUE: LazyLock<Script> = script!("lua/enqueue.lua");
 static CANCEL: LazyLock<Script> = script!("lua/cancel.lua");
@@ -77,6 +80,10 @@ pub struct Job {
     pub url: TikTokUrl,
     /// The recipe's language.
     pub language: Language,
+    /// When the job last entered the queue (ms since the epoch; a retry counts from when it
+    /// became due), read by the claim for the queue-wait metric. `None` when queueing or for a
+    /// job queued by an older release that did not record it; ignored when queueing.
+    pub enqueued_ms: Option<u64>,
 }
 
 /// The latest state of a task as Redis holds it.

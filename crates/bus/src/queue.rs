@@ -131,7 +131,7 @@ impl Bus {
         self.claimed(worker, token, fields).await
     }
 
-    /// Builds the claim from `{id, owner, url, language, attempts, run, seq, state}`; a lone
+    /// Builds the claim from `{id, owner, url, language, attempts, run, seq, state, enqueued}`; a lone
     /// `{id}` is a job cancelled while queued: nothing to run, the id is let go.
     async fn claimed(
         &self,
@@ -139,22 +139,25 @@ impl Bus {
         token: Uuid,
         fields: Vec<String>,
     ) -> Result<Option<Claim>, BusError> {
-        let [id, owner, url, language, attempt, run, seq, state] = match <[String; 8]>::try_from(fields) {
-            Ok(fields) => fields,
-            Err(fields) => {
-                let [id] = fields.as_slice() else {
-                    return Err(BusError::Corrupt(format!("unexpected claim reply {fields:?}")));
-                };
-                self.drop_task(worker, id).await?;
-                return Ok(None);
-            }
-        };
+        let [id, owner, url, language, attempt, run, seq, state, enqueued] =
+            match <[String; 9]>::try_from(fields) {
+                Ok(fields) => fields,
+                Err(fields) => {
+                    let [id] = fields.as_slice() else {
+                        return Err(BusError::Corrupt(format!("unexpected claim reply {fields:?}")));
+                    };
+                    self.drop_task(worker, id).await?;
+                    return Ok(None);
+                }
+            };
         let corrupt = |what: &str, e: String| BusError::Corrupt(format!("job {id}: {what}: {e}"));
         let job = Job {
             task_id: TaskId::parse(&id).map_err(|e| corrupt("id", e.to_string()))?,
             owner: UserId::parse(&owner).map_err(|e| corrupt("owner", e.to_string()))?,
             url: TikTokUrl::parse(&url).map_err(|e| corrupt("url", e.to_string()))?,
             language: Language::parse(&language).map_err(|e| corrupt("language", e.to_string()))?,
+            // Empty for a job queued by an older release.
+            enqueued_ms: enqueued.parse().ok(),
         };
         Ok(Some(Claim {
             job,

@@ -72,6 +72,8 @@ impl Stack {
             ("RELAY__LOG__FORMAT", "json"),
             ("RELAY__LOG__FILTER", "info"),
             ("RELAY__WORKER__PROVIDERS", "offline"),
+            // Every worker's metrics and health port on a free loopback port (several run at once).
+            ("RELAY__WORKER__METRICS_ADDR", "127.0.0.1:0"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -92,13 +94,15 @@ impl Stack {
         Ok(proc)
     }
 
-    /// Starts a worker. Returns once it runs.
+    /// Starts a worker. Returns once it runs, with its metrics and health port as `port`.
     ///
     /// # Errors
     /// When it exits or does not report running in time.
     pub async fn worker(&self, extra: &[(&str, &str)]) -> anyhow::Result<Proc> {
         let mut proc = Proc::spawn("worker", self.env(), extra)?;
-        proc.wait_for_log("worker started").await?;
+        let line = proc.wait_for_log("worker started").await?;
+        let value: serde_json::Value = serde_json::from_str(&line).context("worker logs JSON")?;
+        proc.port = value["metrics_port"].as_u64().and_then(|p| u16::try_from(p).ok());
         Ok(proc)
     }
 
@@ -153,7 +157,7 @@ pub struct Proc {
     name: &'static str,
     child: Child,
     lines: mpsc::UnboundedReceiver<String>,
-    /// The api's port, once known.
+    /// The api's port, or the worker's metrics and health port, once known.
     pub port: Option<u16>,
 }
 

@@ -53,6 +53,16 @@ struct Cli {
     /// Keep the spawned processes' log files.
     #[arg(long, global = true)]
     keep_logs: bool,
+    /// `KEY=VALUE` added to the spawned processes' environment (a scenario's own settings win; e.g.
+    /// `--child-env OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318` to measure tracing).
+    #[arg(long = "child-env", global = true, value_parser = key_value)]
+    child_env: Vec<(String, String)>,
+}
+
+/// Parses `KEY=VALUE`.
+fn key_value(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text.split_once('=').ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))?;
+    Ok((key.to_owned(), value.to_owned()))
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -110,7 +120,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Some(dir) => dir,
         None => std::env::current_exe()?.parent().map(PathBuf::from).unwrap_or_default(),
     };
-    let options = stack::Options { bin_dir, log_filter: cli.log_filter.clone(), keep_logs: cli.keep_logs };
+    let options = stack::Options {
+        bin_dir,
+        log_filter: cli.log_filter.clone(),
+        keep_logs: cli.keep_logs,
+        child_env: cli.child_env.clone(),
+    };
     if let Scenario::Compare(args) = &cli.command {
         return compare::run(&options, args, cli.json.as_deref()).await;
     }

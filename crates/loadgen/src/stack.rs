@@ -27,6 +27,8 @@ pub(crate) struct Options {
     pub(crate) log_filter: String,
     /// Keep the processes' log files.
     pub(crate) keep_logs: bool,
+    /// More environment of the processes (`--child-env`); a scenario's own settings win.
+    pub(crate) child_env: Vec<(String, String)>,
 }
 
 /// A running child process; killed if dropped without [`Stack::shutdown`].
@@ -148,9 +150,12 @@ impl Stack {
             // Production binds 0.0.0.0; the load tool stays on loopback.
             ("RELAY__API__HOST", "127.0.0.1"),
             ("RELAY__API__PORT", "0"),
+            // Several workers per run: each its own free metrics port.
+            ("RELAY__WORKER__METRICS_ADDR", "127.0.0.1:0"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .chain(self.options.child_env.iter().cloned())
         .collect()
     }
 

@@ -1,5 +1,5 @@
 //! The metrics both binaries share: one Prometheus recorder per process, the latency buckets,
-//! `relay_build_info` and the process metrics (CPU, memory, open files).
+//! `relay_build_info` and the process metrics (CPU, memory, threads, open files).
 //!
 //! Each binary records with the `metrics` macros (`counter!`, `gauge!`, `histogram!`) wherever
 //! the event happens and serves [`Registry::render`] on its own `/metrics`.
@@ -23,7 +23,6 @@ const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Registry {
     handle: PrometheusHandle,
-    process: metrics_process::Collector,
 }
 
 impl std::fmt::Debug for Registry {
@@ -59,26 +58,83 @@ impl Registry {
                         }
                     })
                     .expect("a thread can be started at startup");
-                let process = metrics_process::Collector::default();
-                process.describe();
                 metrics::describe_gauge!("relay_build_info", "Always 1; the labels name the running build.");
                 metrics::gauge!("relay_build_info", "service" => service, "version" => env!("CARGO_PKG_VERSION"))
                     .set(1.0);
-                Self { handle, process }
+                Self { handle }
             })
             .clone()
     }
 
-    /// The Prometheus text exposition (format 0.0.4) of every metric, process metrics freshly
-    /// read.
+    /// The Prometheus text exposition (format 0.0.4) of every metric, the process metrics
+    /// freshly read.
     pub fn render(&self) -> String {
-        self.process.collect();
-        self.handle.render()
+        let mut text = self.handle.render();
+        process::render(&mut text);
+        text
     }
 }
 
 /// The `Content-Type` of [`Registry::render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+mod process {
+    //! The standard `process_*` series of Prometheus' client libraries, read from /proc/self at
+    //! each scrape. Rendered as text, not recorded: `metrics` counters are integers, and
+    //! `process_cpu_seconds_total` needs its fraction of a second.
+
+    /// Appends the process series to `text`; on other systems, or when /proc cannot be read,
+    /// there are none.
+    pub(super) fn render(text: &mut String) {
+        #[cfg(target_os = "linux")]
+        if let Some(samples) = read() {
+            use std::fmt::Write as _;
+            for (name, kind, help, value) in samples {
+                let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            }
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn read() -> Option<Vec<(&'static str, &'static str, &'static str, f64)>> {
+        let me = procfs::process::Process::myself().ok()?;
+        let stat = me.stat().ok()?;
+        let ticks = procfs::ticks_per_second() as f64;
+        let mut samples = vec![
+            (
+                "process_cpu_seconds_total",
+                "counter",
+                "User and system CPU time spent, in seconds.",
+                (stat.utime + stat.stime) as f64 / ticks,
+            ),
+            (
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory size, in bytes.",
+                (stat.rss * procfs::page_size()) as f64,
+            ),
+            ("process_virtual_memory_bytes", "gauge", "Virtual memory size, in bytes.", stat.vsize as f64),
+            ("process_threads", "gauge", "Threads of the process.", stat.num_threads as f64),
+        ];
+        if let Ok(boot) = procfs::boot_time_secs() {
+            samples.push((
+                "process_start_time_seconds",
+                "gauge",
+                "Start time of the process since the Unix epoch, in seconds.",
+                boot as f64 + stat.starttime as f64 / ticks,
+            ));
+        }
+        if let Ok(open) = me.fd_count() {
+            samples.push(("process_open_fds", "gauge", "Open file descriptors.", open as f64));
+        }
+        if let Ok(limits) = me.limits()
+            && let procfs::process::LimitValue::Value(max) = limits.max_open_files.soft_limit
+        {
+            samples.push(("process_max_fds", "gauge", "Most open file descriptors allowed.", max as f64));
+        }
+        Some(samples)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -94,6 +150,9 @@ mod tests {
         assert!(text.contains("relay_test_duration_seconds_bucket{step=\"x\",le=\"0.005\"} 1"), "{text}");
         assert!(text.contains("relay_test_duration_seconds_bucket{step=\"x\",le=\"0.0025\"} 0"), "{text}");
         assert!(text.contains("relay_test_total 2"), "{text}");
-        assert!(text.contains("process_cpu_seconds_total"), "{text}");
+        let cpu = text.lines().find_map(|l| l.strip_prefix("process_cpu_seconds_total ")).expect("cpu line");
+        assert!(cpu.parse::<f64>().is_ok_and(|s| s >= 0.0), "{cpu}");
+        assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
+        assert!(text.contains("\nprocess_open_fds "), "{text}");
     }
 }

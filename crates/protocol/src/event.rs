@@ -1,6 +1,7 @@
 //! A task event as logged: the JSON a client receives, with its position and state read once.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
@@ -9,8 +10,8 @@ use crate::TaskState;
 /// One logged event of a task (a [`crate::TaskUpdate`] as the event log numbered it).
 ///
 /// The JSON is kept as logged and shared (`Arc<str>`): it is sent as-is to every socket and
-/// long-poll, and never re-parsed. `seq`, `state` and `error` are read from it once, where the
-/// event enters the process ([`Event::decode`]).
+/// long-poll, and never re-parsed. `seq`, `state`, `error` and `timestamp` are read from it once,
+/// where the event enters the process ([`Event::decode`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// Position in the task's log; a later event always has a higher one.
@@ -19,6 +20,9 @@ pub struct Event {
     pub state: TaskState,
     /// The error code of a FAILURE.
     pub error: Option<Box<str>>,
+    /// When the update was made, just before it was logged and published (its `timestamp`, on
+    /// the clock of the process that made it); the gateway measures delivery latency from it.
+    pub timestamp: Option<SystemTime>,
     /// The event exactly as logged.
     pub json: Arc<str>,
 }
@@ -30,6 +34,8 @@ struct Head {
     status: TaskState,
     #[serde(default)]
     error: Option<Box<str>>,
+    #[serde(default)]
+    timestamp: Option<f64>,
 }
 
 /// Text that is not a logged event.
@@ -45,7 +51,10 @@ impl Event {
     pub fn decode(json: impl Into<Arc<str>>) -> Result<Self, EventError> {
         let json = json.into();
         let head: Head = serde_json::from_str(&json)?;
-        Ok(Self { seq: head.seq, state: head.status, error: head.error, json })
+        // Seconds since the epoch as a float: a microsecond's precision for today's dates.
+        let timestamp =
+            head.timestamp.and_then(|t| Duration::try_from_secs_f64(t).ok()).map(|d| UNIX_EPOCH + d);
+        Ok(Self { seq: head.seq, state: head.status, error: head.error, timestamp, json })
     }
 
     /// SUCCESS or FAILURE: the task's last event.
@@ -70,6 +79,8 @@ mod tests {
         );
         assert_eq!(&*event.json, update.logged_json());
         assert!(event.is_terminal());
+        let made = event.timestamp.expect("a timestamp").duration_since(UNIX_EPOCH).unwrap();
+        assert!((made.as_secs_f64() - update.timestamp).abs() < 1e-6, "{made:?} vs {}", update.timestamp);
     }
 
     #[test]

@@ -218,6 +218,9 @@ pub struct WorkerSettings {
     pub media_timeout_secs: u64,
     /// How long what the media pass read of a video (transcript, OCR text, frames) stays cached.
     pub media_cache_hours: u64,
+    /// Where the worker serves `/metrics`, `/healthz` and `/readyz` (`host:port`); read with
+    /// [`WorkerSettings::metrics_addr`].
+    pub metrics_addr: String,
 }
 
 /// When the worker reads the video itself, as the cost-aware cascade decides.
@@ -233,6 +236,19 @@ pub enum MediaMode {
 }
 
 impl WorkerSettings {
+    /// The address of the worker's metrics and health port.
+    ///
+    /// # Errors
+    /// [`SettingsError`] naming `RELAY__WORKER__METRICS_ADDR` when it is not `host:port`.
+    pub fn metrics_addr(&self) -> Result<std::net::SocketAddr, SettingsError> {
+        self.metrics_addr.trim().parse().map_err(|_| {
+            SettingsError::new(
+                "worker.metrics_addr",
+                format!("must be an address like 0.0.0.0:9091, got {:?}", self.metrics_addr),
+            )
+        })
+    }
+
     /// The folder per-task media folders are made in.
     pub fn media_root(&self) -> PathBuf {
         match self.media_dir.trim() {
@@ -491,6 +507,7 @@ impl Settings {
                         "must be at least 1 and at most half of RELAY__WORKER__LEASE_SECS",
                     ));
                 }
+                self.worker.metrics_addr()?;
                 self.validate_media()?;
                 self.apify.validate()?;
                 if self.worker.providers == ProviderMode::Real {
@@ -723,6 +740,12 @@ mod tests {
                 "zero workers",
             ),
             (
+                &[("RELAY__WORKER__METRICS_ADDR", "9091")],
+                Role::Worker,
+                "RELAY__WORKER__METRICS_ADDR",
+                "a port without a host",
+            ),
+            (
                 &[("RELAY__WORKER__PROVIDERS", "magic")],
                 Role::Worker,
                 "RELAY__WORKER__PROVIDERS",
@@ -838,6 +861,12 @@ mod tests {
         let no_way_in = [("RELAY__ADMIN__ENABLED", "true"), ("SUPABASE_JWT_SECRET", "")];
         let error = Settings::load_from(Role::Api, env(&with(&no_way_in))).unwrap_err();
         assert_eq!(error.variable, "RELAY__ADMIN__TOKEN", "{error}");
+    }
+
+    #[test]
+    fn the_metrics_port_defaults_to_9091_on_every_interface() {
+        let settings = Settings::load_from(Role::Worker, env(GOOD)).unwrap();
+        assert_eq!(settings.worker.metrics_addr().unwrap(), "0.0.0.0:9091".parse().unwrap());
     }
 
     #[test]

@@ -152,6 +152,7 @@ impl Admin<'_> {
             owner: UserId::from_uuid(row.owner),
             url: TikTokUrl::parse(&row.url).map_err(|e| corrupt(e.to_string()))?,
             language: Language::parse(&row.language).map_err(|e| corrupt(e.to_string()))?,
+            enqueued_ms: None,
         };
         update.seq = reopened.ceiling;
         let event = match self.tasks.bus.requeue(&job, &update).await {

@@ -1,7 +1,7 @@
 //! A worker's attempt at a task: claim, start, progress, and how it ends.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bus::{Claim, Job, WriteOutcome};
 use protocol::{Event, Recipe, RecipeId, Step, TaskId, TaskUpdate};
@@ -39,6 +39,8 @@ pub struct Attempt {
     worker: Arc<str>,
     claim: Claim,
     first: TaskUpdate,
+    /// When the task was submitted (Postgres' `created_at`), for the task-duration metric.
+    submitted: SystemTime,
     position: Mutex<Position>,
 }
 
@@ -92,6 +94,7 @@ impl Tasks {
             worker,
             claim,
             first,
+            submitted: row.created_at.into(),
             position: Mutex::new(Position { seq: 0, ceiling }),
         };
         if row.state().is_terminal() {
@@ -117,6 +120,11 @@ impl Attempt {
     /// The claim: token, attempt number, the Apify run an earlier attempt started.
     pub fn claim(&self) -> &Claim {
         &self.claim
+    }
+
+    /// When the task was submitted, as Postgres recorded it.
+    pub fn submitted_at(&self) -> SystemTime {
+        self.submitted
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Position> {

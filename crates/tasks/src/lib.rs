@@ -32,6 +32,7 @@
 
 pub mod admin;
 mod attempt;
+mod sizes;
 mod submit;
 mod upkeep;
 
@@ -43,6 +44,7 @@ use store::{Store, StoreError};
 
 pub use attempt::{Attempt, Start, Written};
 pub use bus::{Claim, Feed, FeedItem, Job, Maintenance};
+pub use sizes::QueueSizes;
 pub use store::{Minute, RecipeRow, TaskFilter, TaskRow};
 pub use submit::{Cancelled, Limits, Submission, Submitted};
 pub use upkeep::RunKind;

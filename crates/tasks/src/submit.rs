@@ -126,7 +126,13 @@ impl Tasks {
                 None => Err(store::StoreError::Corrupt(format!("joined task {id} vanished")).into()),
             },
             Admission::Created(_) => {
-                let job = bus::Job { task_id: task, owner, url: url.clone(), language: language.clone() };
+                let job = bus::Job {
+                    task_id: task,
+                    owner,
+                    url: url.clone(),
+                    language: language.clone(),
+                    enqueued_ms: None,
+                };
                 match self.bus.enqueue(&job, &pending).await {
                     Ok(event) => Ok(Submitted::Created(task, event)),
                     Err(error) => {

@@ -8,10 +8,12 @@
 //! means: permanent failures end the task at once, transient ones retry with capped exponential
 //! backoff and full jitter, and the last failed attempt dead-letters the job.
 
+pub mod health;
 pub mod outbound;
 mod pipeline;
 pub mod providers;
 mod runtime;
+mod stats;
 pub mod video;
 mod wiring;
 

@@ -10,6 +10,7 @@ use tasks::{Attempt, Claim, Start, Tasks, Written};
 use tokio_util::sync::CancellationToken;
 
 use crate::providers::{ProviderError, Providers, RunKind, RunMemo};
+use crate::stats::{self, TaskEnd};
 use crate::video::MediaCache;
 
 /// Why a running job was told to stop.
@@ -130,6 +131,10 @@ struct Run<'a> {
     attempt: &'a Attempt,
     stop: &'a StopSignal,
     step: u32,
+    /// Times the steps for `relay_step_duration_seconds`.
+    timer: stats::StepTimer,
+    /// Steps 2 and 3 reuse a recipe extracted earlier: no provider runs them.
+    reused: bool,
 }
 
 impl Run<'_> {
@@ -151,8 +156,19 @@ impl Run<'_> {
         }
         tracing::info!(step = step.number(), "{}", step.text());
         self.step = step.number();
+        self.timer.enter(step, self.provider_of(step));
         let written = self.attempt.progress(TaskUpdate::progress(self.task(), step, details)).await;
         self.written(written.map_err(anyhow::Error::from)?)
+    }
+
+    /// The `provider` label of a step's duration.
+    fn provider_of(&self, step: Step) -> &'static str {
+        match step {
+            Step::Scraping | Step::Extracting if self.reused => "cache",
+            Step::Scraping => self.ctx.providers.scraper.provider(),
+            Step::Extracting => self.ctx.providers.extractor.provider(),
+            Step::Preparing | Step::Saving => "store",
+        }
     }
 
     /// Runs a provider call, aborting it as soon as the job is told to stop.
@@ -178,6 +194,7 @@ impl Run<'_> {
         }
         tracing::info!(step = Step::Preparing.number(), "{}", Step::Preparing.text());
         self.step = Step::Preparing.number();
+        self.timer.enter(Step::Preparing, self.provider_of(Step::Preparing));
         self.written(self.attempt.begin().await.map_err(anyhow::Error::from)?)?;
         let cached = if ctx.cache_freshness.is_zero() {
             None
@@ -189,6 +206,7 @@ impl Run<'_> {
         };
         let (recipe, inputs): (Recipe, Option<String>) = match cached {
             Some(recipe) => {
+                self.reused = true;
                 let reused = "Reusing the recipe extracted earlier from this video".to_owned();
                 self.step(Step::Scraping, Some(reused.clone())).await?;
                 self.step(Step::Extracting, Some(reused)).await?;
@@ -226,12 +244,15 @@ impl Run<'_> {
             return Ok(Outcome::Stopped(Stop::Lost));
         };
         tracing::info!(%recipe_id, title = %recipe.title, "recipe saved");
+        self.timer.complete();
+        stats::task_ended(TaskEnd::Success, self.attempt.submitted_at());
         Ok(Outcome::Succeeded)
     }
 
     /// Ends the task in FAILURE (Postgres arbitrates, then the terminal event).
     async fn fail(&self, step: u32, code: &str, message: &str, dead: bool) -> anyhow::Result<()> {
         self.attempt.fail(TaskUpdate::failure(self.task(), step, code, message), dead).await?;
+        stats::task_ended(TaskEnd::Failure, self.attempt.submitted_at());
         Ok(())
     }
 }
@@ -245,7 +266,8 @@ pub(crate) async fn run_job(ctx: &Context, claim: Claim, stop: &StopSignal) -> a
         Start::AlreadyFinished => return Ok(Outcome::AlreadyFinished),
         Start::Unknown => return Ok(Outcome::DeadLettered("unknown_task".into())),
     };
-    let mut run = Run { ctx, attempt: &attempt, stop, step: 0 };
+    let mut run =
+        Run { ctx, attempt: &attempt, stop, step: 0, timer: stats::StepTimer::default(), reused: false };
     if attempt.claim().attempt > ctx.max_attempts {
         // Reaped too often (the job keeps killing its worker, or workers keep dying).
         let message = format!("Gave up after {} attempts", ctx.max_attempts);
@@ -264,19 +286,21 @@ pub(crate) async fn run_job(ctx: &Context, claim: Claim, stop: &StopSignal) -> a
             Ok(Outcome::Failed(code.to_owned()))
         }
         Err(Interrupt::Provider { step, error: ProviderError::Transient { message, retry_after } }) => {
-            retry_or_give_up(&mut run, step, &message, retry_after).await
+            retry_or_give_up(&mut run, step, "provider", &message, retry_after).await
         }
         Err(Interrupt::Infra(error)) => {
             tracing::warn!(error = format!("{error:#}"), "infrastructure error; retrying the job");
             let step = run.step;
-            retry_or_give_up(&mut run, step, "A temporary error occurred", None).await
+            retry_or_give_up(&mut run, step, "infrastructure", "A temporary error occurred", None).await
         }
     }
 }
 
+/// `kind` says what failed, for `relay_retries_total{code}`: `provider` or `infrastructure`.
 async fn retry_or_give_up(
     run: &mut Run<'_>,
     step: u32,
+    kind: &'static str,
     message: &str,
     retry_after: Option<Duration>,
 ) -> anyhow::Result<Outcome> {
@@ -297,8 +321,14 @@ async fn retry_or_give_up(
     );
     tracing::info!(?delay, %message, "transient failure; retry scheduled");
     match run.attempt.retry(TaskUpdate::retrying(run.task(), step, details), delay).await? {
-        Written::Logged(_) => Ok(Outcome::RetryScheduled(delay)),
-        Written::Cancelled => Ok(Outcome::Stopped(Stop::Cancelled)),
+        Written::Logged(_) => {
+            stats::retried(kind);
+            Ok(Outcome::RetryScheduled(delay))
+        }
+        Written::Cancelled => {
+            stats::task_ended(TaskEnd::Cancelled, run.attempt.submitted_at());
+            Ok(Outcome::Stopped(Stop::Cancelled))
+        }
         Written::Lost => Ok(Outcome::Stopped(Stop::Lost)),
     }
 }
@@ -309,7 +339,11 @@ async fn settle_stopped(attempt: &Attempt, reason: Stop) -> anyhow::Result<()> {
         Stop::Shutdown => {
             attempt.hand_back().await?;
         }
-        Stop::Cancelled | Stop::Lost => attempt.abandon().await?,
+        Stop::Cancelled => {
+            attempt.abandon().await?;
+            stats::task_ended(TaskEnd::Cancelled, attempt.submitted_at());
+        }
+        Stop::Lost => attempt.abandon().await?,
     }
     Ok(())
 }

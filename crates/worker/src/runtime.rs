@@ -1,9 +1,13 @@
 //! The worker process: claims jobs up to its concurrency, heart-beats its leases, reaps other
-//! workers' expired leases, restores jobs Redis lost, and drains on shutdown.
+//! workers' expired leases, restores jobs Redis lost, reports the fleet's queue sizes while it
+//! holds the reporter lease, serves its metrics and health port, and drains on shutdown.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
 
 use protocol::{Backoff, TaskId};
 use settings::Settings;
@@ -13,13 +17,20 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use crate::pipeline::{self, Context, Stop, StopSignal};
+use crate::health::{Clock, HealthState, Liveness};
+use crate::pipeline::{self, Context, Outcome, Stop, StopSignal};
 use crate::providers::Providers;
+use crate::stats::{self, AttemptEnd, FleetReport};
 
 /// How long a claim blocks on an empty queue before checking for shutdown again.
 const CLAIM_BLOCK: Duration = Duration::from_secs(1);
 /// How often the reaper and the delayed-retry promoter run.
 const MAINTAIN_EVERY: Duration = Duration::from_secs(1);
+/// The fleet reporter lease: renewed on every maintenance pass, so a reporter that dies or hangs
+/// is replaced within this long.
+const REPORTER_LEASE: Duration = Duration::from_secs(5);
+/// `/healthz` fails after this many heartbeat intervals without a beat.
+const SILENT_BEATS: u32 = 3;
 
 /// The worker's tuning, from [`settings::WorkerSettings`].
 #[derive(Debug, Clone)]
@@ -65,17 +76,25 @@ pub struct Worker {
     ctx: Context,
     config: WorkerConfig,
     running: Running,
+    liveness: Liveness,
+    fleet: FleetReport,
+    registry: observe::Registry,
+    /// The metrics and health port, once [`Worker::listen`] bound it.
+    listener: Option<tokio::net::TcpListener>,
 }
 
 impl Worker {
-    /// Connects to Redis and Postgres (running migrations) and picks the providers.
+    /// Connects to Redis and Postgres (running migrations), picks the providers and binds the
+    /// metrics and health port (`worker.metrics_addr`).
     ///
     /// # Errors
-    /// When Postgres cannot be reached or migrated, or a provider is misconfigured.
+    /// When Postgres cannot be reached or migrated, a provider is misconfigured, or the port
+    /// cannot be bound.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let addr = settings.worker.metrics_addr()?;
         let tasks = Tasks::connect(&tasks::Config::from_settings(settings)).await?;
         let providers = crate::wiring::providers(settings)?;
-        Ok(Self::new(tasks, providers, WorkerConfig::from_settings(&settings.worker)))
+        Self::new(tasks, providers, WorkerConfig::from_settings(&settings.worker)).listen(addr).await
     }
 
     /// A worker over existing connections (tests pick their own providers).
@@ -90,7 +109,49 @@ impl Worker {
             backoff_max: config.backoff_max,
             cache_freshness: config.cache_freshness,
         };
-        Self { ctx, config, running: Running::default() }
+        let registry = observe::Registry::install("worker");
+        stats::describe();
+        let clock: Clock = Arc::new(Instant::now);
+        let liveness = Liveness::new(config.heartbeat * SILENT_BEATS, clock);
+        Self {
+            ctx,
+            config,
+            running: Running::default(),
+            liveness,
+            fleet: FleetReport::default(),
+            registry,
+            listener: None,
+        }
+    }
+
+    /// Binds the metrics and health port (port 0 picks a free one, see [`Worker::health_port`]).
+    ///
+    /// # Errors
+    /// When the address cannot be bound; the message names `RELAY__WORKER__METRICS_ADDR`.
+    pub async fn listen(mut self, addr: SocketAddr) -> anyhow::Result<Self> {
+        let variable = settings::variable_for("worker.metrics_addr");
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("could not listen on {variable}={addr}"))?;
+        self.listener = Some(listener);
+        Ok(self)
+    }
+
+    /// The port `/metrics`, `/healthz` and `/readyz` are served on, once bound.
+    pub fn health_port(&self) -> Option<u16> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.port())
+    }
+
+    /// Reads liveness time from `clock` instead of the system's (tests drive it).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.liveness = Liveness::new(self.config.heartbeat * SILENT_BEATS, clock);
+        self
+    }
+
+    /// What `/healthz` reads: when the heartbeat loop last beat.
+    pub fn liveness(&self) -> Liveness {
+        self.liveness.clone()
     }
 
     /// This worker's id in Redis.
@@ -106,16 +167,33 @@ impl Worker {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let background = CancellationToken::new();
         let helpers = TaskTracker::new();
+        let metrics_port = self.health_port();
+        if let Some(listener) = self.listener {
+            let state = HealthState {
+                tasks: self.ctx.tasks.clone(),
+                liveness: self.liveness.clone(),
+                draining: shutdown.clone(),
+                registry: self.registry.clone(),
+                fleet: self.fleet.clone(),
+            };
+            helpers.spawn(crate::health::serve(listener, state, background.clone()));
+        }
         helpers.spawn(heartbeat(
             self.ctx.clone(),
             self.config.clone(),
             self.running.clone(),
+            self.liveness.clone(),
             background.clone(),
         ));
-        helpers.spawn(maintain(self.ctx.clone(), self.config.lease, background.clone()));
+        helpers.spawn(maintain(self.ctx.clone(), self.config.lease, self.fleet.clone(), background.clone()));
         helpers.spawn(reconcile(self.ctx.clone(), self.config.lease, background.clone()));
         helpers.spawn(watch_cancels(self.ctx.tasks.clone(), self.running.clone(), background.clone()));
-        tracing::info!(worker = %self.ctx.worker_id, concurrency = self.config.concurrency, "worker started");
+        tracing::info!(
+            worker = %self.ctx.worker_id,
+            concurrency = self.config.concurrency,
+            metrics_port,
+            "worker started"
+        );
 
         let jobs = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(self.config.concurrency));
@@ -143,11 +221,13 @@ impl Worker {
                 }
             };
             redis_backoff.reset();
+            stats::claimed(claim.job.enqueued_ms);
             let signal = StopSignal::default();
             lock(&self.running).insert(claim.job.task_id, (claim.token, signal.clone()));
             let (ctx, running) = (self.ctx.clone(), self.running.clone());
             jobs.spawn(async move {
                 let task = claim.job.task_id;
+                let _in_flight = stats::InFlight::start();
                 run_one(&ctx, claim, &signal).await;
                 lock(&running).remove(&task);
                 drop(permit);
@@ -167,6 +247,10 @@ impl Worker {
         background.cancel();
         helpers.close();
         helpers.wait().await;
+        self.fleet.not_holding();
+        if let Err(e) = self.ctx.tasks.step_down_reporter(&self.ctx.worker_id).await {
+            tracing::debug!(error = %e, "could not give up the fleet reporter lease; it lapses by itself");
+        }
         // Anything still in our processing list (a claim interrupted by shutdown, a job whose
         // settling failed) goes back to the queue now rather than when the reaper notices.
         match self.ctx.tasks.release(&self.ctx.worker_id).await {
@@ -186,23 +270,49 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 async fn run_one(ctx: &Context, claim: Claim, signal: &StopSignal) {
     let task_id = claim.job.task_id;
+    let started = Instant::now();
     match pipeline::run_job(ctx, claim, signal).await {
-        Ok(outcome) => tracing::debug!(%task_id, ?outcome, "job settled"),
+        Ok(outcome) => {
+            tracing::debug!(%task_id, ?outcome, "job settled");
+            let end = match &outcome {
+                Outcome::Succeeded => AttemptEnd::Success,
+                Outcome::Failed(_) => AttemptEnd::Failure,
+                Outcome::DeadLettered(code) => {
+                    stats::dead_lettered(code);
+                    AttemptEnd::Failure
+                }
+                Outcome::RetryScheduled(_) => AttemptEnd::Retry,
+                Outcome::Stopped(Stop::Lost) => AttemptEnd::Lost,
+                Outcome::Stopped(Stop::Shutdown) => AttemptEnd::HandedBack,
+                Outcome::Stopped(Stop::Cancelled) => AttemptEnd::Cancelled,
+                Outcome::AlreadyFinished => AttemptEnd::AlreadyFinished,
+            };
+            stats::attempt_ended(end, started);
+        }
         Err(e) => {
             // Redis or Postgres failed while settling: the lease will expire and the reaper
             // re-queues the job; Postgres arbitrates whatever happened meanwhile.
             tracing::error!(%task_id, error = format!("{e:#}"), "could not settle job");
+            stats::attempt_ended(AttemptEnd::Error, started);
         }
     }
 }
 
-async fn heartbeat(ctx: Context, config: WorkerConfig, running: Running, stop: CancellationToken) {
+async fn heartbeat(
+    ctx: Context,
+    config: WorkerConfig,
+    running: Running,
+    liveness: Liveness,
+    stop: CancellationToken,
+) {
     let mut tick = tokio::time::interval(config.heartbeat);
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
+        // The loop runs: that is what liveness asks (a Redis outage is readiness' concern).
+        liveness.beat();
         let claims: Vec<(TaskId, Uuid)> =
             lock(&running).iter().map(|(id, (token, _))| (*id, *token)).collect();
         match ctx.tasks.heartbeat(&ctx.worker_id, &claims, config.lease).await {
@@ -219,7 +329,7 @@ async fn heartbeat(ctx: Context, config: WorkerConfig, running: Running, stop: C
     }
 }
 
-async fn maintain(ctx: Context, lease: Duration, stop: CancellationToken) {
+async fn maintain(ctx: Context, lease: Duration, fleet: FleetReport, stop: CancellationToken) {
     let mut tick = tokio::time::interval(MAINTAIN_EVERY);
     loop {
         tokio::select! {
@@ -230,6 +340,29 @@ async fn maintain(ctx: Context, lease: Duration, stop: CancellationToken) {
             Ok(pass) if pass != tasks::Maintenance::default() => tracing::info!(?pass, "re-queued jobs"),
             Ok(_) => {}
             Err(e) => tracing::debug!(error = %e, "maintenance pass failed"),
+        }
+        report_fleet(&ctx, lease, &fleet).await;
+    }
+}
+
+/// Renews (or takes) the fleet reporter lease and, while held, reads the queue sizes for
+/// `/metrics`. Whatever fails, this worker stops exporting them: better no series for a few
+/// seconds than two workers' copies summed.
+async fn report_fleet(ctx: &Context, lease: Duration, fleet: &FleetReport) {
+    // The lease runs from before the request, so ours ends before Redis lets another take it.
+    let asked = Instant::now();
+    match ctx.tasks.hold_reporter(&ctx.worker_id, REPORTER_LEASE).await {
+        Ok(true) => match ctx.tasks.queue_sizes(lease).await {
+            Ok(sizes) => fleet.holding(sizes, asked + REPORTER_LEASE),
+            Err(e) => {
+                tracing::debug!(error = %e, "could not read the queue sizes");
+                fleet.not_holding();
+            }
+        },
+        Ok(false) => fleet.not_holding(),
+        Err(e) => {
+            tracing::debug!(error = %e, "could not renew the fleet reporter lease");
+            fleet.not_holding();
         }
     }
 }

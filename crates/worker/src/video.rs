@@ -108,7 +108,10 @@ impl VideoReader {
             tools,
             root: config.root,
             limits: config.limits,
-            transcriber: config.transcriber,
+            // Counted and timed in the provider metrics.
+            transcriber: config
+                .transcriber
+                .map(|inner| Arc::new(crate::providers::metered::Metered(inner)) as Arc<dyn Transcriber>),
             cache_ttl: config.cache_ttl,
             analyses: Arc::new(Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from))),
         }
@@ -222,6 +225,7 @@ impl VideoReader {
                 Some(transcriber) => {
                     let speech =
                         transcriber.transcribe(audio, Some(speech_language(video, language))).await?;
+                    crate::stats::audio_transcribed(analysis.probe.duration_secs);
                     read.speech_transcript = Some(speech).filter(|t| !t.trim().is_empty());
                     read.transcribed = true;
                 }

@@ -142,6 +142,10 @@ struct Delayed<P>(P, Duration);
 
 #[async_trait::async_trait]
 impl<P: Scraper> Scraper for Delayed<P> {
+    fn provider(&self) -> &'static str {
+        self.0.provider()
+    }
+
     async fn scrape(&self, request: ScrapeRequest<'_>) -> Result<VideoData, ProviderError> {
         tokio::time::sleep(self.1).await;
         self.0.scrape(request).await
@@ -159,6 +163,10 @@ impl<P: Scraper> Scraper for Delayed<P> {
 
 #[async_trait::async_trait]
 impl<P: Extractor> Extractor for Delayed<P> {
+    fn provider(&self) -> &'static str {
+        self.0.provider()
+    }
+
     fn details(&self, video: &VideoData) -> String {
         self.0.details(video)
     }

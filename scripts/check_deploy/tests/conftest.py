@@ -1,5 +1,5 @@
 """A throwaway copy of the repository per test: deploy/, scripts/ and .dockerignore copied (the
-tests break them), the workspace (crates/, config/, manifests) linked, read-only in effect."""
+tests break them, and docs/), the workspace (crates/, config/, manifests) linked, read-only in effect."""
 
 import os
 import shutil
@@ -42,6 +42,8 @@ def copy(tmp_path):
     for name in ("Cargo.toml", "Cargo.lock", "crates", "config", "web"):
         os.symlink(os.path.join(ROOT, name), tmp_path / name)
     shutil.copytree(os.path.join(ROOT, "deploy"), tmp_path / "deploy", symlinks=True)
+    # The metrics tables the rules and the dashboard are checked against; tests edit them.
+    shutil.copytree(os.path.join(ROOT, "docs"), tmp_path / "docs", symlinks=True)
     shutil.copy(os.path.join(ROOT, ".dockerignore"), tmp_path / ".dockerignore")
     (tmp_path / "scripts").mkdir()
     for path in committed_scripts():

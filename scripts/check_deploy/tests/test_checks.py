@@ -47,6 +47,14 @@ BROKEN = [
     ("deploy/k8s/api.yaml", "path: /readyz", "path: /ready", k8s.api_probes, "readinessProbe must be GET /readyz"),
     ("deploy/k8s/api.yaml", "terminationGracePeriodSeconds: 45", "terminationGracePeriodSeconds: 30", k8s.api_probes, "terminationGracePeriodSeconds 30 < 45"),
     ("deploy/k8s/worker.yaml", "terminationGracePeriodSeconds: 40", "terminationGracePeriodSeconds: 20", k8s.worker_grace, "must exceed shutdown_grace_secs"),
+    ("deploy/k8s/worker.yaml", "containerPort: 9091", "containerPort: 9090", k8s.worker_probes, "want metrics: 9091"),
+    ("deploy/k8s/worker.yaml", "path: /readyz", "path: /healthz", k8s.worker_probes, "readinessProbe must be GET /readyz"),
+    ("deploy/k8s/worker.yaml", "prometheus.io/port: \"9091\"", "prometheus.io/port: \"8000\"", k8s.worker_probes, "want 9091"),
+    (APP, "\"relay-healthcheck\", \"/healthz\", \"9091\"", "\"relay-healthcheck\", \"/healthz\"", compose.worker_healthcheck, "want /healthz on the metrics port 9091"),
+    (APP, "      - \"9091\"", "      - \"9092\"", compose.worker_healthcheck, "does not expose its metrics port 9091"),
+    ("deploy/grafana/recipe-relay.json", "relay_queue_wait_seconds_bucket", "relay_queue_waiting_seconds_bucket", prometheus.dashboards, "documents no relay_queue_waiting_seconds_bucket"),
+    ("deploy/grafana/recipe-relay.json", "\"uid\": \"${datasource}\"", "\"uid\": \"prometheus-main\"", prometheus.dashboards, "want the variable ${datasource}"),
+    ("deploy/grafana/recipe-relay.json", "\"title\": \"recipe-relay\",", "\"title\": \"recipe-relay\"", prometheus.dashboards, "not JSON"),
     ("deploy/k8s/ingress.yaml", "proxy-read-timeout: \"3600\"", "proxy-read-timeout: \"20\"", k8s.ingress_timeouts, "proxy-read-timeout is '20'"),
     ("deploy/k8s/ingress.yaml", "path: /task/", "path: /tasks/", k8s.routes, "/task/{task_id}"),
     ("deploy/k8s/keda/worker-scaledobject.yaml", "listName: relay:queue", "listName: relay:jobs", k8s.keda, "want relay:queue"),
@@ -155,10 +163,16 @@ def test_promtool_test_rules_fails_when_an_alert_no_longer_fires_as_tested(copy)
         tools.promtool(copy.repo())
 
 
-def test_a_rule_over_a_series_the_api_does_not_export_fails(copy):
-    copy.edit("deploy/prometheus/relay-alerts.yml", "relay_event_feed_resyncs_total", "relay_feed_resyncs_total")
-    with pytest.raises(Failed, match=r"relay_feed_resyncs_total \(RelayEventFeedResyncs\)"):
-        prometheus.rules_name_exported_series(copy.repo())
+def test_a_rule_over_a_series_the_docs_do_not_list_fails(copy):
+    copy.edit("deploy/prometheus/relay-alerts.yml", "relay_lease_losses_total", "relay_leases_lost_total")
+    with pytest.raises(Failed, match=r"relay_leases_lost_total \(RelayLeaseLosses\)"):
+        prometheus.rules_name_documented_series(copy.repo())
+
+
+def test_once_the_gateway_table_exists_only_its_series_count(copy):
+    copy.edit("docs/operations.md", "## Worker metrics", "## Gateway metrics\n\n| `relay_ws_open_sockets` | gauge | | |\n\n## Worker metrics")
+    with pytest.raises(Failed, match="relay_http_request_duration_seconds"):
+        prometheus.rules_name_documented_series(copy.repo())
 
 
 def test_a_missing_tool_is_a_failure_naming_the_install_not_a_skip(monkeypatch, copy):

@@ -14,6 +14,7 @@ use protocol::UserId;
 
 use crate::auth::token::{AuthError, Claims, Verifier};
 use crate::error::ApiError;
+use crate::metrics::{self, Limit};
 use crate::slots::{RequestSlots, UserSlot};
 
 /// The bearer token of a request, if any.
@@ -36,8 +37,14 @@ async fn authenticate(req: &HttpRequest, token: Option<String>) -> Result<Claims
         .app_data::<web::Data<Verifier>>()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the Verifier is not registered")))?
         .clone();
-    let token = token.ok_or(AuthError::Missing)?;
-    verifier.verify(&token).await.map_err(ApiError::from)
+    let result = match token {
+        Some(token) => verifier.verify(&token).await,
+        None => Err(AuthError::Missing),
+    };
+    result.map_err(|error| {
+        metrics::auth_failure(&error);
+        ApiError::from(error)
+    })
 }
 
 /// The signed-in user of a request, from `Authorization: Bearer <token>`. It holds one of the
@@ -68,6 +75,7 @@ impl FromRequest for AuthUser {
             let slot = match req.app_data::<web::Data<RequestSlots>>() {
                 Some(limit) => {
                     Some(Arc::new(limit.slots.try_acquire(claims.sub, limit.max).ok_or_else(|| {
+                        metrics::limit_hit(Limit::RequestsPerUser);
                         ApiError::RateLimited {
                             retry_after: Duration::from_secs(1),
                             detail: format!(

@@ -66,6 +66,42 @@ pub enum AuthError {
     KeysUnavailable,
 }
 
+impl AuthError {
+    /// Every [`AuthError::reason`], for the metrics to start at 0.
+    pub const REASONS: [&'static str; 12] = [
+        "missing",
+        "malformed",
+        "algorithm",
+        "unknown_key",
+        "bad_signature",
+        "expired",
+        "wrong_audience",
+        "not_a_user",
+        "not_yet_valid",
+        "wrong_role",
+        "anonymous",
+        "keys_unavailable",
+    ];
+
+    /// A short, fixed label for the refusal: the `reason` of `relay_auth_failures_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Malformed => "malformed",
+            Self::Algorithm => "algorithm",
+            Self::UnknownKey => "unknown_key",
+            Self::Signature => "bad_signature",
+            Self::Expired => "expired",
+            Self::Audience => "wrong_audience",
+            Self::NotAUser => "not_a_user",
+            Self::NotYetValid => "not_yet_valid",
+            Self::Role => "wrong_role",
+            Self::Anonymous => "anonymous",
+            Self::KeysUnavailable => "keys_unavailable",
+        }
+    }
+}
+
 impl From<KeyError> for AuthError {
     fn from(error: KeyError) -> Self {
         match error {
@@ -275,6 +311,27 @@ mod tests {
 
     const SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters";
     const USER: &str = "7d1c2c4e-5d1f-4a8e-9f00-0123456789ab";
+
+    #[test]
+    fn every_refusal_has_its_own_listed_reason() {
+        use AuthError::*;
+        let all = [
+            Missing,
+            Malformed,
+            Algorithm,
+            UnknownKey,
+            Signature,
+            Expired,
+            Audience,
+            NotAUser,
+            NotYetValid,
+            Role,
+            Anonymous,
+            KeysUnavailable,
+        ];
+        let reasons: Vec<&str> = all.iter().map(AuthError::reason).collect();
+        assert_eq!(reasons, AuthError::REASONS, "REASONS lists every reason, in order, once");
+    }
 
     fn settings() -> AuthSettings {
         AuthSettings {

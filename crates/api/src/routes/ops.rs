@@ -41,18 +41,12 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     Err(ApiError::unavailable(anyhow::anyhow!("not ready: {} unreachable", down.join(" and "))))
 }
 
-/// `GET /metrics`: Prometheus text.
+/// `GET /metrics`: Prometheus text of this process's series; reads no store.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let depth = match tokio::time::timeout(Duration::from_secs(1), state.tasks.queue_depth()).await {
-        Ok(Ok(depth)) => Some(depth),
-        _ => None,
-    };
+    crate::metrics::watched_tasks(state.hub.watched_tasks());
     HttpResponse::Ok()
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        ))
-        .body(state.metrics.render(depth, state.hub.watched_tasks()))
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(observe::CONTENT_TYPE)))
+        .body(state.metrics.render())
 }
 
 /// `GET /openapi.json`: the OpenAPI 3.1 description of this API.

@@ -12,7 +12,7 @@ use tasks::{Cancelled, Limits, Submitted};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::metrics::Submission;
+use crate::metrics::{self, Limit, LongPollWaiting, Submission, Via};
 use crate::snapshot::current;
 use crate::state::AppState;
 
@@ -71,10 +71,8 @@ pub async fn submit(
     let result = submit_checked(&state, owner, &req, body.into_inner()).await;
     match &result {
         Ok(_) => {}
-        Err(ApiError::RateLimited { .. }) => state.metrics.submission(Submission::RateLimited),
-        Err(ApiError::Invalid { .. } | ApiError::BadRequest(_)) => {
-            state.metrics.submission(Submission::Rejected)
-        }
+        Err(ApiError::RateLimited { .. }) => metrics::submission(Submission::RateLimited),
+        Err(ApiError::Invalid { .. } | ApiError::BadRequest(_)) => metrics::submission(Submission::Rejected),
         Err(_) => {}
     }
     result
@@ -102,12 +100,13 @@ async fn submit_checked(
         Submitted::Joined(task, event) => (task, event, Submission::Joined),
         Submitted::Replayed(task, event) => (task, event, Submission::Replayed),
         Submitted::KeyInUse => {
-            state.metrics.submission(Submission::Replayed);
+            metrics::submission(Submission::Replayed);
             return Err(ApiError::Conflict(
                 "a request with this Idempotency-Key is still being processed; retry in a moment".into(),
             ));
         }
         Submitted::RateLimited(wait) => {
+            metrics::limit_hit(Limit::RateLimit);
             return Err(ApiError::RateLimited {
                 retry_after: wait,
                 detail: format!(
@@ -117,6 +116,7 @@ async fn submit_checked(
             });
         }
         Submitted::InFlightLimit(unfinished) => {
+            metrics::limit_hit(Limit::InFlight);
             return Err(ApiError::RateLimited {
                 retry_after: IN_FLIGHT_RETRY,
                 detail: format!(
@@ -126,7 +126,7 @@ async fn submit_checked(
             });
         }
     };
-    state.metrics.submission(counted);
+    metrics::submission(counted);
     Ok(accepted(api.main_domain.as_deref(), task, event.json.to_string()))
 }
 
@@ -204,11 +204,18 @@ async fn long_poll(
     let deadline = tokio::time::Instant::now() + wait;
     // Register before reading, so an event between the read and the wait still wakes us.
     let mut waiter = state.hub.waiter(task);
+    // Set once the poll parks: counted as waiting until it answers (or the client leaves).
+    let mut parked: Option<LongPollWaiting> = None;
     loop {
         let now = current(state, task, owner).await?;
         if now.seq > since || now.is_terminal() {
+            if parked.is_some() && now.seq > since {
+                // It woke on this event: a live delivery, not a client catching up.
+                metrics::event_delivered(Via::LongPoll, &now);
+            }
             return Ok(now);
         }
+        parked.get_or_insert_with(LongPollWaiting::start);
         tokio::select! {
             () = waiter.changed() => {}
             () = tokio::time::sleep_until(deadline) => return Ok(now),
@@ -235,7 +242,7 @@ pub async fn cancel_task(
         }
         Cancelled::Cancelled(event) => event,
     };
-    state.metrics.cancel_request();
+    metrics::cancel_request();
     tracing::info!(%task, "task cancelled");
     Ok(json_response(HttpResponse::Ok(), event.json.to_string()))
 }

@@ -11,6 +11,7 @@ mod flow;
 mod helpers;
 mod inputs;
 mod limits;
+mod metrics;
 mod openapi;
 mod ops;
 mod recipes;

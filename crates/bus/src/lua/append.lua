@@ -25,3 +25,9 @@ end
 local function is_terminal(state)
   return state == 'SUCCESS' or state == 'FAILURE'
 end
+
+-- Redis' clock in ms since the epoch, as a string (no float formatting on the way).
+local function now_ms()
+  local time = redis.call('TIME')
+  return time[1] .. string.format('%03d', math.floor(tonumber(time[2]) / 1000))
+end

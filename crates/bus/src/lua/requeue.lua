@@ -16,6 +16,7 @@ redis.call('HSET', KEYS[1], 'owner', ARGV[3])
 local event = append(KEYS[1], KEYS[2], ARGV[6], ARGV[1], ARGV[2], 'PENDING', tonumber(ARGV[7]), 0)
 redis.call('DEL', KEYS[3])
 redis.call('HSET', KEYS[3], 'owner', ARGV[3], 'url', ARGV[4], 'language', ARGV[5], 'attempts', 0)
+redis.call('HSET', KEYS[3], 'enqueued', now_ms())
 redis.call('LREM', KEYS[4], 0, ARGV[2])
 redis.call('LPUSH', KEYS[4], ARGV[2])
 return event

@@ -16,5 +16,6 @@ redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1], 'owner', ARGV[3], 'seq', base, 'base', base)
 local event = append(KEYS[1], KEYS[2], ARGV[6], ARGV[1], ARGV[2], 'PENDING', tonumber(ARGV[7]))
 redis.call('HSET', KEYS[3], 'owner', ARGV[3], 'url', ARGV[4], 'language', ARGV[5], 'attempts', 0)
+redis.call('HSET', KEYS[3], 'enqueued', now_ms())
 redis.call('LPUSH', KEYS[4], ARGV[2])
 return event

@@ -14,4 +14,6 @@ redis.call('HDEL', KEYS[1], 'token', 'worker')
 redis.call('ZREM', KEYS[4], ARGV[3])
 redis.call('LREM', KEYS[5], 1, ARGV[3])
 redis.call('ZADD', KEYS[6], ARGV[7], ARGV[3])
+-- Its queue wait counts from when it is due.
+redis.call('HSET', KEYS[1], 'enqueued', ARGV[7])
 return event

@@ -30,6 +30,7 @@ pub(crate) fn job() -> Job {
         owner: UserId::from_uuid(Uuid::new_v4()),
         url: TikTokUrl::parse("https://www.tiktok.com/@chef/video/123").expect("url"),
         language: Language::parse("de").expect("language"),
+        enqueued_ms: None,
     }
 }
 

@@ -15,7 +15,8 @@ async fn a_claim_carries_the_job_and_counts_the_attempt() {
 
     let claim = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().expect("claim");
 
-    assert_eq!(claim.job, job);
+    assert_eq!(bus::Job { enqueued_ms: None, ..claim.job.clone() }, job);
+    assert!(claim.job.enqueued_ms.is_some(), "the enqueue time comes with the claim");
     assert_eq!((claim.attempt, claim.seq), (1, 1));
     assert_eq!(bus.held("w1").await.unwrap(), vec![job.task_id.to_string()]);
     assert!(bus.claim("w2", NO_WAIT, LEASE).await.unwrap().is_none(), "one job, one claim");
@@ -154,7 +155,7 @@ async fn a_queued_id_whose_job_is_gone_is_let_go_and_the_next_one_claimed() {
     assert!(bus.claim("w1", NO_WAIT, LEASE).await.unwrap().is_none(), "nothing to run");
     assert!(bus.held("w1").await.unwrap().is_empty(), "the id was let go");
     let claim = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().expect("the next job");
-    assert_eq!((claim.job, claim.attempt), (next, 1));
+    assert_eq!((claim.job.task_id, claim.attempt), (next.task_id, 1));
 }
 
 #[tokio::test]
@@ -170,7 +171,9 @@ async fn a_claim_on_an_empty_queue_waits_for_the_next_job() {
 
     let claim = waiting.await.unwrap().unwrap().expect("claimed once queued");
 
-    assert_eq!((claim.job, claim.attempt, claim.seq), (job.clone(), 1, 1));
+    assert!(claim.job.enqueued_ms.is_some(), "the blocking claim reads the enqueue time too");
+    let expected = bus::Job { enqueued_ms: claim.job.enqueued_ms, ..job.clone() };
+    assert_eq!((claim.job, claim.attempt, claim.seq), (expected, 1, 1));
     assert_eq!(bus.held("w1").await.unwrap(), vec![job.task_id.to_string()]);
 }
 
@@ -201,4 +204,109 @@ async fn until_blocked_in_blmove(name: &str) {
     })
     .await
     .expect("the claim blocks in BLMOVE while the queue is empty");
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+#[tokio::test]
+async fn a_claim_reads_when_the_job_was_queued_and_a_retry_counts_from_when_it_is_due() {
+    let bus = test_bus();
+    let before = now_ms();
+    let job = queued(&bus).await;
+    let claim = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().unwrap();
+    let enqueued = claim.job.enqueued_ms.expect("recorded at enqueue");
+    // Redis' clock and ours: the same machine in tests, a second of slack either way.
+    assert!(enqueued + 1000 >= before && enqueued <= now_ms() + 1000, "{enqueued} vs {before}");
+
+    let due_in = Duration::from_millis(1);
+    let notice = TaskUpdate::retrying(job.task_id, 2, "x".into());
+    let parked_at = now_ms();
+    bus.retry_later("w1", &claim, &notice, due_in).await.unwrap();
+    // The promotion pass runs after it is due (a busy machine may take long to get here).
+    while bus.maintain(Duration::from_secs(60)).await.unwrap().promoted == 0 {}
+    let again = bus.claim("w2", NO_WAIT, LEASE).await.unwrap().expect("claimed again");
+
+    let due = again.job.enqueued_ms.expect("recorded at retry");
+    assert!(due >= parked_at && due <= parked_at + 1000, "the due time {due}, parked at {parked_at}");
+}
+
+#[tokio::test]
+async fn a_job_queued_without_an_enqueue_time_is_claimed_with_none() {
+    let bus = test_bus();
+    let job = queued(&bus).await;
+    // What an older release wrote: the hash without the field.
+    let client = redis::Client::open(crate::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("HDEL")
+        .arg(format!("{}:job:{}", bus.prefix(), job.task_id))
+        .arg("enqueued")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+
+    let claim = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().expect("claimed");
+
+    assert_eq!(claim.job, job);
+}
+
+#[tokio::test]
+async fn queue_sizes_count_queued_delayed_dead_and_live_workers() {
+    let bus = test_bus();
+    for _ in 0..3 {
+        queued(&bus).await;
+    }
+    let retried = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().unwrap();
+    let notice = TaskUpdate::retrying(retried.job.task_id, 2, "x".into());
+    bus.retry_later("w1", &retried, &notice, Duration::from_secs(3600)).await.unwrap();
+    let dead = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().unwrap();
+    let failure = TaskUpdate::failure(dead.job.task_id, 2, "x", "x");
+    bus.finish("w1", &dead, &failure, true).await.unwrap();
+    bus.heartbeat("w1", &[], LEASE).await.unwrap();
+    // A worker whose last heartbeat is a minute old is not alive.
+    let client = redis::Client::open(crate::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("ZADD")
+        .arg(format!("{}:workers", bus.prefix()))
+        .arg(now_ms() - 60_000)
+        .arg("w2")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+
+    let sizes = bus.queue_sizes(Duration::from_secs(30)).await.unwrap();
+
+    assert_eq!(sizes, bus::QueueSizes { queued: 1, delayed: 1, dead: 1, workers_alive: 1 });
+}
+
+#[tokio::test]
+async fn one_worker_at_a_time_holds_the_reporter_lease_and_can_hand_it_over() {
+    let bus = test_bus();
+    let lease = Duration::from_secs(30);
+
+    assert!(bus.hold_reporter("w1", lease).await.unwrap(), "the first asker takes it");
+    assert!(!bus.hold_reporter("w2", lease).await.unwrap(), "held by w1");
+    assert!(bus.hold_reporter("w1", lease).await.unwrap(), "the holder renews it");
+    bus.step_down_reporter("w2").await.unwrap();
+    assert!(!bus.hold_reporter("w2", lease).await.unwrap(), "only the holder can step down");
+    bus.step_down_reporter("w1").await.unwrap();
+    assert!(bus.hold_reporter("w2", lease).await.unwrap(), "free again after stepping down");
+}
+
+#[tokio::test]
+async fn reaping_a_job_whose_hash_is_gone_makes_no_half_hash() {
+    let bus = test_bus();
+    let job = queued(&bus).await;
+    bus.claim("w1", NO_WAIT, Duration::ZERO).await.unwrap().unwrap();
+    let client = redis::Client::open(crate::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{}:job:{}", bus.prefix(), job.task_id);
+    redis::cmd("DEL").arg(&key).query_async::<()>(&mut conn).await.unwrap();
+
+    assert_eq!(bus.maintain(Duration::from_secs(60)).await.unwrap().expired, 1);
+
+    let exists: bool = redis::cmd("EXISTS").arg(&key).query_async(&mut conn).await.unwrap();
+    assert!(!exists, "the re-queue did not write `enqueued` into a hash that was gone");
+    assert!(bus.claim("w2", NO_WAIT, LEASE).await.unwrap().is_none(), "the id is let go");
 }

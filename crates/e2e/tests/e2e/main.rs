@@ -6,6 +6,7 @@ mod chaos;
 mod failover;
 mod lists;
 mod media;
+mod metrics;
 mod nginx;
 mod outages;
 mod paths;

@@ -164,6 +164,11 @@ pub struct ScrapeRequest<'a> {
 /// Fetches caption, subtitles and cover of a TikTok video.
 #[async_trait]
 pub trait Scraper: Send + Sync {
+    /// The provider's name in metrics (`apify`, `offline`): the `provider` label.
+    fn provider(&self) -> &'static str {
+        "custom"
+    }
+
     /// Reads one video: caption, subtitles, cover and, when `request.video`, where its file is.
     ///
     /// # Errors
@@ -189,6 +194,11 @@ pub trait Scraper: Send + Sync {
 /// Turns speech into text.
 #[async_trait]
 pub trait Transcriber: Send + Sync {
+    /// The provider's name in metrics: the `provider` label.
+    fn provider(&self) -> &'static str {
+        "transcription"
+    }
+
     /// Transcribes one audio file; `language` is an ISO 639-1 hint of the spoken language.
     ///
     /// # Errors
@@ -199,6 +209,11 @@ pub trait Transcriber: Send + Sync {
 /// Turns a scraped video into a recipe in the requested language.
 #[async_trait]
 pub trait Extractor: Send + Sync {
+    /// The provider's name in metrics (`llm`, `rules`): the `provider` label.
+    fn provider(&self) -> &'static str {
+        "custom"
+    }
+
     /// The `details` text of the "Processing with AI..." step: what is read from `video`.
     fn details(&self, video: &VideoData) -> String;
 

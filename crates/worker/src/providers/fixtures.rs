@@ -144,6 +144,10 @@ impl FixtureScraper {
 
 #[async_trait]
 impl Scraper for FixtureScraper {
+    fn provider(&self) -> &'static str {
+        "offline"
+    }
+
     #[tracing::instrument(skip_all, fields(task_id = %request.task_id))]
     async fn scrape(&self, request: ScrapeRequest<'_>) -> Result<VideoData, ProviderError> {
         // Short links carry no video id, and resolving them would need the network.

@@ -10,6 +10,7 @@ pub(crate) mod contract;
 pub mod fixture_media;
 pub mod fixtures;
 pub mod llm;
+pub(crate) mod metered;
 pub mod rules;
 pub mod transcribe;
 pub mod vtt;
@@ -34,9 +35,14 @@ pub struct Providers {
 }
 
 impl Providers {
-    /// A scraper and an extractor, without reading videos.
+    /// A scraper and an extractor, without reading videos. Their calls are counted and timed
+    /// in the provider metrics.
     pub fn new(scraper: Arc<dyn Scraper>, extractor: Arc<dyn Extractor>) -> Self {
-        Self { scraper, extractor, video: None }
+        Self {
+            scraper: Arc::new(metered::Metered(scraper)),
+            extractor: Arc::new(metered::Metered(extractor)),
+            video: None,
+        }
     }
 
     /// The same providers reading videos with `reader`.

@@ -3,6 +3,7 @@
 
 mod clients;
 mod fakes;
+mod health;
 mod outbound;
 mod pipeline;
 mod reliability;
@@ -90,7 +91,7 @@ impl Env {
         let Submitted::Created(task_id, _) = self.tasks.submit(&submission).await.unwrap() else {
             panic!("a new task")
         };
-        Job { task_id, owner, url, language }
+        Job { task_id, owner, url, language, enqueued_ms: None }
     }
 
     pub(crate) async fn feed(&self) -> Feed {

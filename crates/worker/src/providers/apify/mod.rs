@@ -308,6 +308,7 @@ impl ApifyScraper {
             .await
             .map_err(|e| self.provider_error(e, Call::StartRun))?;
         tracing::info!(run_id = %run.id, video = request.video, "started an Apify run");
+        crate::stats::apify_run_started(&self.config.actor);
         request.memo.set(request.task_id, kind, &run.id).await;
         Ok(run)
     }
@@ -424,6 +425,10 @@ impl ApifyScraper {
 
 #[async_trait]
 impl Scraper for ApifyScraper {
+    fn provider(&self) -> &'static str {
+        "apify"
+    }
+
     #[tracing::instrument(skip_all, fields(task_id = %request.task_id))]
     async fn scrape(&self, request: ScrapeRequest<'_>) -> Result<VideoData, ProviderError> {
         let now = Instant::now();

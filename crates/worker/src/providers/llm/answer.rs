@@ -49,6 +49,26 @@ struct ChoiceMessage {
     refusal: Option<String>,
 }
 
+/// The token counts of a completion (OpenAI-compatible `usage`), what the provider bills.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub(super) struct Usage {
+    /// Input tokens: the prompt, the text and the images.
+    #[serde(default)]
+    pub(super) prompt_tokens: u64,
+    /// Output tokens: the answer.
+    #[serde(default)]
+    pub(super) completion_tokens: u64,
+}
+
+/// The `usage` of a response body, when the server reports one (some local servers do not).
+pub(super) fn usage(body: &str) -> Option<Usage> {
+    #[derive(Deserialize)]
+    struct WithUsage {
+        usage: Option<Usage>,
+    }
+    serde_json::from_str::<WithUsage>(body).ok()?.usage
+}
+
 /// Reads a successful response body down to the message content, turning refusals, truncation
 /// and filtering into their permanent errors. `redact` cleans text echoed from the body.
 pub(super) fn read_completion(body: &str, redact: impl Fn(&str) -> String) -> Result<String, ProviderError> {

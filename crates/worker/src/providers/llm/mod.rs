@@ -273,6 +273,9 @@ impl LlmExtractor {
                 redact,
             ));
         }
+        if let Some(usage) = answer::usage(&body) {
+            crate::stats::llm_tokens(&self.config.model, usage.prompt_tokens, usage.completion_tokens);
+        }
         read_completion(&body, |text| self.redact(text)).map_err(CallError::Failed)
     }
 
@@ -295,6 +298,10 @@ impl LlmExtractor {
 
 #[async_trait]
 impl Extractor for LlmExtractor {
+    fn provider(&self) -> &'static str {
+        "llm"
+    }
+
     fn details(&self, video: &VideoData) -> String {
         // The plan of the request about to be sent, so the frame count is what the model sees.
         let language = Language::parse("en").expect("\"en\" is a valid tag");

@@ -465,3 +465,17 @@ fn details_name_the_model_and_defaults_are_sane() {
     assert_eq!(extractor.details(&video), "Reading caption and subtitles with gpt-4o-mini");
     assert_eq!(default_base_url().as_str(), DEFAULT_BASE_URL, "the default URL parses unchanged");
 }
+
+#[test]
+fn the_usage_of_a_completion_is_read_when_the_server_reports_it() {
+    let with = r#"{"choices":[],"usage":{"prompt_tokens":1200,"completion_tokens":340,"total_tokens":1540}}"#;
+    let without = r#"{"choices":[]}"#;
+
+    assert_eq!(
+        answer::usage(with),
+        Some(answer::Usage { prompt_tokens: 1200, completion_tokens: 340 }),
+        "OpenAI's usage object"
+    );
+    assert_eq!(answer::usage(without), None, "a local server without usage");
+    assert_eq!(answer::usage("not json"), None);
+}

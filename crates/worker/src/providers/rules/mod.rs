@@ -56,6 +56,10 @@ impl RuleExtractor {
 
 #[async_trait]
 impl Extractor for RuleExtractor {
+    fn provider(&self) -> &'static str {
+        "rules"
+    }
+
     fn details(&self, video: &VideoData) -> String {
         let frames = video.frames_read.max(video.frames.len());
         let ocr = format!("on-screen text (OCR of {frames} frame{})", if frames == 1 { "" } else { "s" });
