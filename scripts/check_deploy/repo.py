@@ -114,7 +114,12 @@ INTERNAL_ROUTES = {
     "/readyz": "internal: the kubelet probes the pods",
     "/demo": "development only (api.demo_enabled, off in production)",
     "/dev": "development only (api.dev_mode, off in production)",
+    "/admin": "operators only (admin.enabled, off by default): reach it with kubectl port-forward",
 }
+
+# Secret settings: no default in config/base.toml (secrets never live in files), set only by
+# their RELAY__ variable.
+SECRET_SETTINGS = {"RELAY__ADMIN__TOKEN"}
 
 # Variables the binaries read directly that the settings source does not spell `env("...")`.
 DIRECT_VARIABLES = {"APP_ENVIRONMENT", "RELAY_CONFIG_DIR", "RUST_LOG"}
@@ -202,7 +207,8 @@ class Repo:
         )
 
     def binary_variable_ok(self, name):
-        return name in self.seed_variables or name in self.direct_variables or self.relay_variable_ok(name)
+        return (name in self.seed_variables or name in self.direct_variables or name in SECRET_SETTINGS
+                or self.relay_variable_ok(name))
 
     # --- workspace ---------------------------------------------------------------------------
 

@@ -10,8 +10,11 @@
 //!   demo can be tried without a Supabase project. A gateway without an HS256 secret (JWKS only)
 //!   refuses to mount it and says so in its log.
 //!
-//! Both are off in `config/base.toml` and `config/production.toml`; `config/local.toml` turns
-//! them on. When they are off, their paths are unknown paths: 404 problem documents.
+//! - `GET /admin` and `/admin/api/...` (`admin.enabled`): the operators' console in `web/admin/`
+//!   (embedded the same way, same policy) and its API ([`crate::routes::admin`]).
+//!
+//! All are off in `config/base.toml` and `config/production.toml`; `config/local.toml` turns
+//! the first two on. When they are off, their paths are unknown paths: 404 problem documents.
 
 use std::hash::{DefaultHasher, Hash as _, Hasher as _};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,7 +27,9 @@ use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use settings::Settings;
 
+use crate::auth::admin::AdminToken;
 use crate::error::ApiError;
+use crate::routes;
 
 /// Where the demo lives.
 pub const DEMO_PATH: &str = "/demo";
@@ -78,11 +83,40 @@ pub const ASSETS: &[Asset] = &[
     Asset { name: "icon.svg", content_type: "image/svg+xml", body: include_bytes!("../../../web/icon.svg") },
 ];
 
+/// Where the admin console lives.
+pub const ADMIN_PATH: &str = "/admin";
+
+/// The files of `web/admin/` the console serves at `/admin/{name}` (the page itself at `/admin`).
+pub const ADMIN_ASSETS: &[Asset] = &[
+    Asset {
+        name: "index.html",
+        content_type: "text/html; charset=utf-8",
+        body: include_bytes!("../../../web/admin/index.html"),
+    },
+    Asset {
+        name: "admin.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../../../web/admin/admin.css"),
+    },
+    Asset {
+        name: "admin.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../../web/admin/admin.js"),
+    },
+    Asset {
+        name: "chart.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../../web/admin/chart.js"),
+    },
+    Asset { name: "icon.svg", content_type: "image/svg+xml", body: include_bytes!("../../../web/icon.svg") },
+];
+
 /// Which of the optional routes this gateway mounts, decided once from the settings.
 #[derive(Clone)]
 pub struct Mounts {
     demo: bool,
     dev_tokens: Option<DevTokens>,
+    admin: Option<AdminToken>,
 }
 
 impl std::fmt::Debug for Mounts {
@@ -90,6 +124,7 @@ impl std::fmt::Debug for Mounts {
         f.debug_struct("Mounts")
             .field("demo", &self.demo)
             .field("dev_tokens", &self.dev_tokens.is_some())
+            .field("admin", &self.admin.is_some())
             .finish()
     }
 }
@@ -123,7 +158,21 @@ impl Mounts {
         if demo {
             tracing::info!(path = DEMO_PATH, "serving the web demo");
         }
-        Self { demo, dev_tokens }
+        let admin = settings.admin.enabled.then(|| {
+            let token = settings.admin.token();
+            tracing::info!(
+                path = ADMIN_PATH,
+                admin_token = token.is_some(),
+                "serving the admin console (admin token or service_role JWT)"
+            );
+            AdminToken::new(token)
+        });
+        Self { demo, dev_tokens, admin }
+    }
+
+    /// Whether `/admin` and `/admin/api/...` are served.
+    pub fn admin(&self) -> bool {
+        self.admin.is_some()
     }
 
     /// Whether `/demo` is served.
@@ -145,6 +194,13 @@ impl Mounts {
         }
         if let Some(tokens) = &self.dev_tokens {
             cfg.app_data(web::Data::new(tokens.clone())).route(DEV_TOKEN_PATH, web::post().to(mint));
+        }
+        if let Some(token) = &self.admin {
+            // The API first: `/admin/{name}` would otherwise take `/admin/api/overview`'s place.
+            cfg.app_data(web::Data::new(token.clone())).configure(routes::admin::configure);
+            cfg.route(ADMIN_PATH, web::get().to(admin_index))
+                .route("/admin/", web::get().to(admin_index))
+                .route("/admin/{name}", web::get().to(admin_asset));
         }
     }
 }
@@ -253,9 +309,22 @@ async fn asset(req: HttpRequest, name: web::Path<String>) -> Result<HttpResponse
     serve(&req, &name)
 }
 
+/// `GET /admin`: the console's page.
+async fn admin_index(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    serve_from(ADMIN_ASSETS, &req, "index.html")
+}
+
+/// `GET /admin/{name}`: one of [`ADMIN_ASSETS`].
+async fn admin_asset(req: HttpRequest, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    serve_from(ADMIN_ASSETS, &req, &name)
+}
+
 fn serve(req: &HttpRequest, name: &str) -> Result<HttpResponse, ApiError> {
-    let asset =
-        ASSETS.iter().find(|a| a.name == name).ok_or(ApiError::NotFound("the demo has no such file"))?;
+    serve_from(ASSETS, req, name)
+}
+
+fn serve_from(assets: &[Asset], req: &HttpRequest, name: &str) -> Result<HttpResponse, ApiError> {
+    let asset = assets.iter().find(|a| a.name == name).ok_or(ApiError::NotFound("there is no such file"))?;
     let tag = etag(asset.body);
     let not_modified = if_none_match(req, &tag);
     let mut response = if not_modified { HttpResponse::NotModified() } else { HttpResponse::Ok() };
@@ -330,6 +399,19 @@ mod tests {
         let policy = policy.to_str().unwrap();
         assert!(!policy.contains("evil"), "{policy}");
         assert!(policy.contains("connect-src 'self';"), "{policy}");
+    }
+
+    #[test]
+    fn every_admin_asset_is_loaded_by_the_console() {
+        let texts: Vec<&str> = ADMIN_ASSETS.iter().map(|a| std::str::from_utf8(a.body).unwrap()).collect();
+        for asset in &ADMIN_ASSETS[1..] {
+            let path = format!("/admin/{}", asset.name);
+            assert!(
+                texts.iter().any(|t| t.contains(&path)),
+                "{} is embedded but nothing loads it",
+                asset.name
+            );
+        }
     }
 
     #[test]

@@ -20,6 +20,12 @@ pub enum ApiError {
     /// 401 (503 for [`AuthError::KeysUnavailable`]): no usable access token.
     #[error(transparent)]
     Unauthorized(#[from] AuthError),
+    /// 401: no admin token or `service_role` JWT on the admin API (what is wrong, for a person).
+    #[error("{0}")]
+    AdminUnauthorized(&'static str),
+    /// 403: a valid token that may not use this endpoint (a user's token on the admin API).
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// 404: no such resource for this user (another user's task looks exactly the same).
     #[error("{0}")]
     NotFound(&'static str),
@@ -98,6 +104,8 @@ impl ApiError {
                 Some("token signing keys could not be fetched; retry shortly".into()),
             ),
             Self::Unauthorized(e) => (problems::UNAUTHORIZED, "Not signed in", Some(e.to_string())),
+            Self::AdminUnauthorized(d) => (problems::UNAUTHORIZED, "Not signed in", Some((*d).into())),
+            Self::Forbidden(d) => (problems::FORBIDDEN, "Forbidden", Some((*d).into())),
             Self::NotFound(d) => (problems::NOT_FOUND, "Not found", Some((*d).into())),
             Self::RequestTimeout { .. } => {
                 (problems::REQUEST_TIMEOUT, "Request body too slow", Some(self.to_string()))
@@ -148,7 +156,8 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(AuthError::KeysUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) | Self::AdminUnauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -183,7 +192,7 @@ impl ApiError {
             Self::Unauthorized(AuthError::KeysUnavailable) | Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "5"));
             }
-            Self::Unauthorized(AuthError::Missing) => {
+            Self::Unauthorized(AuthError::Missing) | Self::AdminUnauthorized(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"recipe-relay\""));
             }
             Self::Unauthorized(_) => {

@@ -48,6 +48,13 @@ pub const SLUGS: &[ProblemType] = &[
                   Refresh the Supabase session and retry with the new token.",
     },
     ProblemType {
+        slug: problems::FORBIDDEN,
+        status: 403,
+        title: "Forbidden",
+        meaning: "The token is valid but may not do this: the admin API takes the admin token or a Supabase \
+                  service_role token, never a user's.",
+    },
+    ProblemType {
         slug: problems::NOT_FOUND,
         status: 404,
         title: "Not found",

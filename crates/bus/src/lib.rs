@@ -31,6 +31,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, AsyncConnectionConfig, Script};
 use tokio::sync::OnceCell;
 
+pub use admin::{JobView, QueueOverview, WorkerView};
 pub use feed::{Feed, FeedItem};
 pub use queue::{Claim, Maintenance, WriteOutcome};
 pub use sizes::QueueSizes;
@@ -41,6 +42,7 @@ macro_rules! script {
     };
 }
 
+mod admin;
 mod feed;
 mod queue;
 mod sizes;

@@ -252,6 +252,12 @@ impl TaskUpdate {
         Self { details: Some("Queued again after a service restart".into()), ..Self::pending(task_id) }
     }
 
+    /// A PENDING notice for a task an operator queued again (a dead letter, through the admin
+    /// console): it runs once more with a fresh attempt budget.
+    pub fn requeued_by_operator(task_id: TaskId) -> Self {
+        Self { details: Some("Queued again by an operator".into()), ..Self::pending(task_id) }
+    }
+
     /// True for SUCCESS and FAILURE.
     pub fn is_terminal(&self) -> bool {
         self.status.is_terminal()

@@ -46,6 +46,8 @@ pub mod problems {
     pub const BAD_REQUEST: &str = "bad-request";
     /// 401: no usable access token.
     pub const UNAUTHORIZED: &str = "unauthorized";
+    /// 403: a valid token that may not do this (a user's token on the admin API).
+    pub const FORBIDDEN: &str = "forbidden";
     /// 404: no such task, recipe or endpoint for this user.
     pub const NOT_FOUND: &str = "not-found";
     /// 405: the path does not answer this method (`Allow` lists the ones it does).
@@ -115,6 +117,7 @@ mod tests {
         let slugs = [
             problems::BAD_REQUEST,
             problems::UNAUTHORIZED,
+            problems::FORBIDDEN,
             problems::NOT_FOUND,
             problems::METHOD_NOT_ALLOWED,
             problems::REQUEST_TIMEOUT,

@@ -150,6 +150,23 @@ pub struct ApiSettings {
     pub dev_mode: bool,
 }
 
+/// The operators' console (`/admin`, `/admin/api/...`), separate from user sign-in.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdminSettings {
+    /// Serve the console and its API; when off, their paths are unknown paths (404).
+    pub enabled: bool,
+    /// The operators' bearer token (at least 16 characters). Without it only Supabase
+    /// `service_role` JWTs get in.
+    pub token: Option<SecretString>,
+}
+
+impl AdminSettings {
+    /// The admin token, unless it is unset or blank.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_ref().map(ExposeSecret::expose_secret).filter(|t| !t.trim().is_empty())
+    }
+}
+
 /// Which scraper and extractor the worker uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -356,6 +373,8 @@ pub struct Settings {
     pub transcription: TranscriptionSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The admin console.
+    pub admin: AdminSettings,
 }
 
 /// Which binary is loading: each requires different settings.
@@ -448,6 +467,7 @@ impl Settings {
         }
         match role {
             Role::Api => {
+                self.validate_admin()?;
                 if self.auth.jwt_secret.is_none() && self.auth.jwks_endpoint().is_none() {
                     return Err(SettingsError::new(
                         "auth.jwt_secret",
@@ -508,6 +528,27 @@ impl Settings {
             Role::Tool => {}
         }
         Ok(())
+    }
+
+    /// An enabled console needs a way in: its token, or a key that verifies `service_role` JWTs.
+    fn validate_admin(&self) -> Result<(), SettingsError> {
+        if !self.admin.enabled {
+            return Ok(());
+        }
+        match self.admin.token() {
+            Some(token) if token.chars().count() < 16 => {
+                Err(SettingsError::new("admin.token", "must be at least 16 characters"))
+            }
+            Some(_) => Ok(()),
+            None if self.auth.jwt_secret.is_none() && self.auth.jwks_endpoint().is_none() => {
+                Err(SettingsError::new(
+                    "admin.token",
+                    "is required when RELAY__ADMIN__ENABLED=true and neither SUPABASE_JWT_SECRET nor \
+                     SUPABASE_URL / SUPABASE_JWKS_URL can verify service_role tokens",
+                ))
+            }
+            None => Ok(()),
+        }
     }
 
     fn validate_media(&self) -> Result<(), SettingsError> {
@@ -799,6 +840,27 @@ mod tests {
         assert_eq!(worker.media_root(), std::env::temp_dir().join("recipe-relay-media"));
         assert_eq!(settings.transcription.model, "whisper-1");
         assert!(settings.transcription.base_url.is_none() && settings.transcription.api_key.is_none());
+    }
+
+    #[test]
+    fn the_admin_console_is_off_by_default_and_needs_a_way_in_when_on() {
+        let default = Settings::load_from(Role::Api, env(GOOD)).unwrap();
+        let token = [("RELAY__ADMIN__ENABLED", "true"), ("RELAY__ADMIN__TOKEN", "an-admin-token-of-length")];
+        let with_token = Settings::load_from(Role::Api, env(&with(&token))).unwrap();
+        let jwt_only =
+            Settings::load_from(Role::Api, env(&with(&[("RELAY__ADMIN__ENABLED", "true")]))).unwrap();
+
+        assert!(!default.admin.enabled);
+        assert_eq!(with_token.admin.token(), Some("an-admin-token-of-length"));
+        assert!(!format!("{with_token:?}").contains("an-admin-token"), "the token is never in Debug");
+        assert!(jwt_only.admin.enabled && jwt_only.admin.token().is_none(), "service_role JWTs suffice");
+        let short = [("RELAY__ADMIN__ENABLED", "true"), ("RELAY__ADMIN__TOKEN", "short")];
+        let error = Settings::load_from(Role::Api, env(&with(&short))).unwrap_err();
+        assert_eq!(error.variable, "RELAY__ADMIN__TOKEN", "{error}");
+        assert!(!error.to_string().contains("short\""), "{error}");
+        let no_way_in = [("RELAY__ADMIN__ENABLED", "true"), ("SUPABASE_JWT_SECRET", "")];
+        let error = Settings::load_from(Role::Api, env(&with(&no_way_in))).unwrap_err();
+        assert_eq!(error.variable, "RELAY__ADMIN__TOKEN", "{error}");
     }
 
     #[test]

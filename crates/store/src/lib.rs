@@ -15,11 +15,13 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+mod admin;
 mod recipes;
 mod rows;
 mod status;
 mod tasks;
 
+pub use admin::{Minute, Reopened, TaskFilter};
 pub use rows::{NewTask, RecipeRow, TaskRow, video_key};
 pub use status::TaskStatus;
 pub use tasks::{Admission, CancelOutcome, CreateOutcome, SEQ_BLOCK};

@@ -26,6 +26,8 @@ macro_rules! query_task_rows {
     };
 }
 
+pub(crate) use query_task_rows;
+
 /// Seqs a claim reserves for its attempt's events (an attempt logs about eight).
 pub const SEQ_BLOCK: u64 = 32;
 
@@ -64,7 +66,7 @@ fn seq_param(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
-fn seq_value(seq: i64) -> u64 {
+pub(crate) fn seq_value(seq: i64) -> u64 {
     u64::try_from(seq).unwrap_or_default()
 }
 

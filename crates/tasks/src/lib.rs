@@ -30,6 +30,7 @@
 //! No other crate depends on `bus` or `store` (a test of this crate checks it), so no other code
 //! can write a task's state except through these functions.
 
+pub mod admin;
 mod attempt;
 mod sizes;
 mod submit;
@@ -44,7 +45,7 @@ use store::{Store, StoreError};
 pub use attempt::{Attempt, Start, Written};
 pub use bus::{Claim, Feed, FeedItem, Job, Maintenance};
 pub use sizes::QueueSizes;
-pub use store::{RecipeRow, TaskRow};
+pub use store::{Minute, RecipeRow, TaskFilter, TaskRow};
 pub use submit::{Cancelled, Limits, Submission, Submitted};
 pub use upkeep::RunKind;
 

@@ -124,6 +124,16 @@ pub struct Claims {
     pub anonymous: bool,
 }
 
+/// The role and subject of a token whose signature and times were verified, whatever its role
+/// ([`Verifier::verify_signed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedClaims {
+    /// The Supabase role (`authenticated`, `anon`, `service_role`, ...).
+    pub role: Option<String>,
+    /// The subject, when the token has one (API keys have none).
+    pub sub: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 struct RawClaims {
     sub: Option<String>,
@@ -195,8 +205,38 @@ impl Verifier {
         Ok(claims)
     }
 
+    /// Verifies a token's signature and times like [`Self::verify`] (same keys, same pinned
+    /// algorithms), but neither its audience nor its role: the admin console reads the role
+    /// itself (Supabase's `service_role` key has no `aud` and no `sub`). Not cached: operators'
+    /// requests are few.
+    ///
+    /// # Errors
+    /// [`AuthError`] saying why the token is refused.
+    pub async fn verify_signed(&self, token: &str) -> Result<SignedClaims, AuthError> {
+        let claims = self.decode_verified(token, None).await?;
+        Ok(SignedClaims { role: claims.role, sub: claims.sub })
+    }
+
     /// The signature and claims checks of [`Self::verify`], without the cache.
     async fn check(&self, token: &str) -> Result<Claims, AuthError> {
+        let claims = self.decode_verified(token, Some(&self.inner.audience)).await?;
+        // An API key (anon/service_role) has no sub; say so before complaining about its audience.
+        let sub = claims.sub.as_deref().and_then(|s| UserId::parse(s).ok()).ok_or(AuthError::NotAUser)?;
+        if claims.aud.is_none() {
+            return Err(AuthError::Audience);
+        }
+        if claims.role.as_deref() != Some("authenticated") {
+            return Err(AuthError::Role);
+        }
+        if claims.is_anonymous && !self.inner.allow_anonymous {
+            return Err(AuthError::Anonymous);
+        }
+        Ok(Claims { sub, exp: claims.exp, role: claims.role, anonymous: claims.is_anonymous })
+    }
+
+    /// The token's claims once its signature, algorithm, `exp`, `nbf` and (when given) audience
+    /// check out.
+    async fn decode_verified(&self, token: &str, audience: Option<&str>) -> Result<RawClaims, AuthError> {
         let header = decode_header(token).map_err(|e| match e.kind() {
             // An `alg` this library does not know (`none` included) fails header parsing.
             ErrorKind::Json(_) if token_alg_is_unknown(token) => AuthError::Algorithm,
@@ -228,7 +268,10 @@ impl Verifier {
         // Off by default in jsonwebtoken; the leeway applies to it as to `exp`.
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp"]);
-        validation.set_audience(&[&self.inner.audience]);
+        match audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
         let data = decode::<RawClaims>(token, &key, &validation).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => AuthError::Expired,
             ErrorKind::ImmatureSignature => AuthError::NotYetValid,
@@ -237,19 +280,7 @@ impl Verifier {
             ErrorKind::InvalidAlgorithm => AuthError::Algorithm,
             _ => AuthError::Malformed,
         })?;
-        let claims = data.claims;
-        // An API key (anon/service_role) has no sub; say so before complaining about its audience.
-        let sub = claims.sub.as_deref().and_then(|s| UserId::parse(s).ok()).ok_or(AuthError::NotAUser)?;
-        if claims.aud.is_none() {
-            return Err(AuthError::Audience);
-        }
-        if claims.role.as_deref() != Some("authenticated") {
-            return Err(AuthError::Role);
-        }
-        if claims.is_anonymous && !self.inner.allow_anonymous {
-            return Err(AuthError::Anonymous);
-        }
-        Ok(Claims { sub, exp: claims.exp, role: claims.role, anonymous: claims.is_anonymous })
+        Ok(data.claims)
     }
 }
 

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 
 use crate::error::ApiError;
 
+pub mod admin;
 pub mod ops;
 pub mod recipes;
 pub mod tasks;

@@ -2,6 +2,7 @@
 //! (`REDIS_URL`, a unique key prefix per test) and Postgres (`DATABASE_URL`'s server, a fresh
 //! database per test). `scripts/services` provides both.
 
+mod admin;
 mod auth;
 mod demo;
 mod durability;

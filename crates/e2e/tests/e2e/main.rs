@@ -1,5 +1,7 @@
 //! End-to-end and fault tests: the real binaries, real Redis and Postgres, real sockets.
 
+mod admin;
+mod apify;
 mod chaos;
 mod failover;
 mod lists;

@@ -7,6 +7,7 @@
 //! relay recipe <recipe-id> [--format text|json|jsonld] [--servings N] [--units metric|us]
 //! relay list <recipe-id>[:servings]... [--units metric|us] [--json]  a merged shopping list
 //! relay cancel <task-id>
+//! relay admin list|show|requeue|cancel ...                  operators (see `admin`)
 //! ```
 //!
 //! The gateway is `--url` or `RELAY_URL` (default `http://127.0.0.1:8000`), the access token
@@ -23,6 +24,7 @@
 //! 2 for usage errors, connection errors and refusals (401, 404, ...), each with one line on
 //! stderr. 130 after Ctrl-C (the task goes on on the server).
 
+mod admin;
 mod render;
 mod token;
 
@@ -135,6 +137,14 @@ enum Command {
         /// The task id.
         task_id: TaskId,
     },
+    /// Operators: every user's tasks, dead letters, requeue and cancel (the admin API).
+    Admin {
+        /// The gateway's admin token (RELAY__ADMIN__TOKEN) or a Supabase service_role key.
+        #[arg(long, env = "RELAY_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -198,11 +208,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         println!("{}", token::mint(secret.as_deref(), *sub, *ttl, email.as_deref())?);
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Admin { admin_token, command } = cli.command {
+        admin::run(&cli.url, admin_token, cli.timeout, command).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let force_polling =
         matches!(cli.command, Command::Submit { poll: true, .. } | Command::Watch { poll: true, .. });
     let client = connect(&cli, force_polling)?;
     match cli.command {
-        Command::Token { .. } => Ok(ExitCode::SUCCESS),
+        Command::Token { .. } | Command::Admin { .. } => Ok(ExitCode::SUCCESS),
         Command::Submit { link, lang, json, .. } => submit(&client, &link, &lang, json).await,
         Command::Watch { task_id, json, .. } => watch(&client, task_id, json).await,
         Command::Recipe { id, format, servings, units } => {
