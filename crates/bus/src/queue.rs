@@ -3,11 +3,11 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use protocol::{Event, Language, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
+use protocol::{Event, Language, Origin, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
 use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
-use crate::{Bus, BusError, Job, decode, now_ms};
+use crate::{Bus, BusError, Job, decode, now_ms, origin_from};
 
 static CLAIM: LazyLock<Script> =
     LazyLock::new(|| Script::new(concat!(include_str!("lua/take.lua"), include_str!("lua/claim.lua"))));
@@ -131,14 +131,23 @@ impl Bus {
         self.claimed(worker, token, fields).await
     }
 
-    /// Builds the claim from `{id, owner, url, language, attempts, run, seq, state}`; a lone
-    /// `{id}` is a job cancelled while queued: nothing to run, the id is let go.
+    /// Builds the claim from `{id, owner, url, language, attempts, run, seq, state, traceparent,
+    /// request_id}`; a lone `{id}` is a job cancelled while queued: nothing to run, the id is
+    /// let go.
     async fn claimed(
         &self,
         worker: &str,
         token: Uuid,
-        fields: Vec<String>,
+        mut fields: Vec<String>,
     ) -> Result<Option<Claim>, BusError> {
+        // The origin is the reply's tail, taken off first so the fixed part reads as before.
+        let origin = if fields.len() > 1 {
+            let request_id = fields.pop().unwrap_or_default();
+            let traceparent = fields.pop().unwrap_or_default();
+            origin_from(&traceparent, &request_id)
+        } else {
+            Origin::default()
+        };
         let [id, owner, url, language, attempt, run, seq, state] = match <[String; 8]>::try_from(fields) {
             Ok(fields) => fields,
             Err(fields) => {
@@ -155,6 +164,7 @@ impl Bus {
             owner: UserId::parse(&owner).map_err(|e| corrupt("owner", e.to_string()))?,
             url: TikTokUrl::parse(&url).map_err(|e| corrupt("url", e.to_string()))?,
             language: Language::parse(&language).map_err(|e| corrupt("language", e.to_string()))?,
+            origin,
         };
         Ok(Some(Claim {
             job,

@@ -7,6 +7,11 @@
 
 use std::fmt;
 
+/// The response (and optional request) header carrying the request id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The W3C trace context header.
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+
 /// The longest `X-Request-Id` kept from a client; a longer one is replaced.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 
@@ -125,7 +130,7 @@ impl TraceParent {
         // Version 00 is exactly this long; a later version may append "-" and more fields,
         // which a version-00 parser ignores.
         let extended = value.len() > LEN;
-        if (version == 0 && extended) || (extended && value[LEN] != b'-') {
+        if extended && (version == 0 || value[LEN] != b'-') {
             return Err(TraceParentError::Format);
         }
         if value[2] != b'-' || value[35] != b'-' || value[52] != b'-' {

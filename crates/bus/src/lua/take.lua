@@ -1,6 +1,7 @@
 -- Shared by the claim scripts: take the lease on a job whose id is already in this worker's
 -- processing list. Returns {id} when the job is gone (cancelled while queued: the caller drops
--- the id), else {id, owner, url, language, attempts, run, seq, state}.
+-- the id), else {id, owner, url, language, attempts, run, seq, state, traceparent, request_id}
+-- (the last two '' for a job queued before they were kept).
 local function take(prefix, leases_key, id, token, worker, lease_until)
   local job_key = prefix .. ':job:' .. id
   if redis.call('EXISTS', job_key) == 0 then
@@ -11,5 +12,7 @@ local function take(prefix, leases_key, id, token, worker, lease_until)
   redis.call('ZADD', leases_key, lease_until, id)
   local job = redis.call('HMGET', job_key, 'owner', 'url', 'language', 'run')
   local task = redis.call('HMGET', prefix .. ':task:' .. id, 'seq', 'state')
-  return {id, job[1], job[2], job[3], tostring(attempts), job[4] or '', task[1] or '0', task[2] or ''}
+  local origin = redis.call('HMGET', job_key, 'traceparent', 'request_id')
+  return {id, job[1], job[2], job[3], tostring(attempts), job[4] or '', task[1] or '0', task[2] or '',
+    origin[1] or '', origin[2] or ''}
 end
