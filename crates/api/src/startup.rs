@@ -21,7 +21,7 @@ use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::slots::{RequestSlots, UserSlots};
 use crate::state::AppState;
-use crate::{access_log, http_edge, openapi, problems, routes, ws};
+use crate::{access_log, http_edge, openapi, problems, routes, trace_context, ws};
 
 /// How long sockets and in-flight requests get to finish once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -114,6 +114,8 @@ impl Application {
                 // Absolute problem `type` URIs when MAIN_DOMAIN is set, for every error inside.
                 .wrap(from_fn(problems::absolute_types))
                 .wrap(from_fn(access_log::access_log))
+                // Outermost: the request id and trace reach every response and log line.
+                .wrap(from_fn(trace_context::trace_context))
         })
         .on_connect(http_edge::on_connect)
         .workers(workers)

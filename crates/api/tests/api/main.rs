@@ -15,3 +15,4 @@ mod ops;
 mod recipes;
 mod resilience;
 mod tasks;
+mod trace;
