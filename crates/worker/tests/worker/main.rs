@@ -8,6 +8,7 @@ mod pipeline;
 mod reliability;
 mod report;
 mod startup;
+mod trace;
 mod video;
 mod video_clients;
 
