@@ -8,6 +8,7 @@ mod nginx;
 mod outages;
 mod paths;
 mod startup;
+mod traces;
 
 use std::time::Duration;
 

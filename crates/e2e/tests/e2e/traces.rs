@@ -1,0 +1,126 @@
+//! Request ids and traces across the real binaries: the worker's log lines name the request
+//! and trace the app started, a collector that is down or never answers slows no request, and
+//! a bad endpoint is one startup line.
+
+use std::process::Command;
+
+use e2e::Stack;
+use tokio::net::TcpListener;
+
+use crate::PASTA;
+
+const TRACE: &str = "00-5b8efff798038103d269b633813fc60c-eee19b7ec3c1b174-01";
+const TRACE_ID: &str = "5b8efff798038103d269b633813fc60c";
+
+/// Requests sent while the collector is unusable: far more spans than the export queue holds.
+const REQUESTS: usize = 60;
+
+/// The batch processor tuned so that a stuck export fills its queue after a few spans.
+const SMALL_QUEUE: [(&str, &str); 3] = [
+    ("OTEL_BSP_MAX_QUEUE_SIZE", "4"),
+    ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2"),
+    ("OTEL_BSP_SCHEDULE_DELAY", "1"),
+];
+
+#[tokio::test]
+async fn the_workers_log_lines_of_a_job_name_the_request_and_the_trace_the_app_sent() {
+    let stack = Stack::new().await;
+    let api = stack.api(0, &[]).await.unwrap();
+    let mut worker = stack.worker(&[]).await.unwrap();
+    let port = api.port.unwrap();
+
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/scrape/async"))
+        .bearer_auth(stack.token(uuid::Uuid::new_v4()))
+        .header("traceparent", TRACE)
+        .header("x-request-id", "e2e-report-1")
+        .json(&serde_json::json!({"url": PASTA, "language": "en"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    assert_eq!(response.headers()["x-request-id"], "e2e-report-1");
+    let task: serde_json::Value = response.json().await.unwrap();
+    let task = task["task_id"].as_str().expect("a task id").to_owned();
+
+    let saved = worker.wait_for_log("recipe saved").await.unwrap();
+    for needle in [TRACE_ID, "e2e-report-1", task.as_str()] {
+        assert!(saved.contains(needle), "the worker's line names {needle}: {saved}");
+    }
+}
+
+/// Sends [`REQUESTS`] requests to the gateway; every one must be answered (the test's own
+/// timeout is the only clock).
+async fn every_request_is_answered(port: u16) {
+    let http = reqwest::Client::new();
+    for n in 0..REQUESTS {
+        let response = http.get(format!("http://127.0.0.1:{port}/healthz")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "request {n}");
+    }
+}
+
+#[tokio::test]
+async fn a_collector_that_never_answers_costs_requests_nothing_and_spans_are_dropped_instead() {
+    // Accepts every connection and never reads or answers: each export hangs until its timeout.
+    let black_hole = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", black_hole.local_addr().unwrap());
+    let (accepted, mut connections) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = black_hole.accept().await {
+            held.push(socket);
+            let _ = accepted.send(());
+        }
+    });
+    let stack = Stack::new().await;
+    let vars = [&[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())][..], &SMALL_QUEUE].concat();
+    let mut api = stack.api(0, &vars).await.unwrap();
+
+    every_request_is_answered(api.port.unwrap()).await;
+
+    connections.recv().await.expect("the exporter reached the collector");
+    api.wait_for_log("BatchSpanProcessor.SpanDroppingStarted").await.expect("the full queue drops spans");
+    assert_eq!(api.terminate().await.unwrap(), Some(0), "shutdown gives up on the flush and exits");
+    let total =
+        api.wait_for_log("BatchSpanProcessor.SpansDropped").await.expect("the drop count at shutdown");
+    assert!(total.contains("dropped_span_count"), "{total}");
+}
+
+#[tokio::test]
+async fn a_collector_that_is_down_costs_requests_nothing() {
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let stack = Stack::new().await;
+    let vars = [&[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())][..], &SMALL_QUEUE].concat();
+    let mut api = stack.api(0, &vars).await.unwrap();
+
+    every_request_is_answered(api.port.unwrap()).await;
+
+    api.wait_for_log("BatchSpanProcessor.ExportError").await.expect("the failed export is logged");
+    assert_eq!(api.terminate().await.unwrap(), Some(0));
+}
+
+#[test]
+fn an_invalid_otlp_endpoint_stops_either_binary_with_one_line_naming_it() {
+    let settings = [
+        ("REDIS_URL", "redis://127.0.0.1:1"),
+        ("DATABASE_URL", "postgres://x@127.0.0.1:1/db"),
+        ("SUPABASE_JWT_SECRET", "s"),
+    ];
+    for binary in ["api", "worker"] {
+        for endpoint in ["collector:4318", "not a url", "ftp://token@collector"] {
+            let output = Command::new(e2e::bin_dir().join(binary))
+                .env_clear()
+                .envs(settings)
+                .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+                .output()
+                .unwrap_or_else(|e| panic!("run {binary}: {e}"));
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{binary}, {endpoint}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{binary}, {endpoint}: one line, got {stderr}");
+            assert!(stderr.starts_with("error: OTEL_EXPORTER_OTLP_ENDPOINT "), "{binary}: {stderr}");
+            assert!(!stderr.contains("token@"), "{binary}: the value is not echoed: {stderr}");
+        }
+    }
+}
