@@ -289,6 +289,44 @@ mod tests {
     }
 
     #[test]
+    fn a_continued_span_is_exported_under_the_remote_parent_and_hands_on_its_own_id() {
+        use opentelemetry_sdk::trace::InMemorySpanExporter;
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")));
+        let parent = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+
+        let handed_on = tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request");
+            continue_trace(&span, &parent);
+            traceparent_of(&span).expect("export on: the span has ids")
+        });
+
+        let [exported] = exporter.get_finished_spans().unwrap().try_into().expect("one span");
+        assert_eq!(handed_on.trace_id, parent.trace_id, "the caller's trace");
+        assert_eq!(exported.span_context.trace_id().to_bytes(), parent.trace_id.to_bytes());
+        assert_eq!(
+            exported.parent_span_id.to_bytes(),
+            parent.parent_id.to_bytes(),
+            "under the caller's span"
+        );
+        assert_eq!(handed_on.parent_id.to_bytes(), exported.span_context.span_id().to_bytes(), "its own id");
+        assert!(handed_on.sampled());
+    }
+
+    #[test]
+    fn without_export_a_span_has_no_trace_ids_to_hand_on() {
+        let subscriber = tracing_subscriber::registry();
+        let parent = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request");
+            continue_trace(&span, &parent);
+            assert_eq!(traceparent_of(&span), None);
+        });
+    }
+
+    #[test]
     fn the_exporters_own_stack_is_never_traced() {
         assert!(exported("api::routes::tasks") && exported("worker"));
         assert!(
