@@ -5,6 +5,7 @@
 use std::process::Command;
 
 use e2e::Stack;
+use tokio::io::AsyncReadExt as _;
 use tokio::net::TcpListener;
 
 use crate::PASTA;
@@ -24,28 +25,36 @@ const SMALL_QUEUE: [(&str, &str); 3] = [
 
 #[tokio::test]
 async fn the_workers_log_lines_of_a_job_name_the_request_and_the_trace_the_app_sent() {
-    let stack = Stack::new().await;
-    let api = stack.api(0, &[]).await.unwrap();
-    let mut worker = stack.worker(&[]).await.unwrap();
-    let port = api.port.unwrap();
+    // Export off, then on (to a collector that is down): the ids come from the gateway's own
+    // context in the first case, from the OpenTelemetry span in the second.
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let down = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    for (export, vars) in [("off", vec![]), ("on", vec![("OTEL_EXPORTER_OTLP_ENDPOINT", down.as_str())])] {
+        let stack = Stack::new().await;
+        let api = stack.api(0, &vars).await.unwrap();
+        let mut worker = stack.worker(&vars).await.unwrap();
+        let port = api.port.unwrap();
+        let request_id = format!("e2e-report-export-{export}");
 
-    let response = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/scrape/async"))
-        .bearer_auth(stack.token(uuid::Uuid::new_v4()))
-        .header("traceparent", TRACE)
-        .header("x-request-id", "e2e-report-1")
-        .json(&serde_json::json!({"url": PASTA, "language": "en"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-    assert_eq!(response.headers()["x-request-id"], "e2e-report-1");
-    let task: serde_json::Value = response.json().await.unwrap();
-    let task = task["task_id"].as_str().expect("a task id").to_owned();
+        let response = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/scrape/async"))
+            .bearer_auth(stack.token(uuid::Uuid::new_v4()))
+            .header("traceparent", TRACE)
+            .header("x-request-id", &request_id)
+            .json(&serde_json::json!({"url": PASTA, "language": "en"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202, "export {export}");
+        assert_eq!(response.headers()["x-request-id"], request_id.as_str());
+        let task: serde_json::Value = response.json().await.unwrap();
+        let task = task["task_id"].as_str().expect("a task id").to_owned();
 
-    let saved = worker.wait_for_log("recipe saved").await.unwrap();
-    for needle in [TRACE_ID, "e2e-report-1", task.as_str()] {
-        assert!(saved.contains(needle), "the worker's line names {needle}: {saved}");
+        let saved = worker.wait_for_log("recipe saved").await.unwrap();
+        for needle in [TRACE_ID, request_id.as_str(), task.as_str()] {
+            assert!(saved.contains(needle), "export {export}: the worker's line names {needle}: {saved}");
+        }
     }
 }
 
@@ -61,15 +70,21 @@ async fn every_request_is_answered(port: u16) {
 
 #[tokio::test]
 async fn a_collector_that_never_answers_costs_requests_nothing_and_spans_are_dropped_instead() {
-    // Accepts every connection and never reads or answers: each export hangs until its timeout.
+    // Accepts every connection, reads the request head and never answers: each export hangs
+    // until its timeout.
     let black_hole = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", black_hole.local_addr().unwrap());
-    let (accepted, mut connections) = tokio::sync::mpsc::unbounded_channel();
+    let (heads, mut exports) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = black_hole.accept().await {
-            held.push(socket);
-            let _ = accepted.send(());
+        while let Ok((mut socket, _)) = black_hole.accept().await {
+            let heads = heads.clone();
+            tokio::spawn(async move {
+                let mut head = vec![0; 4096];
+                let n = socket.read(&mut head).await.unwrap_or_default();
+                let _ = heads.send(String::from_utf8_lossy(&head[..n]).into_owned());
+                // Held open, unanswered, until the exporter gives up.
+                let _ = socket.read(&mut head).await;
+            });
         }
     });
     let stack = Stack::new().await;
@@ -78,7 +93,9 @@ async fn a_collector_that_never_answers_costs_requests_nothing_and_spans_are_dro
 
     every_request_is_answered(api.port.unwrap()).await;
 
-    connections.recv().await.expect("the exporter reached the collector");
+    let head = exports.recv().await.expect("the exporter reached the collector");
+    assert!(head.starts_with("POST /v1/traces HTTP/1.1"), "the traces path of the base URL: {head}");
+    assert!(head.to_ascii_lowercase().contains("content-type: application/x-protobuf"), "{head}");
     api.wait_for_log("BatchSpanProcessor.SpanDroppingStarted").await.expect("the full queue drops spans");
     assert_eq!(api.terminate().await.unwrap(), Some(0), "shutdown gives up on the flush and exits");
     let total =
