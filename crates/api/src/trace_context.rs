@@ -38,7 +38,7 @@ pub fn of(req: &actix_web::HttpRequest) -> Option<RequestTrace> {
     req.extensions().get::<RequestTrace>().cloned()
 }
 
-/// Middleware, outermost: the `request` span (method, redacted target, request id, trace id),
+/// Middleware, outermost: the `request` span (method, uri (path and query, tokens redacted), request id, trace id),
 /// the [`RequestTrace`] in the request's extensions, and `X-Request-Id` on the response.
 ///
 /// # Errors
@@ -53,7 +53,7 @@ pub async fn trace_context(
     let span = tracing::info_span!(
         "request",
         method = %req.method(),
-        target = %redacted_target(req.path(), req.query_string()),
+        uri = %redacted_target(req.path(), req.query_string()),
         request_id = %request_id,
         trace_id = tracing::field::Empty,
     );
