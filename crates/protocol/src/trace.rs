@@ -17,6 +17,8 @@ pub const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// The `trace-flags` bit that says the caller records this trace.
 const SAMPLED: u8 = 0x01;
+/// The `trace-flags` bit (Level 2) that says the trace id is random.
+const RANDOM: u8 = 0x02;
 
 /// Why a `traceparent` header is refused (a refused one starts a new trace).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -139,6 +141,9 @@ impl TraceParent {
         let trace_id = TraceId::from_bytes(hex(&value[3..35])?).ok_or(TraceParentError::Zero)?;
         let parent_id = SpanId::from_bytes(hex(&value[36..52])?).ok_or(TraceParentError::Zero)?;
         let [flags] = hex::<1>(&value[53..55])?;
+        // Of a later version's flags, only the ones version 00 defines are kept (it is written
+        // back as version 00): sampled, and Level 2's random trace id.
+        let flags = if version == 0 { flags } else { flags & (SAMPLED | RANDOM) };
         Ok(Self { trace_id, parent_id, flags })
     }
 
@@ -287,6 +292,8 @@ mod tests {
             assert_eq!(parent.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736", "{why}");
             assert!(parent.to_string().starts_with("00-"), "{why}: written as version 00");
         }
+        let unknown_flags = "02-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff";
+        assert_eq!(TraceParent::parse(unknown_flags).unwrap().flags, 0x03, "only the flags version 00 knows");
     }
 
     #[test]
