@@ -38,8 +38,9 @@ pub fn of(req: &actix_web::HttpRequest) -> Option<RequestTrace> {
     req.extensions().get::<RequestTrace>().cloned()
 }
 
-/// Middleware, outermost: the `request` span (method, uri (path and query, tokens redacted), request id, trace id),
-/// the [`RequestTrace`] in the request's extensions, and `X-Request-Id` on the response.
+/// Middleware, outermost: the `request` span (method, `uri` with tokens redacted, request id,
+/// trace id), the [`RequestTrace`] in the request's extensions, and `X-Request-Id` on the
+/// response.
 ///
 /// # Errors
 /// An error of the services inside, rendered with the header too.
