@@ -1,6 +1,7 @@
-//! The access log: one line per request, and a span around it, with the `token` query parameter
-//! redacted. Sockets carry the access token in `?token=` (browsers cannot set headers on them),
-//! so the raw query string must never reach a log line or a trace.
+//! The access log: one line per request, with the `token` query parameter redacted, inside the
+//! `request` span that [`crate::trace_context`] opens. Sockets carry the access token in
+//! `?token=` (browsers cannot set headers on them), so the raw query string must never reach a
+//! log line or a trace.
 
 use std::time::Instant;
 
@@ -8,7 +9,8 @@ use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use tracing::Instrument;
+
+use crate::trace_context;
 
 /// Query parameters whose values never appear in logs.
 const SECRET_PARAMS: &[&str] = &["token", "access_token", "apikey"];
@@ -36,8 +38,7 @@ pub fn redacted_target(path: &str, query: &str) -> String {
     format!("{path}?{}", query.join("&"))
 }
 
-/// Middleware: a `request` span with the redacted target, then one `info` line with the status
-/// and latency.
+/// Middleware: one `info` line with the status, latency and request id, in the request's span.
 ///
 /// # Errors
 /// Whatever the wrapped service returns.
@@ -48,15 +49,14 @@ pub async fn access_log(
     let started = Instant::now();
     let method = req.method().clone();
     let target = redacted_target(req.path(), req.query_string());
-    let span = tracing::info_span!("request", %method, target = %target);
-    let result = next.call(req).instrument(span.clone()).await;
+    let request_id = trace_context::of(req.request()).map(|t| t.request_id.to_string()).unwrap_or_default();
+    let result = next.call(req).await;
     let status = match &result {
         Ok(response) => response.status().as_u16(),
         Err(error) => error.as_response_error().status_code().as_u16(),
     };
-    span.in_scope(|| {
-        tracing::info!(status, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "{method} {target}");
-    });
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(status, latency_ms, request_id, "{method} {target}");
     result
 }
 

@@ -24,6 +24,7 @@ pub mod slots;
 pub mod snapshot;
 pub mod startup;
 pub mod state;
+pub mod trace_context;
 pub mod ws;
 pub mod ws_guard;
 pub mod ws_out;

@@ -12,7 +12,14 @@ async fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    settings::telemetry::init(settings.log.format, &settings.log.filter);
+    // Held to the end: dropping it flushes the spans still queued for the collector.
+    let _telemetry = match settings::telemetry::init(settings.log.format, &settings.log.filter) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let result = match Application::build(settings).await {
         Ok(app) => app.run_until_stopped().await,
         Err(error) => Err(error),

@@ -11,7 +11,7 @@
 //! | `p:delayed` | zset | task id -> when a retry is due (ms) |
 //! | `p:dead` | list | dead-lettered task ids |
 //! | `p:reporter` | string (PX) | the worker that exports the fleet's queue sizes |
-//! | `p:job:<task>` | hash | owner, url, language, attempts, claim token, worker, Apify run, video-downloading Apify run (`media_run`), when it entered the queue (`enqueued`, ms) |
+//! | `p:job:<task>` | hash | owner, url, language, attempts, claim token, worker, Apify run, video-downloading Apify run (`media_run`), when it entered the queue (`enqueued`, ms), the submitting request's `traceparent` and `request_id` |
 //! | `p:task:<task>` | hash | owner, seq, state, snap (latest event), base |
 //! | `p:log:<task>` | list | every event of the task, in seq order |
 //! | `p:media:<video>` | string (TTL) | the worker's media cache: transcript, on-screen text, frames of one video |
@@ -26,7 +26,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use deadpool_redis::{Hook, Manager, Pool, PoolConfig, Runtime};
-use protocol::{Event, Language, TaskId, TaskUpdate, TikTokUrl, UserId};
+use protocol::{Event, Language, Origin, TaskId, TaskUpdate, TikTokUrl, UserId};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, AsyncConnectionConfig, Script};
 use tokio::sync::OnceCell;
@@ -84,6 +84,27 @@ pub struct Job {
     /// became due), read by the claim for the queue-wait metric. `None` when queueing or for a
     /// job queued by an older release that did not record it; ignored when queueing.
     pub enqueued_ms: Option<u64>,
+    /// The request that submitted it (trace context, request id), kept in the job's hash so
+    /// every attempt continues that trace; empty for jobs queued before it was kept.
+    pub origin: Origin,
+}
+
+/// The job hash's `traceparent` and `request_id` fields ('' when unknown: the scripts skip them).
+fn origin_args(origin: &Origin) -> [String; 2] {
+    [
+        origin.traceparent.map(|t| t.to_string()).unwrap_or_default(),
+        origin.request_id.as_ref().map(|r| r.to_string()).unwrap_or_default(),
+    ]
+}
+
+/// Reads the job hash's `traceparent` and `request_id` back. Lenient: a missing or unreadable
+/// value (a hash written before they were kept) is `None`, never a corrupt job, since only
+/// traces and log lines depend on it.
+pub(crate) fn origin_from(traceparent: &str, request_id: &str) -> Origin {
+    Origin {
+        traceparent: protocol::TraceParent::parse(traceparent).ok(),
+        request_id: protocol::RequestId::parse(request_id).ok(),
+    }
 }
 
 /// The latest state of a task as Redis holds it.
@@ -250,6 +271,7 @@ impl Bus {
     pub async fn enqueue(&self, job: &Job, first: &TaskUpdate) -> Result<Event, BusError> {
         let id = job.task_id.to_string();
         let body = first.draft_json();
+        let [traceparent, request_id] = origin_args(&job.origin);
         let mut conn = self.conn().await?;
         let event: String = ENQUEUE
             .key(self.key(&["task", &id]))
@@ -264,6 +286,8 @@ impl Bus {
             .arg(self.events_channel())
             .arg(self.ttl_for(first))
             .arg(self.prefix())
+            .arg(&traceparent)
+            .arg(&request_id)
             .invoke_async(&mut conn)
             .await?;
         decode(event)
@@ -277,6 +301,7 @@ impl Bus {
     /// [`BusError`] on Redis failure.
     pub async fn restore(&self, job: &Job, update: &TaskUpdate) -> Result<Option<Event>, BusError> {
         let id = job.task_id.to_string();
+        let [traceparent, request_id] = origin_args(&job.origin);
         let mut conn = self.conn().await?;
         let event: Option<String> = RESTORE
             .key(self.key(&["task", &id]))
@@ -291,6 +316,8 @@ impl Bus {
             .arg(self.events_channel())
             .arg(self.ttl_for(update))
             .arg(update.seq.max(1))
+            .arg(&traceparent)
+            .arg(&request_id)
             .invoke_async(&mut conn)
             .await?;
         event.map(decode).transpose()

@@ -7,7 +7,7 @@ use protocol::{Event, Language, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId
 use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
-use crate::{Bus, BusError, Job, decode, now_ms};
+use crate::{Bus, BusError, Job, decode, now_ms, origin_from};
 
 static CLAIM: LazyLock<Script> =
     LazyLock::new(|| Script::new(concat!(include_str!("lua/take.lua"), include_str!("lua/claim.lua"))));
@@ -131,16 +131,17 @@ impl Bus {
         self.claimed(worker, token, fields).await
     }
 
-    /// Builds the claim from `{id, owner, url, language, attempts, run, seq, state, enqueued}`; a lone
-    /// `{id}` is a job cancelled while queued: nothing to run, the id is let go.
+    /// Builds the claim from `{id, owner, url, language, attempts, run, seq, state, enqueued,
+    /// traceparent, request_id}`; a lone `{id}` is a job cancelled while queued: nothing to run,
+    /// the id is let go.
     async fn claimed(
         &self,
         worker: &str,
         token: Uuid,
         fields: Vec<String>,
     ) -> Result<Option<Claim>, BusError> {
-        let [id, owner, url, language, attempt, run, seq, state, enqueued] =
-            match <[String; 9]>::try_from(fields) {
+        let [id, owner, url, language, attempt, run, seq, state, enqueued, traceparent, request_id] =
+            match <[String; 11]>::try_from(fields) {
                 Ok(fields) => fields,
                 Err(fields) => {
                     let [id] = fields.as_slice() else {
@@ -158,6 +159,7 @@ impl Bus {
             language: Language::parse(&language).map_err(|e| corrupt("language", e.to_string()))?,
             // Empty for a job queued by an older release.
             enqueued_ms: enqueued.parse().ok(),
+            origin: origin_from(&traceparent, &request_id),
         };
         Ok(Some(Claim {
             job,

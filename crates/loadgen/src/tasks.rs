@@ -48,8 +48,14 @@ pub(crate) async fn create(stack: &Stack, n: usize) -> anyhow::Result<Vec<Task>>
         .map(|_| async {
             let user = uuid::Uuid::new_v4();
             let owner = UserId::from_uuid(user);
-            let submission =
-                Submission { owner, url: &url, language: &language, idempotency_key: None, limits };
+            let submission = Submission {
+                owner,
+                url: &url,
+                language: &language,
+                idempotency_key: None,
+                limits,
+                origin: Default::default(),
+            };
             let Submitted::Created(id, _) = stack.tasks.submit(&submission).await? else {
                 anyhow::bail!("a new user's submission did not create a task");
             };

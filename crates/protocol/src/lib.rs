@@ -13,6 +13,7 @@ pub mod message;
 pub mod problem;
 pub mod recipe;
 pub mod tiktok;
+pub mod trace;
 pub mod wire;
 
 pub use backoff::Backoff;
@@ -23,3 +24,4 @@ pub use message::{MessageType, ScrapeRequest, Step, TOTAL_STEPS, TaskState, Task
 pub use problem::Problem;
 pub use recipe::{Ingredient, Measure, Recipe, RecipeSource};
 pub use tiktok::{TikTokUrl, TikTokUrlError};
+pub use trace::{Origin, RequestId, RequestIdError, SpanId, TraceId, TraceParent, TraceParentError};

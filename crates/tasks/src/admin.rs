@@ -153,6 +153,8 @@ impl Admin<'_> {
             url: TikTokUrl::parse(&row.url).map_err(|e| corrupt(e.to_string()))?,
             language: Language::parse(&row.language).map_err(|e| corrupt(e.to_string()))?,
             enqueued_ms: None,
+            // Postgres does not keep the first submission's trace: the new run starts its own.
+            origin: protocol::Origin::default(),
         };
         update.seq = reopened.ceiling;
         let event = match self.tasks.bus.requeue(&job, &update).await {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use protocol::{Event, Language, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
+use protocol::{Event, Language, Origin, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId};
 use store::{Admission, CancelOutcome, NewTask};
 
 use crate::{TaskError, Tasks, row_event};
@@ -32,6 +32,9 @@ pub struct Submission<'a> {
     pub idempotency_key: Option<&'a str>,
     /// The limits that apply.
     pub limits: Limits,
+    /// The request's trace context and request id, stored in the job so the worker's spans
+    /// and log lines continue them.
+    pub origin: Origin,
 }
 
 /// What became of a submission.
@@ -132,6 +135,7 @@ impl Tasks {
                     url: url.clone(),
                     language: language.clone(),
                     enqueued_ms: None,
+                    origin: submission.origin.clone(),
                 };
                 match self.bus.enqueue(&job, &pending).await {
                     Ok(event) => Ok(Submitted::Created(task, event)),

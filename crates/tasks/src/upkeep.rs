@@ -76,6 +76,8 @@ impl Tasks {
                 url: protocol::TikTokUrl::parse(&row.url).map_err(|e| corrupt(e.to_string()))?,
                 language: protocol::Language::parse(&row.language).map_err(|e| corrupt(e.to_string()))?,
                 enqueued_ms: None,
+                // Postgres does not keep the submitting request's trace: the restored job starts none.
+                origin: protocol::Origin::default(),
             };
             if self.bus.restore(&job, &update).await?.is_some() {
                 tracing::warn!(%task, seq, "restored a job Redis had lost");

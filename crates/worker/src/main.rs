@@ -11,7 +11,14 @@ fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    telemetry::init(settings.log.format, &settings.log.filter);
+    // Held to the end: dropping it flushes the spans still queued for the collector.
+    let _telemetry = match telemetry::init(settings.log.format, &settings.log.filter) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use protocol::{Backoff, Recipe, Step, TaskUpdate};
 use tasks::{Attempt, Claim, Start, Tasks, Written};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::providers::{ProviderError, Providers, RunKind, RunMemo};
 use crate::stats::{self, TaskEnd};
@@ -135,6 +136,9 @@ struct Run<'a> {
     timer: stats::StepTimer,
     /// Steps 2 and 3 reuse a recipe extracted earlier: no provider runs them.
     reused: bool,
+    /// The current step's span (a child of the attempt's): replaced, and so ended, when the
+    /// next step begins, so its length is the step's.
+    step_span: tracing::Span,
 }
 
 impl Run<'_> {
@@ -154,9 +158,7 @@ impl Run<'_> {
         if let Some(reason) = self.stop.reason() {
             return Err(Interrupt::Stopped(reason));
         }
-        tracing::info!(step = step.number(), "{}", step.text());
-        self.step = step.number();
-        self.timer.enter(step, self.provider_of(step));
+        self.begin_step(step);
         let written = self.attempt.progress(TaskUpdate::progress(self.task(), step, details)).await;
         self.written(written.map_err(anyhow::Error::from)?)
     }
@@ -171,18 +173,33 @@ impl Run<'_> {
         }
     }
 
-    /// Runs a provider call, aborting it as soon as the job is told to stop.
+    /// Opens `step`'s span (ending the previous step's), logs the step in it and starts its
+    /// timer.
+    fn begin_step(&mut self, step: Step) {
+        self.step = step.number();
+        self.step_span = tracing::info_span!("step", step = step.number(), name = step.text());
+        self.step_span.in_scope(|| tracing::info!(step = step.number(), "{}", step.text()));
+        self.timer.enter(step, self.provider_of(step));
+    }
+
+    /// Runs a provider call in a span under the current step's, aborting it as soon as the job
+    /// is told to stop.
     async fn call<T>(
         &self,
         step: Step,
         call: impl Future<Output = Result<T, ProviderError>>,
     ) -> Result<T, Interrupt> {
-        tokio::select! {
-            result = call => result.map_err(|error| Interrupt::Provider { step: step.number(), error }),
-            () = self.stop.token.cancelled() => {
-                Err(Interrupt::Stopped(self.stop.reason().unwrap_or(Stop::Shutdown)))
+        let span = tracing::info_span!(parent: &self.step_span, "provider_call", step = step.number());
+        async {
+            tokio::select! {
+                result = call => result.map_err(|error| Interrupt::Provider { step: step.number(), error }),
+                () = self.stop.token.cancelled() => {
+                    Err(Interrupt::Stopped(self.stop.reason().unwrap_or(Stop::Shutdown)))
+                }
             }
         }
+        .instrument(span)
+        .await
     }
 
     /// Runs the steps, from the attempt's first event (Preparing) to the saved recipe.
@@ -192,9 +209,7 @@ impl Run<'_> {
         if let Some(reason) = self.stop.reason() {
             return Err(Interrupt::Stopped(reason));
         }
-        tracing::info!(step = Step::Preparing.number(), "{}", Step::Preparing.text());
-        self.step = Step::Preparing.number();
-        self.timer.enter(Step::Preparing, self.provider_of(Step::Preparing));
+        self.begin_step(Step::Preparing);
         self.written(self.attempt.begin().await.map_err(anyhow::Error::from)?)?;
         let cached = if ctx.cache_freshness.is_zero() {
             None
@@ -257,8 +272,8 @@ impl Run<'_> {
     }
 }
 
-/// Runs one claimed job to its end (or until told to stop) and settles it.
-#[tracing::instrument(skip_all, fields(task_id = %claim.job.task_id, attempt = claim.attempt))]
+/// Runs one claimed job to its end (or until told to stop) and settles it, in the attempt's
+/// span (`runtime::attempt_span`).
 pub(crate) async fn run_job(ctx: &Context, claim: Claim, stop: &StopSignal) -> anyhow::Result<Outcome> {
     let details = format!("Attempt {} of {}", claim.attempt, ctx.max_attempts);
     let attempt = match ctx.tasks.start(ctx.worker_id.clone(), claim, Some(details)).await? {
@@ -266,8 +281,15 @@ pub(crate) async fn run_job(ctx: &Context, claim: Claim, stop: &StopSignal) -> a
         Start::AlreadyFinished => return Ok(Outcome::AlreadyFinished),
         Start::Unknown => return Ok(Outcome::DeadLettered("unknown_task".into())),
     };
-    let mut run =
-        Run { ctx, attempt: &attempt, stop, step: 0, timer: stats::StepTimer::default(), reused: false };
+    let mut run = Run {
+        ctx,
+        attempt: &attempt,
+        stop,
+        step: 0,
+        timer: stats::StepTimer::default(),
+        reused: false,
+        step_span: tracing::Span::none(),
+    };
     if attempt.claim().attempt > ctx.max_attempts {
         // Reaped too often (the job keeps killing its worker, or workers keep dying).
         let message = format!("Gave up after {} attempts", ctx.max_attempts);

@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use protocol::{Backoff, TaskId};
-use settings::Settings;
+use settings::{Settings, telemetry};
 use tasks::{Claim, FeedItem, Tasks};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::health::{Clock, HealthState, Liveness};
@@ -269,33 +270,67 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 async fn run_one(ctx: &Context, claim: Claim, signal: &StopSignal) {
-    let task_id = claim.job.task_id;
+    let span = attempt_span(&claim);
     let started = Instant::now();
-    match pipeline::run_job(ctx, claim, signal).await {
-        Ok(outcome) => {
-            tracing::debug!(%task_id, ?outcome, "job settled");
-            let end = match &outcome {
-                Outcome::Succeeded => AttemptEnd::Success,
-                Outcome::Failed(_) => AttemptEnd::Failure,
-                Outcome::DeadLettered(code) => {
-                    stats::dead_lettered(code);
-                    AttemptEnd::Failure
-                }
-                Outcome::RetryScheduled(_) => AttemptEnd::Retry,
-                Outcome::Stopped(Stop::Lost) => AttemptEnd::Lost,
-                Outcome::Stopped(Stop::Shutdown) => AttemptEnd::HandedBack,
-                Outcome::Stopped(Stop::Cancelled) => AttemptEnd::Cancelled,
-                Outcome::AlreadyFinished => AttemptEnd::AlreadyFinished,
-            };
-            stats::attempt_ended(end, started);
-        }
-        Err(e) => {
-            // Redis or Postgres failed while settling: the lease will expire and the reaper
-            // re-queues the job; Postgres arbitrates whatever happened meanwhile.
-            tracing::error!(%task_id, error = format!("{e:#}"), "could not settle job");
-            stats::attempt_ended(AttemptEnd::Error, started);
+    async move {
+        match pipeline::run_job(ctx, claim, signal).await {
+            Ok(outcome) => {
+                tracing::debug!(?outcome, "job settled");
+                let end = match &outcome {
+                    Outcome::Succeeded => AttemptEnd::Success,
+                    Outcome::Failed(_) => AttemptEnd::Failure,
+                    Outcome::DeadLettered(code) => {
+                        stats::dead_lettered(code);
+                        AttemptEnd::Failure
+                    }
+                    Outcome::RetryScheduled(_) => AttemptEnd::Retry,
+                    Outcome::Stopped(Stop::Lost) => AttemptEnd::Lost,
+                    Outcome::Stopped(Stop::Shutdown) => AttemptEnd::HandedBack,
+                    Outcome::Stopped(Stop::Cancelled) => AttemptEnd::Cancelled,
+                    Outcome::AlreadyFinished => AttemptEnd::AlreadyFinished,
+                };
+                stats::attempt_ended(end, started);
+            }
+            Err(e) => {
+                // Redis or Postgres failed while settling: the lease will expire and the reaper
+                // re-queues the job; Postgres arbitrates whatever happened meanwhile.
+                tracing::error!(error = format!("{e:#}"), "could not settle job");
+                stats::attempt_ended(AttemptEnd::Error, started);
+            }
         }
     }
+    .instrument(span)
+    .await;
+}
+
+/// The span of one attempt at a job. A child of the submitting request's span when the job
+/// carries its `traceparent`, so the task, from the app's tap to the saved recipe, is one trace;
+/// its fields put the task, the request id and the trace id on every log line of the attempt.
+fn attempt_span(claim: &Claim) -> tracing::Span {
+    let origin = &claim.job.origin;
+    let span = tracing::info_span!(
+        "job",
+        task_id = %claim.job.task_id,
+        attempt = claim.attempt,
+        request_id = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
+    if let Some(parent) = &origin.traceparent {
+        telemetry::continue_trace(&span, parent);
+    }
+    if let Some(request_id) = &origin.request_id {
+        span.record("request_id", tracing::field::display(request_id));
+    }
+    // A job without a trace (queued before traces were kept, or restored from Postgres) starts
+    // its own when export is on.
+    let trace_id = origin
+        .traceparent
+        .map(|t| t.trace_id)
+        .or_else(|| telemetry::traceparent_of(&span).map(|t| t.trace_id));
+    if let Some(trace_id) = trace_id {
+        span.record("trace_id", tracing::field::display(trace_id));
+    }
+    span
 }
 
 async fn heartbeat(

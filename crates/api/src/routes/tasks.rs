@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::metrics::{self, Limit, LongPollWaiting, Submission, Via};
 use crate::snapshot::current;
 use crate::state::AppState;
+use crate::trace_context;
 
 /// Longest accepted `Idempotency-Key`.
 const IDEMPOTENCY_KEY_MAX: usize = 255;
@@ -90,8 +91,16 @@ async fn submit_checked(
     let key = idempotency_key(req)?;
     let api = &state.api;
     let limits = Limits { per_minute: api.submissions_per_minute, in_flight: api.max_tasks_in_flight };
-    let submission =
-        tasks::Submission { owner, url: &url, language: &language, idempotency_key: key.as_deref(), limits };
+    // The job carries the request's trace, so the worker's spans and log lines continue it.
+    let origin = trace_context::of(req).map(|t| t.origin()).unwrap_or_default();
+    let submission = tasks::Submission {
+        owner,
+        url: &url,
+        language: &language,
+        idempotency_key: key.as_deref(),
+        limits,
+        origin,
+    };
     let (task, event, counted) = match state.tasks.submit(&submission).await.map_err(ApiError::unavailable)? {
         Submitted::Created(task, event) => {
             tracing::info!(%task, "task queued");

@@ -17,3 +17,4 @@ mod ops;
 mod recipes;
 mod resilience;
 mod tasks;
+mod trace;

@@ -3,7 +3,8 @@
 -- handed out before (its ceiling): the restored PENDING event takes exactly that seq, so no
 -- client ever sees a number twice. Whatever is left of the old log is dropped: replays start at
 -- the restored event.
--- KEYS: task, log, job, queue. ARGV: body, task_id, owner, url, language, channel, ttl, seq
+-- KEYS: task, log, job, queue. ARGV: body, task_id, owner, url, language, channel, ttl, seq,
+-- traceparent, request_id ('' when unknown)
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return nil
 end
@@ -17,5 +18,8 @@ redis.call('HSET', KEYS[1], 'owner', ARGV[3], 'seq', base, 'base', base)
 local event = append(KEYS[1], KEYS[2], ARGV[6], ARGV[1], ARGV[2], 'PENDING', tonumber(ARGV[7]))
 redis.call('HSET', KEYS[3], 'owner', ARGV[3], 'url', ARGV[4], 'language', ARGV[5], 'attempts', 0)
 redis.call('HSET', KEYS[3], 'enqueued', now_ms())
+-- The request the job came from, for the worker's trace and log lines.
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[3], 'traceparent', ARGV[9]) end
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[3], 'request_id', ARGV[10]) end
 redis.call('LPUSH', KEYS[4], ARGV[2])
 return event

@@ -1,12 +1,13 @@
 //! Integration tests of the bus against a real Redis (`REDIS_URL`), each under its own prefix.
 
 mod events;
+mod origin;
 mod queue;
 
 use std::time::Duration;
 
 use bus::{Bus, BusConfig, Job};
-use protocol::{Language, TaskId, TaskUpdate, TikTokUrl, UserId};
+use protocol::{Language, Origin, TaskId, TaskUpdate, TikTokUrl, UserId};
 use uuid::Uuid;
 
 pub(crate) fn redis_url() -> String {
@@ -31,6 +32,7 @@ pub(crate) fn job() -> Job {
         url: TikTokUrl::parse("https://www.tiktok.com/@chef/video/123").expect("url"),
         language: Language::parse("de").expect("language"),
         enqueued_ms: None,
+        origin: Origin::default(),
     }
 }
 

@@ -11,6 +11,7 @@ mod nginx;
 mod outages;
 mod paths;
 mod startup;
+mod traces;
 
 use std::time::Duration;
 

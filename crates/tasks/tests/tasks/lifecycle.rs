@@ -14,7 +14,14 @@ fn url(n: u32) -> TikTokUrl {
 
 async fn submit(tasks: &Tasks, owner: UserId, video: u32, key: Option<&str>) -> Submitted {
     let (url, language) = (url(video), Language::parse("en").unwrap());
-    let submission = Submission { owner, url: &url, language: &language, idempotency_key: key, limits: OPEN };
+    let submission = Submission {
+        owner,
+        url: &url,
+        language: &language,
+        idempotency_key: key,
+        limits: OPEN,
+        origin: Default::default(),
+    };
     tasks.submit(&submission).await.unwrap()
 }
 
@@ -132,6 +139,7 @@ async fn the_limits_refuse_before_anything_is_written() {
             language: &language,
             idempotency_key: Some("same"),
             limits: tight,
+            origin: Default::default(),
         };
         outcomes.push(tasks.submit(&submission).await.unwrap());
     }
@@ -140,7 +148,14 @@ async fn the_limits_refuse_before_anything_is_written() {
     assert!(matches!(outcomes[1], Submitted::Replayed(..)), "the key answers first: {outcomes:?}");
     assert!(matches!(outcomes[2], Submitted::Replayed(..)), "{outcomes:?}");
     let url = url(4);
-    let fresh = Submission { owner, url: &url, language: &language, idempotency_key: None, limits: tight };
+    let fresh = Submission {
+        owner,
+        url: &url,
+        language: &language,
+        idempotency_key: None,
+        limits: tight,
+        origin: Default::default(),
+    };
     assert_eq!(tasks.submit(&fresh).await.unwrap(), Submitted::InFlightLimit(1));
     let third = tasks.submit(&fresh).await.unwrap();
     assert!(matches!(third, Submitted::RateLimited(wait) if wait <= Duration::from_secs(60)), "{third:?}");

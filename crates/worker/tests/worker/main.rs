@@ -9,13 +9,14 @@ mod pipeline;
 mod reliability;
 mod report;
 mod startup;
+mod trace;
 mod video;
 mod video_clients;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{Language, TaskId, TaskUpdate, TikTokUrl, UserId};
+use protocol::{Language, Origin, TaskId, TaskUpdate, TikTokUrl, UserId};
 use sqlx::PgPool;
 use tasks::{Feed, FeedItem, Job, Limits, Submission, Submitted, Tasks};
 use tokio_util::sync::CancellationToken;
@@ -83,15 +84,27 @@ impl Env {
 
     /// Submits a task the way the api does, for a new user.
     pub(crate) async fn submit(&self, url: &str, language: &str) -> Job {
+        self.submit_from(url, language, Origin::default()).await
+    }
+
+    /// Submits a task as [`Env::submit`] does, on behalf of a request with this origin.
+    pub(crate) async fn submit_from(&self, url: &str, language: &str, origin: Origin) -> Job {
         let owner = UserId::from_uuid(Uuid::new_v4());
         let (url, language) =
             (TikTokUrl::parse(url).expect("url"), Language::parse(language).expect("language"));
         let limits = Limits { per_minute: u32::MAX, in_flight: u32::MAX };
-        let submission = Submission { owner, url: &url, language: &language, idempotency_key: None, limits };
+        let submission = Submission {
+            owner,
+            url: &url,
+            language: &language,
+            idempotency_key: None,
+            limits,
+            origin: origin.clone(),
+        };
         let Submitted::Created(task_id, _) = self.tasks.submit(&submission).await.unwrap() else {
             panic!("a new task")
         };
-        Job { task_id, owner, url, language, enqueued_ms: None }
+        Job { task_id, owner, url, language, enqueued_ms: None, origin }
     }
 
     pub(crate) async fn feed(&self) -> Feed {
