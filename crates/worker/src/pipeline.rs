@@ -292,7 +292,7 @@ pub(crate) async fn run_job(ctx: &Context, claim: Claim, stop: &StopSignal) -> a
     };
     if attempt.claim().attempt > ctx.max_attempts {
         // Reaped too often (the job keeps killing its worker, or workers keep dying).
-        let message = format!("Gave up after {} attempts", ctx.max_attempts);
+        let message = format!("Gave up after {}", attempts(ctx.max_attempts));
         run.fail(0, "too_many_attempts", &message, true).await?;
         return Ok(Outcome::DeadLettered("too_many_attempts".into()));
     }
@@ -331,7 +331,7 @@ async fn retry_or_give_up(
     let attempt = run.attempt.claim().attempt;
     if attempt >= ctx.max_attempts {
         tracing::warn!(%message, "last attempt failed; dead-lettering");
-        let text = format!("Gave up after {} attempts: {message}", ctx.max_attempts);
+        let text = format!("Gave up after {}: {message}", attempts(ctx.max_attempts));
         run.fail(step, "temporarily_unavailable", &text, true).await?;
         return Ok(Outcome::DeadLettered("temporarily_unavailable".into()));
     }
@@ -370,6 +370,11 @@ async fn settle_stopped(attempt: &Attempt, reason: Stop) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// "1 attempt", "3 attempts": the count in the text the app shows.
+fn attempts(n: u32) -> String {
+    if n == 1 { "1 attempt".to_owned() } else { format!("{n} attempts") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,5 +393,11 @@ mod tests {
         assert_eq!(backoff(1, base, max, Some(Duration::from_secs(3600))), max, "hints are capped too");
         let spread: std::collections::HashSet<_> = (0..50).map(|_| backoff(6, base, max, None)).collect();
         assert!(spread.len() > 10, "full jitter spreads retries: {spread:?}");
+    }
+
+    #[test]
+    fn the_attempt_count_reads_as_english() {
+        assert_eq!(attempts(1), "1 attempt");
+        assert_eq!(attempts(3), "3 attempts");
     }
 }

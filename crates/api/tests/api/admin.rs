@@ -73,7 +73,7 @@ async fn dead_letter(app: &TestApp, user: &TestUser, video: &str) -> String {
         attempt.task(),
         2,
         "temporarily_unavailable",
-        "Gave up after 1 attempts: the scraper is down",
+        "Gave up after 1 attempt: the scraper is down",
     );
     assert!(attempt.fail(failure, true).await.unwrap(), "Postgres took the failure");
     task
@@ -191,7 +191,7 @@ async fn a_dead_letter_is_requeued_with_a_fresh_budget_and_runs_again_to_success
     let dead = app.admin_get("/dead-letters").await;
     assert_eq!(dead["dead_letters"][0]["task_id"], task.as_str());
     assert_eq!(dead["dead_letters"][0]["task"]["error"], "temporarily_unavailable", "the reason");
-    assert_eq!(dead["dead_letters"][0]["task"]["message"], "Gave up after 1 attempts: the scraper is down");
+    assert_eq!(dead["dead_letters"][0]["task"]["message"], "Gave up after 1 attempt: the scraper is down");
     assert_eq!(app.admin_get("/overview").await["dead"], 1);
     let before = app.admin_get(&format!("/tasks/{task}")).await;
     assert!(before["dead_letter"].as_bool().unwrap());
