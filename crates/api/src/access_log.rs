@@ -10,8 +10,6 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 
-use crate::trace_context;
-
 /// Query parameters whose values never appear in logs.
 const SECRET_PARAMS: &[&str] = &["token", "access_token", "apikey"];
 
@@ -38,7 +36,8 @@ pub fn redacted_target(path: &str, query: &str) -> String {
     format!("{path}?{}", query.join("&"))
 }
 
-/// Middleware: one `info` line with the status, latency and request id, in the request's span.
+/// Middleware: one `info` line with the status and latency, in the request's span (so with its
+/// request id and trace id).
 ///
 /// # Errors
 /// Whatever the wrapped service returns.
@@ -49,14 +48,14 @@ pub async fn access_log(
     let started = Instant::now();
     let method = req.method().clone();
     let target = redacted_target(req.path(), req.query_string());
-    let request_id = trace_context::of(req.request()).map(|t| t.request_id.to_string()).unwrap_or_default();
     let result = next.call(req).await;
     let status = match &result {
         Ok(response) => response.status().as_u16(),
         Err(error) => error.as_response_error().status_code().as_u16(),
     };
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(status, latency_ms, request_id, "{method} {target}");
+    // The line is logged in the `request` span, whose fields carry the request id and trace id.
+    tracing::info!(status, latency_ms, "{method} {target}");
     result
 }
 

@@ -112,12 +112,16 @@ fn http_url(variable: &'static str, value: &str) -> Result<Url, TelemetryError> 
     Ok(url)
 }
 
-/// Keeps trace export running; dropping it flushes the queued spans (for at most
-/// [`FLUSH_TIMEOUT`]) and stops the exporter. Hold it until the process ends.
+/// Keeps trace export and the log writer running; dropping it flushes the queued spans (for at
+/// most [`FLUSH_TIMEOUT`]), stops the exporter and writes the last log lines. Hold it until the
+/// process ends.
 #[must_use = "dropping it stops trace export"]
 #[derive(Debug, Default)]
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    /// Flushes the log writer's last lines when dropped (after the provider's shutdown, which
+    /// may log).
+    _log_writer: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
 impl Telemetry {
@@ -160,7 +164,14 @@ pub fn init(format: LogFormat, filter: &str) -> Result<Telemetry, TelemetryError
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
     // Colours only for a person at a terminal, never in log files or pipes.
     let ansi = std::io::stderr().is_terminal();
-    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi);
+    // Lines are handed to a thread that writes them in batches (one write per batch, not per
+    // line: the access log writes a line per request). Never lossy: when the thread falls
+    // behind by 128k lines, logging waits for it rather than dropping any.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
+    let lines = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi);
     let lines = match format {
         LogFormat::Pretty => lines.with_target(false).boxed(),
         LogFormat::Json => lines.json().flatten_event(true).boxed(),
@@ -171,13 +182,13 @@ pub fn init(format: LogFormat, filter: &str) -> Result<Telemetry, TelemetryError
             .with_filter(filter_fn(|meta| exported(meta.target())))
     });
     // try_init fails only when a subscriber is already set, which is fine.
-    let _ = tracing_subscriber::registry().with(filter).with(lines).with(spans).try_init();
+    let installed = tracing_subscriber::registry().with(filter).with(lines).with(spans).try_init().is_ok();
     if let Some(config) = &otlp {
         // The endpoint without its path and query, which may carry a token.
         let collector = config.endpoint.origin().ascii_serialization();
         tracing::info!(service = %config.service_name, %collector, "exporting traces over OTLP");
     }
-    Ok(Telemetry { provider })
+    Ok(Telemetry { provider, _log_writer: installed.then_some(guard) })
 }
 
 /// The SDK's tracer provider with a batch processor over the HTTP/protobuf exporter.
