@@ -174,7 +174,9 @@ pub fn init(format: LogFormat, filter: &str) -> Result<Telemetry, TelemetryError
     let lines = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi);
     let lines = match format {
         LogFormat::Pretty => lines.with_target(false).boxed(),
-        LogFormat::Json => lines.json().flatten_event(true).boxed(),
+        // The span list holds every open span with its fields, the current one last; the
+        // separate `span` object would repeat the current one on every line.
+        LogFormat::Json => lines.json().flatten_event(true).with_current_span(false).boxed(),
     };
     let spans = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
