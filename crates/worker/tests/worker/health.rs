@@ -125,13 +125,14 @@ async fn metrics_show_what_a_job_did_and_the_fleet_gauges_on_the_reporter() {
     assert_eq!(until_terminal(&mut feed, job.task_id).await.status, TaskState::Success);
 
     // The attempt's metrics are recorded once it settled, after its terminal event; the fleet
-    // gauges after the first maintenance pass: scrape until both show.
+    // gauges on each maintenance pass (once a second), so a pass that read the queue while the
+    // job still waited shows a depth of 1 until the next: scrape until both show the end state.
     let text = tokio::time::timeout(WAIT, async {
         loop {
             let (status, text) = get(&format!("{base}/metrics")).await;
             assert_eq!(status, StatusCode::OK);
             if text.contains("relay_attempts_total{outcome=\"success\"} 1")
-                && text.contains("relay_queue_depth ")
+                && text.contains("\nrelay_queue_depth 0\n")
             {
                 return text;
             }
