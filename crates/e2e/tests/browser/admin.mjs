@@ -14,44 +14,18 @@
 //   ARTIFACTS    folder for the screenshots (default artifacts/browser): admin-<scenario>.png
 //   CHROMIUM     the browser (default /usr/bin/chromium)
 
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 
-import { chromium } from "playwright-core";
+import { check, launch, required } from "./chromium.mjs";
 
-const ADMIN_URL = required("ADMIN_URL");
-const ADMIN_TOKEN = required("ADMIN_TOKEN");
-const DEAD_TASK = required("DEAD_TASK");
+const ADMIN_URL = required("admin.mjs", "ADMIN_URL");
+const ADMIN_TOKEN = required("admin.mjs", "ADMIN_TOKEN");
+const DEAD_TASK = required("admin.mjs", "DEAD_TASK");
 const SCENARIO = process.env.SCENARIO || "phone";
 const ARTIFACTS = path.resolve(process.env.ARTIFACTS || "artifacts/browser");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const STEP_TIMEOUT = 30_000;
-const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-dev-shm-usage",
-];
 const VIEWPORTS = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 900 } };
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`admin.mjs: set ${name}`);
-    process.exit(2);
-  }
-  return value;
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(`check failed: ${message}`);
-}
 
 function log(message) {
   console.log(`[admin ${SCENARIO}] ${message}`);
@@ -59,17 +33,8 @@ function log(message) {
 
 async function run() {
   mkdirSync(ARTIFACTS, { recursive: true });
-  const profile = mkdtempSync(path.join(tmpdir(), "relay-admin-chromium-"));
   const viewport = VIEWPORTS[SCENARIO] ?? VIEWPORTS.phone;
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_FLAGS,
-    viewport,
-    deviceScaleFactor: 1,
-    locale: "en-GB",
-    timezoneId: "UTC",
-  });
+  const { context, close } = await launch("relay-admin-chromium-", viewport);
   const problems = [];
   try {
     const page = context.pages()[0] ?? (await context.newPage());
@@ -159,8 +124,7 @@ async function run() {
     if (problems.length) console.error(`page problems: ${problems.join("; ")}`);
     throw error;
   } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
+    await close();
   }
 }
 

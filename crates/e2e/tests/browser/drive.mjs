@@ -13,31 +13,15 @@
 //   CHROMIUM    the browser (default /usr/bin/chromium)
 // Exit code 0 when every check passed; the first failed check is printed with the page state.
 
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 
-import { chromium } from "playwright-core";
+import { check, launch, required } from "./chromium.mjs";
 
-const DEMO_URL = required("DEMO_URL");
+const DEMO_URL = required("drive.mjs", "DEMO_URL");
 const SCENARIO = process.env.SCENARIO || "socket";
 const ARTIFACTS = path.resolve(process.env.ARTIFACTS || "artifacts/browser");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const STEP_TIMEOUT = 30_000;
-
-// Without these the browser phones home (updates, sync, QUIC probes) and, with no network here,
-// floods the log with refused connections.
-const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-dev-shm-usage",
-];
 
 const VIDEOS = {
   pasta: { url: "https://www.tiktok.com/@cozykitchenwithmia/video/7311770584007226424", language: "en", times: true },
@@ -51,19 +35,6 @@ const VIEWPORTS = {
   phone: { width: 390, height: 844 },
   desktop: { width: 1280, height: 860 },
 };
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`drive.mjs: set ${name}`);
-    process.exit(2);
-  }
-  return value;
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(`check failed: ${message}`);
-}
 
 function log(message) {
   console.log(`[browser ${SCENARIO}] ${message}`);
@@ -235,18 +206,8 @@ async function signIn(page) {
 
 async function run() {
   mkdirSync(ARTIFACTS, { recursive: true });
-  const profile = mkdtempSync(path.join(tmpdir(), "relay-chromium-"));
   const viewport = SCENARIO === "polling" ? VIEWPORTS.desktop : VIEWPORTS.phone;
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_FLAGS,
-    viewport,
-    deviceScaleFactor: 1,
-    locale: "en-GB",
-    timezoneId: "UTC",
-    reducedMotion: "no-preference",
-  });
+  const { context, close } = await launch("relay-chromium-", viewport, { reducedMotion: "no-preference" });
   const problems = [];
   try {
     const page = context.pages()[0] ?? (await context.newPage());
@@ -334,8 +295,7 @@ async function run() {
     if (problems.length) console.error(`page problems: ${problems.join("; ")}`);
     throw error;
   } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
+    await close();
   }
 }
 

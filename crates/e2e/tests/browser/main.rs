@@ -45,8 +45,10 @@ fn workspace_root() -> PathBuf {
     root.canonicalize().unwrap_or(root)
 }
 
-/// Starts a deployment with the demo and development tokens on, then runs `drive.mjs`.
-async fn run(scenario: &str, api_settings: &[(&str, &str)]) {
+/// Runs the browser script `script` (beside this file) for `scenario` with `envs`, in Chromium,
+/// and prints what it said. Panics when Chromium or playwright-core is missing, or after
+/// [`DRIVER_TIMEOUT`].
+async fn drive(script: &str, scenario: &str, envs: &[(&str, &str)]) -> std::process::Output {
     let root = workspace_root();
     let driver_dir = root.join("crates/e2e/tests/browser");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -58,7 +60,27 @@ async fn run(scenario: &str, api_settings: &[(&str, &str)]) {
         driver_dir.join("node_modules/playwright-core").is_dir(),
         "playwright-core is missing: npm ci --prefix crates/e2e/tests/browser (scripts/test does it)"
     );
+    let driver = Command::new("node")
+        .arg(driver_dir.join(script))
+        .current_dir(&root)
+        .envs(envs.iter().copied())
+        .env("SCENARIO", scenario)
+        .env("ARTIFACTS", root.join("artifacts/browser"))
+        .env("CHROMIUM", &chromium)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(DRIVER_TIMEOUT, driver)
+        .await
+        .unwrap_or_else(|_| panic!("the {script} {scenario} session took longer than {DRIVER_TIMEOUT:?}"))
+        .expect("node runs (Node 20 is needed)");
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    output
+}
 
+/// Starts a deployment with the demo and development tokens on, then runs `drive.mjs`.
+async fn run(scenario: &str, api_settings: &[(&str, &str)]) {
     let stack = Stack::new().await;
     let mut settings = vec![("RELAY__API__DEMO_ENABLED", "true"), ("RELAY__API__DEV_MODE", "true")];
     settings.extend_from_slice(api_settings);
@@ -70,24 +92,8 @@ async fn run(scenario: &str, api_settings: &[(&str, &str)]) {
     let port = api.port.expect("the api logged its port");
 
     let started = Instant::now();
-    let driver = Command::new("node")
-        .arg(driver_dir.join("drive.mjs"))
-        .current_dir(&root)
-        .env("DEMO_URL", format!("http://127.0.0.1:{port}/demo/"))
-        .env("SCENARIO", scenario)
-        .env("ARTIFACTS", root.join("artifacts/browser"))
-        .env("CHROMIUM", &chromium)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(DRIVER_TIMEOUT, driver)
-        .await
-        .unwrap_or_else(|_| panic!("the {scenario} browser session took longer than {DRIVER_TIMEOUT:?}"))
-        .expect("node runs (Node 20 is needed)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
+    let demo = format!("http://127.0.0.1:{port}/demo/");
+    let output = drive("drive.mjs", scenario, &[("DEMO_URL", demo.as_str())]).await;
     assert!(
         output.status.success(),
         "the {scenario} browser session failed ({}); see the output above and artifacts/browser/{scenario}-failure.png",
@@ -126,27 +132,9 @@ async fn finish(client: &client::Client, task: protocol::TaskId) -> protocol::Ta
 
 /// Runs `admin.mjs` for one screen size against the console at `port`.
 async fn drive_admin(port: u16, scenario: &str, dead_task: &str) {
-    let root = workspace_root();
-    let driver_dir = root.join("crates/e2e/tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let driver = Command::new("node")
-        .arg(driver_dir.join("admin.mjs"))
-        .current_dir(&root)
-        .env("ADMIN_URL", format!("http://127.0.0.1:{port}/admin"))
-        .env("ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("DEAD_TASK", dead_task)
-        .env("SCENARIO", scenario)
-        .env("ARTIFACTS", root.join("artifacts/browser"))
-        .env("CHROMIUM", &chromium)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(DRIVER_TIMEOUT, driver)
-        .await
-        .unwrap_or_else(|_| panic!("the admin {scenario} session took longer than {DRIVER_TIMEOUT:?}"))
-        .expect("node runs (Node 20 is needed)");
-    println!("{}", String::from_utf8_lossy(&output.stdout));
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    let console = format!("http://127.0.0.1:{port}/admin");
+    let envs = [("ADMIN_URL", console.as_str()), ("ADMIN_TOKEN", ADMIN_TOKEN), ("DEAD_TASK", dead_task)];
+    let output = drive("admin.mjs", scenario, &envs).await;
     assert!(
         output.status.success(),
         "the admin {scenario} session failed ({}); see artifacts/browser/admin-{scenario}-failure.png",
