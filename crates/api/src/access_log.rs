@@ -5,10 +5,7 @@
 
 use std::time::Instant;
 
-use actix_web::Error;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
+use actix_web::http::Method;
 
 /// Query parameters whose values never appear in logs.
 const SECRET_PARAMS: &[&str] = &["token", "access_token", "apikey"];
@@ -36,27 +33,12 @@ pub fn redacted_target(path: &str, query: &str) -> String {
     format!("{path}?{}", query.join("&"))
 }
 
-/// Middleware: one `info` line with the status and latency, in the request's span (so with its
-/// request id and trace id).
-///
-/// # Errors
-/// Whatever the wrapped service returns.
-pub async fn access_log(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody + 'static>, Error> {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let target = redacted_target(req.path(), req.query_string());
-    let result = next.call(req).await;
-    let status = match &result {
-        Ok(response) => response.status().as_u16(),
-        Err(error) => error.as_response_error().status_code().as_u16(),
-    };
+/// The access log line of a request that ended with `status`: called by
+/// [`crate::trace_context`] in the request's span (so with its request id and trace id), with the
+/// `target` it redacted for that span.
+pub fn line(method: &Method, target: &str, status: u16, started: Instant) {
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    // The line is logged in the `request` span, whose fields carry the request id and trace id.
     tracing::info!(status, latency_ms, "{method} {target}");
-    result
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::error::{json_error, path_error, query_error};
 use crate::hub::Hub;
 use crate::slots::{RequestSlots, UserSlots};
 use crate::state::AppState;
-use crate::{access_log, http_edge, http_metrics, metrics, openapi, problems, routes, trace_context, ws};
+use crate::{http_edge, http_metrics, metrics, openapi, problems, routes, trace_context, ws};
 
 /// How long sockets and in-flight requests get to finish once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -113,8 +113,8 @@ impl Application {
                 .wrap(from_fn(problems::absolute_types))
                 // Outside the edge checks, so their 408s and 413s are timed and counted too.
                 .wrap(from_fn(http_metrics::record))
-                .wrap(from_fn(access_log::access_log))
-                // Outermost: the request id and trace reach every response and log line.
+                // Outermost: the request id and trace reach every response and log line, and the
+                // access log line is written in the request's span.
                 .wrap(from_fn(trace_context::trace_context))
         })
         .on_connect(http_edge::on_connect)

@@ -4,6 +4,8 @@
 //! log line of the request carries them, and the id is returned on every response: 2xx,
 //! problem+json, 404, the 101 of a socket upgrade, errors of the middleware below.
 
+use std::time::Instant;
+
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
@@ -15,7 +17,7 @@ use protocol::{Origin, RequestId, SpanId, TraceParent};
 use settings::telemetry;
 use tracing::Instrument as _;
 
-use crate::access_log::redacted_target;
+use crate::access_log::{self, redacted_target};
 
 /// The request's trace context, in the request's extensions for handlers that hand work on.
 #[derive(Debug, Clone)]
@@ -39,8 +41,8 @@ pub fn of(req: &actix_web::HttpRequest) -> Option<RequestTrace> {
 }
 
 /// Middleware, outermost: the `request` span (method, `uri` with tokens redacted, request id,
-/// trace id), the [`RequestTrace`] in the request's extensions, and `X-Request-Id` on the
-/// response.
+/// trace id), the [`RequestTrace`] in the request's extensions, `X-Request-Id` on the response,
+/// and the access log line in the span once the response head is ready.
 ///
 /// # Errors
 /// An error of the services inside, rendered with the header too.
@@ -48,13 +50,16 @@ pub async fn trace_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let request_id = header(REQUEST_ID_HEADER).and_then(|v| RequestId::parse(v).ok()).unwrap_or_default();
     let incoming = header(TRACEPARENT_HEADER).and_then(|v| TraceParent::parse(v).ok());
+    let method = req.method().clone();
+    let target = redacted_target(req.path(), req.query_string());
     let span = tracing::info_span!(
         "request",
-        method = %req.method(),
-        uri = %redacted_target(req.path(), req.query_string()),
+        method = %method,
+        uri = %target,
         request_id = %request_id,
         trace_id = tracing::field::Empty,
     );
@@ -73,7 +78,13 @@ pub async fn trace_context(
     // Visible ASCII by construction, so always a valid header value.
     let value = HeaderValue::from_str(request_id.as_str()).ok();
     let name = HeaderName::from_static(REQUEST_ID_HEADER);
-    match next.call(req).instrument(span).await {
+    let result = next.call(req).instrument(span.clone()).await;
+    let status = match &result {
+        Ok(response) => response.status(),
+        Err(error) => error.as_response_error().status_code(),
+    };
+    span.in_scope(|| access_log::line(&method, &target, status.as_u16(), started));
+    match result {
         Ok(mut response) => {
             if let Some(value) = value {
                 response.headers_mut().insert(name, value);
