@@ -9,33 +9,10 @@ use redis::Script;
 use crate::{Bus, BusError, now_ms};
 
 /// Takes or renews the reporter lease.
-/// KEYS: reporter. ARGV: worker, lease_ms. Returns 1 when `worker` holds it now, else 0.
-static REPORTER: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return 1
-end
-return 0
-",
-    )
-});
+static REPORTER: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/reporter.lua")));
 
-/// Gives the reporter lease up if `worker` holds it. KEYS: reporter. ARGV: worker.
-static STEP_DOWN: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-",
-    )
-});
+/// Gives the reporter lease up if `worker` holds it.
+static STEP_DOWN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/step_down.lua")));
 
 /// How many jobs wait where, and how many workers are alive, read at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
