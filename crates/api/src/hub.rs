@@ -16,11 +16,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
+#[cfg(test)]
+use protocol::UserId;
 use protocol::{Event, TaskId};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics;
+use crate::polled::Polled;
 
 /// What a socket subscriber receives.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +128,8 @@ impl Entry {
 
 struct Inner {
     tasks: Mutex<HashMap<TaskId, Entry>>,
+    /// The latest events of polled tasks, kept current from the same feed.
+    polled: Polled,
     next_id: AtomicU64,
     capacity: usize,
 }
@@ -147,6 +152,7 @@ impl Hub {
         Self {
             inner: Arc::new(Inner {
                 tasks: Mutex::new(HashMap::new()),
+                polled: Polled::default(),
                 next_id: AtomicU64::new(1),
                 capacity: capacity.max(1),
             }),
@@ -156,6 +162,11 @@ impl Hub {
     fn lock(&self) -> MutexGuard<'_, HashMap<TaskId, Entry>> {
         // Nothing under this lock can panic halfway through an update; a poisoned map is usable.
         self.inner.tasks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The polled tasks' latest events, which this hub keeps current.
+    pub fn polled(&self) -> &Polled {
+        &self.inner.polled
     }
 
     /// Registers a socket for a task's events. Subscribe BEFORE reading the log, then drop
@@ -187,6 +198,8 @@ impl Hub {
         if event.is_terminal() {
             metrics::task_finished(event.state, event.error.as_deref());
         }
+        // Before the long-polls wake: one woken by this event finds it there.
+        self.inner.polled.offer(task_id, &event);
         let mut tasks = self.lock();
         let Some(entry) = tasks.get_mut(&task_id) else { return };
         entry.bump();
@@ -199,6 +212,7 @@ impl Hub {
 
     /// Tells every subscriber and waiter to re-read the log (after a Redis reconnect).
     pub fn resync_all(&self) {
+        self.inner.polled.clear();
         let mut tasks = self.lock();
         for entry in tasks.values_mut() {
             entry.bump();
@@ -480,6 +494,20 @@ mod tests {
         );
         hub.publish(task, event(2));
         tokio::time::timeout(Duration::from_secs(1), waiter.changed()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_polled_slot_has_the_event_by_the_time_a_long_poll_wakes_and_loses_it_on_resync() {
+        let hub = hub(4);
+        let (task, owner) = (TaskId::new(), UserId::from_uuid(uuid::Uuid::now_v7()));
+        let ticket = hub.polled().watch(task);
+        hub.polled().fill(task, ticket, owner, event(1));
+        let mut waiter = hub.waiter(task);
+        hub.publish(task, event(2));
+        tokio::time::timeout(Duration::from_secs(1), waiter.changed()).await.unwrap();
+        assert_eq!(hub.polled().get(task, owner).map(|e| e.seq), Some(2));
+        hub.resync_all();
+        assert!(hub.polled().get(task, owner).is_none(), "after a reconnect the store is read again");
     }
 
     #[tokio::test]

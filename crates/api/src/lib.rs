@@ -18,6 +18,7 @@ pub mod http_metrics;
 pub mod hub;
 pub mod metrics;
 pub mod openapi;
+pub mod polled;
 pub mod problems;
 pub mod routes;
 pub mod slots;

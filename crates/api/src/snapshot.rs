@@ -1,4 +1,4 @@
-//! A task's latest event as the long-poll and the socket read it, with the api's errors.
+//! A task's latest event as polls and sockets read it, with the api's errors.
 
 use protocol::{Event, TaskId, UserId};
 
@@ -17,4 +17,24 @@ pub async fn current(state: &AppState, task: TaskId, owner: UserId) -> Result<Ev
         .await
         .map_err(ApiError::unavailable)?
         .ok_or_else(ApiError::task_not_found)
+}
+
+/// [`current`] for a poll: served from the hub's copy while the task is being polled (see
+/// [`crate::polled`]), read from the store otherwise.
+///
+/// # Errors
+/// As [`current`].
+pub async fn polled(state: &AppState, task: TaskId, owner: UserId) -> Result<Event, ApiError> {
+    let polled = state.hub.polled();
+    if let Some(event) = polled.get(task, owner) {
+        return Ok(event);
+    }
+    let ticket = polled.watch(task);
+    match current(state, task, owner).await {
+        Ok(read) => Ok(polled.fill(task, ticket, owner, read)),
+        Err(error) => {
+            polled.abandon(task, ticket);
+            Err(error)
+        }
+    }
 }

@@ -56,23 +56,30 @@ pub async fn trace_context(
     let incoming = header(TRACEPARENT_HEADER).and_then(|v| TraceParent::parse(v).ok());
     let method = req.method().clone();
     let target = redacted_target(req.path(), req.query_string());
+    // Ids made here, in the caller's trace when there is one. Without export that is the
+    // request's place in the trace, known before the span is made, so the span is created with
+    // every field (recording one later formats the span's fields a second time).
+    let made_here = || match incoming {
+        Some(parent) => parent.child(SpanId::random()),
+        None => TraceParent::start(SpanId::random()),
+    };
+    let early = (!telemetry::exporting()).then(made_here);
     let span = tracing::info_span!(
         "request",
         method = %method,
         uri = %target,
         request_id = %request_id,
-        trace_id = tracing::field::Empty,
+        trace_id = early.as_ref().map(|t| tracing::field::display(t.trace_id)),
     );
     if let Some(parent) = &incoming {
         telemetry::continue_trace(&span, parent);
     }
-    // With export on, the span's own ids (so the worker's spans hang under it in the collector);
-    // with it off, ids made here, in the caller's trace when there is one.
-    let traceparent = telemetry::traceparent_of(&span).unwrap_or_else(|| match incoming {
-        Some(parent) => parent.child(SpanId::random()),
-        None => TraceParent::start(SpanId::random()),
+    // With export on, the span's own ids, so the worker's spans hang under it in the collector.
+    let traceparent = early.unwrap_or_else(|| {
+        let traceparent = telemetry::traceparent_of(&span).unwrap_or_else(made_here);
+        span.record("trace_id", tracing::field::display(traceparent.trace_id));
+        traceparent
     });
-    span.record("trace_id", tracing::field::display(traceparent.trace_id));
     req.extensions_mut().insert(RequestTrace { request_id: request_id.clone(), traceparent });
 
     // Visible ASCII by construction, so always a valid header value.

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use opentelemetry::propagation::TextMapPropagator;
@@ -124,11 +125,14 @@ pub struct Telemetry {
     _log_writer: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
-impl Telemetry {
-    /// Whether spans are exported over OTLP.
-    pub fn exporting(&self) -> bool {
-        self.provider.is_some()
-    }
+/// Set once the installed subscriber exports spans.
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process exports spans over OTLP (its subscriber, installed by [`init`], has the
+/// OpenTelemetry layer). Without export a span has no trace context of its own, so callers can
+/// make the ids themselves before they create it.
+pub fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
 }
 
 impl Drop for Telemetry {
@@ -184,7 +188,11 @@ pub fn init(format: LogFormat, filter: &str) -> Result<Telemetry, TelemetryError
             .with_filter(filter_fn(|meta| exported(meta.target())))
     });
     // try_init fails only when a subscriber is already set, which is fine.
+    let exports = spans.is_some();
     let installed = tracing_subscriber::registry().with(filter).with(lines).with(spans).try_init().is_ok();
+    if installed {
+        EXPORTING.store(exports, Ordering::Relaxed);
+    }
     if let Some(config) = &otlp {
         // The endpoint without its path and query, which may carry a token.
         let collector = config.endpoint.origin().ascii_serialization();

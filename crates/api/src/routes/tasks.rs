@@ -13,7 +13,7 @@ use tasks::{Cancelled, Limits, Submitted};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::metrics::{self, Limit, LongPollWaiting, Submission, Via};
-use crate::snapshot::current;
+use crate::snapshot::polled;
 use crate::state::AppState;
 use crate::trace_context;
 
@@ -186,7 +186,7 @@ pub async fn get_task(
     let wait = query.wait.map(|w| w.min(state.api.long_poll_max_secs)).filter(|w| *w > 0);
     let now = match (since, wait) {
         (Some(since), Some(wait)) => long_poll(&state, task, owner, since, Duration::from_secs(wait)).await?,
-        _ => current(&state, task, owner).await?,
+        _ => polled(&state, task, owner).await?,
     };
     let tag = etag(now.seq);
     if tags.iter().any(|t| *t == tag || t == "*") {
@@ -216,7 +216,7 @@ async fn long_poll(
     // Set once the poll parks: counted as waiting until it answers (or the client leaves).
     let mut parked: Option<LongPollWaiting> = None;
     loop {
-        let now = current(state, task, owner).await?;
+        let now = polled(state, task, owner).await?;
         if now.seq > since || now.is_terminal() {
             if parked.is_some() && now.seq > since {
                 // It woke on this event: a live delivery, not a client catching up.
@@ -251,6 +251,7 @@ pub async fn cancel_task(
         }
         Cancelled::Cancelled(event) => event,
     };
+    state.hub.polled().offer(task, &event);
     metrics::cancel_request();
     tracing::info!(%task, "task cancelled");
     Ok(json_response(HttpResponse::Ok(), event.json.to_string()))

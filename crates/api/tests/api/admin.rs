@@ -215,8 +215,9 @@ async fn a_dead_letter_is_requeued_with_a_fresh_budget_and_runs_again_to_success
         app.worker().step(&attempt, step, None).await;
     }
     app.worker().succeed(&attempt, "Second time lucky").await;
-    watch = app.get_task(&user, &task, "").await.json::<Value>().await.unwrap();
-    assert_eq!(watch["status"], "SUCCESS", "{watch}");
+    while watch["status"] != "SUCCESS" {
+        watch = app.snapshot_after(&user, &task, watch["seq"].as_u64().unwrap()).await;
+    }
     let detail = app.admin_get(&format!("/tasks/{task}")).await;
     assert_eq!(detail["events_source"], "redis");
     let events = detail["events"].as_array().unwrap();

@@ -170,6 +170,17 @@ impl TestApp {
             .expect("GET")
     }
 
+    /// The task's snapshot once this gateway has seen an event after `since` (a long-poll):
+    /// a plain GET answers what the gateway's event feed has brought so far, which may trail
+    /// a write the test made to Redis itself by the feed's delivery.
+    pub(crate) async fn snapshot_after(&self, user: &TestUser, task: &str, since: u64) -> Value {
+        let response = self.get_task(user, task, &format!("?since={since}&wait=10")).await;
+        assert_eq!(response.status(), 200);
+        let snapshot: Value = response.json().await.expect("JSON body");
+        assert!(snapshot["seq"].as_u64() > Some(since), "no event after {since} within 10 s: {snapshot}");
+        snapshot
+    }
+
     /// The socket URL the guide's client builds: `ws://host/ws/{task}?token=...`.
     pub(crate) fn ws_url(&self, task: &str, token: &str, since: Option<u64>) -> String {
         let since = since.map(|s| format!("&since={s}")).unwrap_or_default();

@@ -33,6 +33,7 @@ async fn the_snapshot_carries_an_etag_and_if_none_match_gives_304_until_it_chang
     let worker = app.worker();
     let claim = worker.claim().await;
     worker.step(&claim, Step::Preparing, None).await;
+    app.snapshot_after(&user, &task, 1).await;
     let changed = app
         .http
         .get(app.url(&format!("/task/{task}")))
@@ -173,4 +174,24 @@ async fn a_task_redis_forgot_is_served_from_postgres() {
     let mut socket = DartSocket::connect(&app, &task, &user.token, None).await;
     assert_eq!(socket.message().await["status"], "SUCCESS");
     assert_eq!(socket.closed().await, Some(CLOSE_DONE));
+}
+
+#[tokio::test]
+async fn a_polled_task_follows_the_workers_events_and_is_never_answered_to_another_user() {
+    let app = spawn_app().await;
+    let (owner, stranger) = (TestUser::new(), TestUser::new());
+    let task = app.start_task(&owner, "1").await["task_id"].as_str().unwrap().to_owned();
+    // The owner's first poll reads Redis; from then on the gateway keeps the task's latest event.
+    assert_eq!(app.get_task(&owner, &task, "").await.status(), 200);
+
+    let worker = app.worker();
+    let claim = worker.claim().await;
+    worker.step(&claim, Step::Preparing, None).await;
+    let woken = app.snapshot_after(&owner, &task, 1).await;
+    let polled: Value = app.get_task(&owner, &task, "").await.json().await.unwrap();
+
+    assert_eq!(polled, woken, "the next poll answers the event the long-poll was woken by");
+    assert_eq!(polled["status"], "PROGRESS");
+    let foreign = app.get_task(&stranger, &task, "").await;
+    assert_eq!(foreign.status(), 404, "the gateway's copy answers its owner only");
 }
