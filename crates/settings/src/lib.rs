@@ -9,6 +9,7 @@
 //! A missing or malformed setting is a [`SettingsError`] whose one-line message names the
 //! variable; binaries print it and exit with code 2 ([`load_or_exit`]).
 
+mod log_writer;
 pub mod telemetry;
 
 use std::path::PathBuf;

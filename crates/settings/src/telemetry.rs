@@ -28,6 +28,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 use url::Url;
 
 use crate::LogFormat;
+use crate::log_writer::{LogWriterGuard, log_writer};
 
 /// How long shutdown waits for queued spans to reach the collector.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -49,6 +50,9 @@ pub enum TelemetryError {
     /// The exporter could not be built.
     #[error("cannot start the OTLP trace exporter: {0}")]
     Exporter(String),
+    /// The log writer's thread could not be started.
+    #[error("cannot start the log writer thread: {0}")]
+    LogWriter(String),
 }
 
 /// What the environment asks of trace export (the OpenTelemetry SDK's standard variables).
@@ -122,7 +126,7 @@ pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
     /// Flushes the log writer's last lines when dropped (after the provider's shutdown, which
     /// may log).
-    _log_writer: Option<tracing_appender::non_blocking::WorkerGuard>,
+    _log_writer: Option<LogWriterGuard>,
 }
 
 /// Set once the installed subscriber exports spans.
@@ -168,13 +172,9 @@ pub fn init(format: LogFormat, filter: &str) -> Result<Telemetry, TelemetryError
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
     // Colours only for a person at a terminal, never in log files or pipes.
     let ansi = std::io::stderr().is_terminal();
-    // Lines are handed to a thread that writes them in batches (one write per batch, not per
-    // line: the access log writes a line per request). Never lossy: when the thread falls
-    // behind by 128k lines, logging waits for it rather than dropping any.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
+    // Lines are written to stderr in batches by a thread of their own (see `log_writer`).
+    let (writer, guard) =
+        log_writer(std::io::stderr()).map_err(|e| TelemetryError::LogWriter(e.to_string()))?;
     let lines = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi);
     let lines = match format {
         LogFormat::Pretty => lines.with_target(false).boxed(),
