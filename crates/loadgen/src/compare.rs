@@ -92,6 +92,8 @@ pub(crate) struct SideRound {
     pub(crate) failed: usize,
     /// bench.py's tasks/s (first submit to last completion).
     pub(crate) tasks_per_s: f64,
+    /// CPU bench.py itself used per task (µs): the client shares the two cores with the side.
+    pub(crate) client_cpu_per_task_us: f64,
     /// Server CPU per `GET /task/{id}` by group (µs).
     pub(crate) get_cpu_us: Vec<(String, f64)>,
     /// bench.py's requests/s (client-bound: the Python client shares the cores).
@@ -339,13 +341,16 @@ async fn busy(ctx: &Ctx<'_>, target: &Target<'_>, tag: &str) -> anyhow::Result<S
     e2e.extend(["--n".to_owned(), args.tasks.to_string(), "--user-prefix".to_owned(), tag.to_owned()]);
     // A task that does not finish counts as failed, not as a broken run (the peer's sockets can
     // miss a completion published between their subscription and their snapshot read).
+    let client0 = procs::reaped_children_cpu_seconds();
     let (out, _) = ctx.peer.bench(&e2e, true).await?;
+    let client = procs::reaped_children_cpu_seconds() - client0;
     tokio::time::sleep(SETTLE).await;
     let (cpu1, redis1) = (procs::cpu_seconds(&target.groups), redis.read().await?);
     let window = started.elapsed().as_secs_f64();
     side.completed = out["completed"].as_u64().unwrap_or(0) as usize;
     side.failed = out["failed"].as_u64().unwrap_or(0) as usize;
     side.tasks_per_s = out["tasks_per_s"].as_f64().unwrap_or(0.0);
+    side.client_cpu_per_task_us = client * 1e6 / side.completed.max(1) as f64;
     side.cpu_per_task_us = per_unit(&target.groups, &cpu0, &cpu1, &idle, window, side.completed);
     side.redis = RedisCost::between(&redis0, &redis1, side.completed);
     if let (Some(db), Some(pg0)) = (database, pg0) {

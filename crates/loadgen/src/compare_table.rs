@@ -166,6 +166,12 @@ pub(crate) fn print(
         relay.iter().map(|r| r.tasks_per_s).collect(),
         python.iter().map(|r| r.tasks_per_s).collect(),
     ));
+    rows.push(Row::new(
+        "  bench.py's own CPU per task (µs, the client)",
+        0,
+        relay.iter().map(|r| r.client_cpu_per_task_us).collect(),
+        python.iter().map(|r| r.client_cpu_per_task_us).collect(),
+    ));
     let rss_pairs = [("api", "uvicorn"), ("redis", "redis"), ("worker", "celery"), ("postgres", "")];
     rows.extend(grouped_rows("RSS per idle socket", "KiB", 1, &rss_pairs, relay, python, |r| {
         &r.rss_per_socket_kib
