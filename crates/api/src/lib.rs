@@ -27,7 +27,8 @@ pub mod startup;
 pub mod state;
 pub mod trace_context;
 pub mod ws;
-pub mod ws_guard;
+pub mod ws_in;
 pub mod ws_out;
+pub mod ws_upgrade;
 
 pub use startup::Application;

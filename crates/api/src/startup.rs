@@ -5,12 +5,16 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_http::{Extensions, HttpService};
+use actix_server::Server;
+use actix_service::{IntoServiceFactory as _, ServiceFactoryExt as _, map_config};
+use actix_web::dev::AppConfig;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use anyhow::Context as _;
 use settings::Settings;
 use tasks::Tasks;
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -20,7 +24,7 @@ use crate::error::{json_error, path_error, query_error};
 use crate::hub::Hub;
 use crate::slots::{RequestSlots, UserSlots};
 use crate::state::AppState;
-use crate::{http_edge, http_metrics, metrics, openapi, problems, routes, trace_context, ws};
+use crate::{http_edge, http_metrics, metrics, openapi, problems, routes, trace_context, ws, ws_upgrade};
 
 /// How long sockets and in-flight requests get to finish once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -76,7 +80,8 @@ impl Application {
 
         let listener = TcpListener::bind((api.host.as_str(), api.port))
             .with_context(|| format!("cannot bind {}:{}", api.host, api.port))?;
-        let port = listener.local_addr().context("listener has no address")?.port();
+        let local = listener.local_addr().context("listener has no address")?;
+        let port = local.port();
         let max_body = api.max_body_bytes;
         let body_timeout = Duration::from_secs(api.body_timeout_secs);
         let requests =
@@ -90,7 +95,7 @@ impl Application {
             Ok((soft, _)) => connection_cap(api.max_connections, soft, headroom),
             Err(_) => api.max_connections,
         };
-        let server = HttpServer::new(move || {
+        let app = move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
                 .app_data(requests.clone())
@@ -116,15 +121,45 @@ impl Application {
                 // Outermost: the request id and trace reach every response and log line, and the
                 // access log line is written in the request's span.
                 .wrap(from_fn(trace_context::trace_context))
-        })
-        .on_connect(http_edge::on_connect)
-        .workers(workers)
-        .max_connections(max_connections.div_ceil(workers))
-        .listen(listener)
-        .context("cannot listen")?
-        .disable_signals()
-        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-        .run();
+        };
+        // What `actix_web::HttpServer` would build, plus the upgrade hook (see `ws_upgrade`),
+        // which `HttpServer` cannot take.
+        let builder = actix_server::Server::build();
+        let draining = builder.graceful_shutdown_signal();
+        let server = builder
+            .workers(workers)
+            .max_concurrent_connections(max_connections.div_ceil(workers))
+            .disable_signals()
+            .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+            .listen("api", listener, move || {
+                let draining = draining.clone();
+                HttpService::build()
+                    // HttpServer's settings, where they differ from HttpService's defaults.
+                    .client_request_timeout(Duration::from_secs(5))
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .h1_allow_half_closed(true)
+                    .local_addr(local)
+                    // Idle keep-alive connections close at once when the server stops.
+                    .graceful_shutdown_signal(move || {
+                        let draining = draining.clone();
+                        async move { draining.notified().await }
+                    })
+                    .on_connect_ext(|io: &TcpStream, extensions: &mut Extensions| {
+                        http_edge::on_connect(io, extensions);
+                    })
+                    // A second instance of the App for upgrade requests: the same routes and
+                    // middleware, on the same worker thread.
+                    .upgrade(ws_upgrade::service(app().into_factory()))
+                    // `AppConfig::default()`: `HttpServer` passes the bound address as the host,
+                    // which only requests without a `Host` header would ever see.
+                    .finish(map_config(
+                        app().into_factory().map_err(|error: actix_web::Error| error.error_response()),
+                        |()| AppConfig::default(),
+                    ))
+                    .tcp()
+            })
+            .context("cannot listen")?
+            .run();
         tracing::info!(port, "gateway listening");
         Ok(Self { port, server, shutdown, tracker, hub_task })
     }

@@ -10,13 +10,14 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{Message, MessageStream, ProtocolError};
 use protocol::wire::{
     CLOSE_DONE, CLOSE_ERROR, CLOSE_FLOOD, CLOSE_IDLE, CLOSE_PROTOCOL, CLOSE_RESTART, CLOSE_SLOW_READER,
     CLOSE_TOKEN_EXPIRED, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED,
 };
 use protocol::{Backoff, Event, TaskId, UserId};
 use serde::Deserialize;
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use crate::auth::SocketUser;
@@ -26,15 +27,18 @@ use crate::metrics::{self, Limit, Via};
 use crate::slots::UserSlot;
 use crate::snapshot::current;
 use crate::state::AppState;
-use crate::ws_guard::{self, Violation};
+use crate::ws_in::{Frame, ReadError, Reader, Violation};
 use crate::ws_out::{self, Writer};
+use crate::ws_upgrade::{self, Takeover};
 
-/// How long a close frame may wait for room in the outbound queue (a slow reader's is full)
+/// How long a close frame may wait for the kernel to take it (a slow reader's buffers are full)
 /// before the connection is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Retries of a failed event-log read before the socket closes with 1011.
 const LOG_READ_RETRIES: u32 = 3;
-/// How long the server waits for the client's close frame after sending its own.
+/// How long the server waits for the client's close frame after sending its own (or, after a
+/// protocol violation, throws away what the client still sends, so that closing with unread
+/// input does not reset the connection before the client has the close frame).
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
 
 /// Query of `GET /ws/{task_id}` (the token is read by [`SocketUser`]).
@@ -44,17 +48,18 @@ pub struct SocketQuery {
     pub since: Option<u64>,
 }
 
-/// `GET /ws/{task_id}`: authenticate, check ownership and limits, upgrade.
+/// `GET /ws/{task_id}`: authenticate, check ownership and limits, answer 101; the socket runs
+/// once the upgrade hook has written the 101 (see [`ws_upgrade`]).
 ///
 /// # Errors
-/// 401, 404 (unknown or foreign task, or sockets disabled), 429 (too many sockets), 503.
+/// 400 (not an upgrade request), 401, 404 (unknown or foreign task, or sockets disabled), 429
+/// (too many sockets), 503.
 pub async fn socket(
     state: web::Data<AppState>,
     user: SocketUser,
     req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<SocketQuery>,
-    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     if !state.api.sockets_enabled {
         return Err(ApiError::NotFound("sockets are disabled here; poll GET /task/{id} instead"));
@@ -72,35 +77,39 @@ pub async fn socket(
             ),
         }
     })?;
-    // The raw frames are checked before actix-ws buffers them, and the inbound stream ends as
-    // soon as the connection drops the response (a TCP reset), which frees the slot.
-    let (body, gone) = ws_guard::guard_payload(&req, body, state.api.ws_max_frame_bytes)
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("cannot read the request: {e}")))?;
-    let (response, session, stream) = actix_ws::handle(&req, body)
-        .map_err(|e| ApiError::BadRequest(format!("this endpoint needs a WebSocket upgrade request: {e}")))?;
-    // actix-ws's outbound channel is replaced by a leaner one (see `ws_out`); its reader stays.
-    drop(session);
-    let (writer, outbound) = ws_out::channel();
-    let response = ws_guard::watch_body(response.set_body(outbound).map_into_boxed_body(), gone);
-    let stream = stream.max_frame_size(state.api.ws_max_frame_bytes);
-    let connection = Connection {
-        state: state.clone(),
-        task,
-        owner,
-        token_expires: expiry_instant(user.0.exp),
-        writer: Some(writer),
-        last_seq: 0,
-        overflow: OverflowSignal::never(),
-        _slot: slot,
+    let not_upgrade = |why: &dyn std::fmt::Display| {
+        ApiError::BadRequest(format!("this endpoint needs a WebSocket upgrade request: {why}"))
     };
+    // A request actix-http did not hand to the upgrade hook has no connection to take over.
+    if !ws_upgrade::is_upgradable(&req) {
+        return Err(not_upgrade(&"no `Upgrade: websocket` header"));
+    }
+    let mut handshake = actix_http::ws::handshake(req.head()).map_err(|e| not_upgrade(&e))?;
     let since = query.since;
+    let token_expires = expiry_instant(user.0.exp);
+    let tracker = state.tracker.clone();
     // A debug span: at the default `info` level it is disabled and costs an idle socket nothing
     // (an enabled span keeps its formatted fields for the socket's whole life). The few log
     // lines below carry the task id themselves.
     let span = tracing::debug_span!("socket", %task);
-    metrics::socket_opened();
-    state.tracker.spawn_local(connection.run(stream, since).instrument(span));
+    // If the 101 never reaches the kernel, the takeover is dropped unrun, and the slot with it.
+    let takeover = Takeover::new(move |stream, early| {
+        let connection = Connection {
+            reader: Reader::new(state.api.ws_max_frame_bytes, &early),
+            stream,
+            writer: Writer::default(),
+            state,
+            task,
+            owner,
+            token_expires,
+            last_seq: 0,
+            overflow: OverflowSignal::never(),
+            _slot: slot,
+        };
+        tracker.track_future(connection.run(since).instrument(span))
+    });
+    let mut response = HttpResponse::from(handshake.finish()).map_into_boxed_body();
+    response.extensions_mut().insert(takeover);
     Ok(response)
 }
 
@@ -120,15 +129,16 @@ enum End {
 }
 
 /// One socket's state. An idle socket costs this, the `serve` loop's future and the hub's queue,
-/// so cold paths (the first read, replays, the close) are boxed futures: they take memory only
-/// while they run.
+/// so cold paths (the first read, replays, writes, the close) are boxed futures: they take
+/// memory only while they run. Neither side of the connection holds a buffer while it idles.
 struct Connection {
+    stream: TcpStream,
+    reader: Reader,
+    writer: Writer,
     state: web::Data<AppState>,
     task: TaskId,
     owner: UserId,
     token_expires: Instant,
-    /// Taken by the close; dropping it ends the response.
-    writer: Option<Writer>,
     /// The seq of the last event sent to the client.
     last_seq: u64,
     /// Fires when this socket's hub queue overflows.
@@ -155,13 +165,14 @@ impl FrameBudget {
 }
 
 impl Connection {
-    async fn run(mut self, mut stream: MessageStream, since: Option<u64>) {
+    async fn run(mut self, since: Option<u64>) {
+        metrics::socket_opened();
         // Subscribe before reading the log: every event from here on reaches us twice at worst.
         let mut subscription = self.state.hub.subscribe(self.task);
         self.overflow = subscription.overflow_signal();
         let end = match Box::pin(self.start(since)).await {
             Ok(true) => End::Close(CLOSE_DONE, "task finished"),
-            Ok(false) => self.serve(&mut subscription, &mut stream).await,
+            Ok(false) => self.serve(&mut subscription).await,
             Err(end) => end,
         };
         drop(subscription);
@@ -173,8 +184,9 @@ impl Connection {
         tracing::debug!(task = %self.task, code, last_seq = self.last_seq, "socket closed");
         metrics::socket_closed(code);
         if let End::Close(code, reason) = end {
-            Box::pin(self.close(code, reason, &mut stream)).await;
+            Box::pin(self.close(code, reason)).await;
         }
+        // Dropping the stream closes the connection; the slot is freed with it.
     }
 
     /// Sends the current state (or the replay after `since`). Returns whether the task is over.
@@ -249,7 +261,7 @@ impl Connection {
         }
     }
 
-    async fn serve(&mut self, subscription: &mut Subscription, stream: &mut MessageStream) -> End {
+    async fn serve(&mut self, subscription: &mut Subscription) -> End {
         let api = self.state.api.clone();
         let shutdown = self.state.shutdown.clone();
         let overflow = self.overflow.clone();
@@ -267,7 +279,8 @@ impl Connection {
                 biased;
                 () = shutdown.cancelled() => Err(End::Close(CLOSE_RESTART, "server restarting; reconnect with since")),
                 () = overflow.fired() => Err(slow_reader()),
-                frame = stream.recv() => {
+                // Waits for readiness only: no buffer is held while the client is quiet.
+                frame = self.reader.next(&self.stream) => {
                     last_heard = Instant::now();
                     self.inbound(frame, &mut budget).await
                 }
@@ -286,7 +299,7 @@ impl Connection {
                     } else {
                         next_ping = now + ping_every;
                         timer.as_mut().reset(next_ping.min(self.token_expires).into());
-                        self.ping().await
+                        Box::pin(self.write(ws_out::Frame::Ping)).await.map(|()| false)
                     }
                 }
             };
@@ -301,46 +314,35 @@ impl Connection {
     /// Handles one inbound frame. Returns `Ok(false)` to go on.
     async fn inbound(
         &mut self,
-        frame: Option<Result<Message, ProtocolError>>,
+        frame: Result<Frame, ReadError>,
         budget: &mut FrameBudget,
     ) -> Result<bool, End> {
-        let message = match frame {
-            None => return Err(End::Gone),
-            Some(Err(ProtocolError::Overflow)) => {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(ReadError::Gone) => return Err(End::Gone),
+            Err(ReadError::Violation(Violation::TooBig)) => {
                 metrics::limit_hit(Limit::WsFrameSize);
                 return Err(End::Close(CLOSE_TOO_BIG, "frame larger than the limit"));
             }
-            Some(Err(error)) => {
-                tracing::debug!(error = %error, "bad inbound frame");
-                return Err(match ws_guard::violation(&error) {
-                    Some(Violation::TooBig) => {
-                        metrics::limit_hit(Limit::WsFrameSize);
-                        End::Close(CLOSE_TOO_BIG, "frame larger than the limit")
-                    }
-                    Some(Violation::Protocol(why)) => End::Close(CLOSE_PROTOCOL, why),
-                    None => End::Close(CLOSE_PROTOCOL, "malformed frame"),
-                });
+            Err(ReadError::Violation(Violation::Protocol(why))) => {
+                tracing::debug!(why, "bad inbound frame");
+                return Err(End::Close(CLOSE_PROTOCOL, why));
             }
-            Some(Ok(message)) => message,
         };
-        if matches!(message, Message::Close(_)) {
+        if frame == Frame::Close {
             return Err(End::Gone);
         }
         if !budget.allow() {
             metrics::limit_hit(Limit::WsFrameRate);
             return Err(End::Close(CLOSE_FLOOD, "too many frames"));
         }
-        match message {
+        match frame {
             // The app's client (docs/protocol.md, "The socket") sends the text `ping` every 30 s and parses every message as
             // JSON: it is accepted quietly, without an answer.
-            Message::Text(_) | Message::Pong(_) | Message::Continuation(_) | Message::Nop => Ok(false),
-            Message::Ping(bytes) => {
-                let writer = self.writer.as_mut().ok_or(End::Gone)?;
-                writer.pong(&bytes).await.map_err(|_| End::Gone)?;
-                Ok(false)
-            }
-            Message::Binary(_) => Err(End::Close(CLOSE_UNSUPPORTED, "binary frames are not accepted")),
-            Message::Close(_) => Err(End::Gone),
+            Frame::Text | Frame::Pong | Frame::Continuation => Ok(false),
+            Frame::Ping(payload) => Box::pin(self.write(ws_out::Frame::Pong(&payload))).await.map(|()| false),
+            Frame::Binary => Err(End::Close(CLOSE_UNSUPPORTED, "binary frames are not accepted")),
+            Frame::Close => Err(End::Gone),
         }
     }
 
@@ -360,49 +362,53 @@ impl Connection {
         }
     }
 
-    /// Writes one message; gives up when the writer is stuck and the queue overflows, or on
-    /// shutdown.
+    /// Writes one message.
     async fn send(&mut self, event: &Event) -> Result<(), End> {
-        let writer = self.writer.as_mut().ok_or(End::Gone)?;
-        tokio::select! {
-            sent = writer.text(&event.json) => sent.map_err(|_| End::Gone)?,
-            () = self.overflow.fired() => return Err(slow_reader()),
-            () = tokio::time::sleep(Duration::from_secs(self.state.api.ws_client_timeout_secs.max(1))) => {
-                return Err(slow_reader());
-            }
-            () = self.state.shutdown.cancelled() => {
-                return Err(End::Close(CLOSE_RESTART, "server restarting; reconnect with since"));
-            }
-        }
+        self.write(ws_out::Frame::Text(&event.json)).await?;
         self.last_seq = event.seq;
         metrics::delivered();
         Ok(())
     }
 
-    async fn ping(&mut self) -> Result<bool, End> {
-        let writer = self.writer.as_mut().ok_or(End::Gone)?;
-        writer.ping(b"").await.map_err(|_| End::Gone)?;
-        Ok(false)
+    /// Writes one frame; gives up on a reader too slow to take it (the hub's queue overflows
+    /// meanwhile, or the client timeout passes), or on shutdown. A frame given up on stays
+    /// pending and goes out, whole, before the close frame.
+    async fn write(&mut self, frame: ws_out::Frame<'_>) -> Result<(), End> {
+        let stuck = Duration::from_secs(self.state.api.ws_client_timeout_secs.max(1));
+        tokio::select! {
+            sent = self.writer.send(&self.stream, frame) => sent.map_err(|_| End::Gone),
+            () = self.overflow.fired() => Err(slow_reader()),
+            () = tokio::time::sleep(stuck) => Err(slow_reader()),
+            () = self.state.shutdown.cancelled() => {
+                Err(End::Close(CLOSE_RESTART, "server restarting; reconnect with since"))
+            }
+        }
     }
 
     /// The closing handshake: send the close frame, then wait (briefly) for the client's.
-    async fn close(&mut self, code: u16, reason: &str, stream: &mut MessageStream) {
-        // While the writer lives, the response stays open: the connection is not torn down (and
-        // unread client frames do not turn into a TCP reset) before the client has the frame.
-        let Some(mut writer) = self.writer.take() else { return };
+    async fn close(&mut self, code: u16, reason: &str) {
         // A reader that stopped reading cannot take the close frame either: give up then.
-        let sent = tokio::time::timeout(CLOSE_TIMEOUT, writer.close(code, reason)).await;
-        if matches!(sent, Ok(Ok(()))) {
-            let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
-                while let Some(Ok(frame)) = stream.recv().await {
-                    if matches!(frame, Message::Close(_)) {
-                        break;
-                    }
-                }
-            })
-            .await;
+        let frame = ws_out::Frame::Close(code, reason);
+        let sent = tokio::time::timeout(CLOSE_TIMEOUT, self.writer.send(&self.stream, frame)).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            return;
         }
-        drop(writer);
+        if self.reader.is_done() {
+            // After a violation nothing more is decoded. The client gets the close frame and the
+            // end of the stream at once; what it still sends is thrown away, since closing with
+            // unread input resets the connection, and a reset discards a close frame not yet sent.
+            let _ = self.stream.shutdown().await;
+            let _ = tokio::time::timeout(CLOSE_HANDSHAKE, self.reader.discard(&self.stream)).await;
+            return;
+        }
+        let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
+            while let Ok(frame) = self.reader.next(&self.stream).await {
+                if frame == Frame::Close {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 }
 

@@ -1,176 +1,90 @@
-//! The socket's outbound side: the frames the server sends, and the response body that hands
-//! them to the connection.
+//! The socket's outbound side: the frames the server sends, written straight to the connection.
 //!
-//! Why not `actix_ws::Session`: it is a `tokio::sync::mpsc` channel of 32 messages, whose first
-//! block of slots (~1.7 KiB) every idle socket carries for its whole life. Here the socket and
-//! its body share one small [`Outbox`]: encoded frames wait in a buffer that is allocated when
-//! there is something to send and handed over (freed from the outbox) when the connection takes
-//! it, so an idle socket holds a few dozen bytes. The bound is the channel's: at most
-//! [`MAX_QUEUED`] frames wait before [`Writer::send`] waits for room.
+//! A frame is encoded and written at once; only what the kernel does not take yet waits in
+//! [`Writer`]'s buffer, which is allocated while a frame is being written and freed as soon as
+//! it is out, so an idle socket holds no outbound buffer at all. A send waits until its frame
+//! has been handed to the kernel: a reader that stops reading stalls the socket's loop (whose
+//! caller bounds the wait), and the hub's queue, not this buffer, holds what piles up meanwhile.
 //!
-//! The socket task runs on the HTTP worker's thread (`spawn_local`), like the connection that
-//! polls the body, so the state is an `Rc<RefCell<_>>`.
+//! A send that is cancelled (the caller gave up on a slow reader, or shutdown came) leaves the
+//! rest of its frame in the buffer, and the next send writes that rest first: the close frame
+//! that follows is never spliced into the middle of another frame.
 
-use std::cell::RefCell;
-use std::future::poll_fn;
-use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::io;
 
-use actix_web::body::{BodySize, MessageBody};
-use bytes::{BufMut, Bytes, BytesMut};
-
-/// Frames waiting for the connection before a send waits (actix-ws's channel held as many).
-const MAX_QUEUED: usize = 32;
+use bytes::{Buf, BufMut, BytesMut};
+use tokio::net::TcpStream;
 
 const OP_TEXT: u8 = 0x1;
 const OP_CLOSE: u8 = 0x8;
 const OP_PING: u8 = 0x9;
 const OP_PONG: u8 = 0xA;
 
-/// The connection dropped the response: nothing more can be sent.
+/// The connection is gone (reset, closed, or it refused a write): nothing more can be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gone;
 
+/// A frame the server sends (never fragmented, never masked).
+#[derive(Debug, Clone, Copy)]
+pub enum Frame<'a> {
+    /// A message.
+    Text(&'a str),
+    /// A ping with an empty payload.
+    Ping,
+    /// The answer to a client's ping, with its payload.
+    Pong(&'a [u8]),
+    /// The close frame: the code, then the reason (RFC 6455 section 5.5.1).
+    Close(u16, &'a str),
+}
+
+/// The bytes of frames not yet taken by the kernel; empty and unallocated while idle.
 #[derive(Debug, Default)]
-struct Outbox {
-    /// Encoded frames not yet taken by the body; no allocation while empty.
-    frames: BytesMut,
-    queued: usize,
-    /// The connection, waiting for frames.
-    body: Option<Waker>,
-    /// The socket, waiting for room.
-    writer: Option<Waker>,
-    /// The writer is dropped: the body ends once `frames` is drained.
-    finished: bool,
-    /// The connection dropped the body.
-    gone: bool,
-}
-
-/// The socket's handle for sending frames. Dropping it ends the response (once the frames
-/// already queued are taken), which lets the connection close.
-#[derive(Debug)]
 pub struct Writer {
-    outbox: Rc<RefCell<Outbox>>,
-}
-
-/// The response body: the frames the [`Writer`] queued.
-#[derive(Debug)]
-pub struct Body {
-    outbox: Rc<RefCell<Outbox>>,
-}
-
-/// A writer and the body it feeds.
-pub fn channel() -> (Writer, Body) {
-    let outbox = Rc::new(RefCell::new(Outbox::default()));
-    (Writer { outbox: outbox.clone() }, Body { outbox })
+    pending: BytesMut,
 }
 
 impl Writer {
-    /// Sends a text frame.
+    /// Writes one frame (after the rest of a cancelled one, if any) and waits until the kernel
+    /// has taken all of it.
+    ///
+    /// Cancel-safe: what is not written stays pending for the next send.
     ///
     /// # Errors
     /// [`Gone`] when the connection is.
-    pub async fn text(&mut self, text: &str) -> Result<(), Gone> {
-        self.send(OP_TEXT, &[text.as_bytes()]).await
-    }
-
-    /// Sends a ping.
-    ///
-    /// # Errors
-    /// [`Gone`] when the connection is.
-    pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Gone> {
-        self.send(OP_PING, &[payload]).await
-    }
-
-    /// Answers a ping.
-    ///
-    /// # Errors
-    /// [`Gone`] when the connection is.
-    pub async fn pong(&mut self, payload: &[u8]) -> Result<(), Gone> {
-        self.send(OP_PONG, &[payload]).await
-    }
-
-    /// Sends the close frame (RFC 6455 section 5.5.1: the code, then the reason in UTF-8).
-    ///
-    /// # Errors
-    /// [`Gone`] when the connection is.
-    pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Gone> {
-        // A control frame's payload is at most 125 bytes; our reasons are far shorter, but never
-        // cut a character in two.
-        let mut end = reason.len().min(123);
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.send(OP_CLOSE, &[&code.to_be_bytes(), &reason.as_bytes()[..end]]).await
-    }
-
-    /// Queues one unfragmented frame, waiting while [`MAX_QUEUED`] frames wait.
-    async fn send(&mut self, opcode: u8, parts: &[&[u8]]) -> Result<(), Gone> {
-        poll_fn(|cx| {
-            let mut outbox = self.outbox.borrow_mut();
-            if outbox.gone {
-                return Poll::Ready(Err(Gone));
+    pub async fn send(&mut self, stream: &TcpStream, frame: Frame<'_>) -> Result<(), Gone> {
+        match frame {
+            Frame::Text(text) => encode(&mut self.pending, OP_TEXT, &[text.as_bytes()]),
+            Frame::Ping => encode(&mut self.pending, OP_PING, &[]),
+            Frame::Pong(payload) => encode(&mut self.pending, OP_PONG, &[payload]),
+            Frame::Close(code, reason) => {
+                // A control frame's payload is at most 125 bytes; our reasons are far shorter,
+                // but never cut a character in two.
+                let mut end = reason.len().min(123);
+                while !reason.is_char_boundary(end) {
+                    end -= 1;
+                }
+                encode(&mut self.pending, OP_CLOSE, &[&code.to_be_bytes(), &reason.as_bytes()[..end]]);
             }
-            if outbox.queued >= MAX_QUEUED {
-                outbox.writer = Some(cx.waker().clone());
-                return Poll::Pending;
+        }
+        self.flush(stream).await
+    }
+
+    /// Writes what is pending.
+    async fn flush(&mut self, stream: &TcpStream) -> Result<(), Gone> {
+        while !self.pending.is_empty() {
+            match stream.try_write(&self.pending) {
+                Ok(0) => return Err(Gone),
+                Ok(written) => self.pending.advance(written),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    stream.writable().await.map_err(|_| Gone)?;
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(Gone),
             }
-            encode(&mut outbox.frames, opcode, parts);
-            outbox.queued += 1;
-            if let Some(body) = outbox.body.take() {
-                body.wake();
-            }
-            Poll::Ready(Ok(()))
-        })
-        .await
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        let mut outbox = self.outbox.borrow_mut();
-        outbox.finished = true;
-        if let Some(body) = outbox.body.take() {
-            body.wake();
         }
-    }
-}
-
-impl Drop for Body {
-    fn drop(&mut self) {
-        let mut outbox = self.outbox.borrow_mut();
-        outbox.gone = true;
-        // Queued frames are no use to anyone now.
-        outbox.frames = BytesMut::new();
-        if let Some(writer) = outbox.writer.take() {
-            writer.wake();
-        }
-    }
-}
-
-impl MessageBody for Body {
-    type Error = std::convert::Infallible;
-
-    fn size(&self) -> BodySize {
-        BodySize::Stream
-    }
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        let mut outbox = self.outbox.borrow_mut();
-        if !outbox.frames.is_empty() {
-            outbox.queued = 0;
-            if let Some(writer) = outbox.writer.take() {
-                writer.wake();
-            }
-            // `take`, not `split`: the outbox keeps no capacity while the socket idles.
-            return Poll::Ready(Some(Ok(std::mem::take(&mut outbox.frames).freeze())));
-        }
-        if outbox.finished {
-            return Poll::Ready(None);
-        }
-        outbox.body = Some(cx.waker().clone());
-        Poll::Pending
+        // `advance` keeps the allocation: give it back while the socket idles.
+        self.pending = BytesMut::new();
+        Ok(())
     }
 }
 
@@ -197,12 +111,25 @@ fn encode(out: &mut BytesMut, opcode: u8, parts: &[&[u8]]) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
     use super::*;
 
     fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
         let mut out = BytesMut::new();
         encode(&mut out, opcode, &[payload]);
         out.to_vec()
+    }
+
+    /// A connected pair on loopback: (the server's side, the client's side).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        (accepted.unwrap().0, client.unwrap())
     }
 
     #[test]
@@ -217,23 +144,59 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_send_waits_for_room_and_fails_once_the_body_is_gone() {
-        let (mut writer, body) = channel();
-        for _ in 0..MAX_QUEUED {
-            writer.ping(b"").await.expect("room");
-        }
-        let full = tokio::time::timeout(std::time::Duration::from_millis(20), writer.ping(b"")).await;
-        assert!(full.is_err(), "the 33rd frame waits");
-        drop(body);
-        assert_eq!(writer.ping(b"").await, Err(Gone));
+    async fn a_sent_frame_leaves_no_buffer_behind() {
+        let (server, mut client) = pair().await;
+        let mut writer = Writer::default();
+
+        writer.send(&server, Frame::Close(1000, "done")).await.expect("sent");
+
+        assert_eq!(writer.pending.capacity(), 0, "nothing held while idle");
+        let mut got = [0; 8];
+        client.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, [0x88, 6, 0x03, 0xE8, b'd', b'o', b'n', b'e']);
     }
 
     #[tokio::test]
-    async fn the_body_yields_queued_frames_then_ends_after_the_writer() {
-        let (mut writer, body) = channel();
-        writer.close(1000, "done").await.expect("sent");
-        drop(writer);
-        let bytes = actix_web::body::to_bytes(body).await.expect("infallible");
-        assert_eq!(bytes.as_ref(), [0x88, 6, 0x03, 0xE8, b'd', b'o', b'n', b'e']);
+    async fn the_frame_after_a_cancelled_send_follows_the_rest_of_it_whole() {
+        // Arrange: a frame far larger than the socket buffers, so its send cannot finish while
+        // the client does not read.
+        let (server, mut client) = pair().await;
+        let mut writer = Writer::default();
+        let big = "x".repeat(16 << 20);
+        let cancelled =
+            tokio::time::timeout(Duration::from_millis(50), writer.send(&server, Frame::Text(&big))).await;
+        assert!(cancelled.is_err(), "the send is stuck");
+        assert!(!writer.pending.is_empty(), "the rest waits");
+
+        // Act: the client reads, the close frame goes out.
+        let reading = tokio::spawn(async move {
+            let mut all = Vec::new();
+            client.read_to_end(&mut all).await.unwrap();
+            all
+        });
+        writer.send(&server, Frame::Close(1008, "x")).await.expect("sent");
+        drop(server);
+
+        // Assert: the whole text frame, then the close frame.
+        let all = reading.await.unwrap();
+        let mut expected = frame(OP_TEXT, big.as_bytes());
+        expected.extend_from_slice(&[0x88, 3, 0x03, 0xF0, b'x']);
+        assert_eq!(all.len(), expected.len());
+        assert!(all == expected, "the frames arrive whole and in order");
+    }
+
+    #[tokio::test]
+    async fn a_send_to_a_closed_connection_fails() {
+        let (server, client) = pair().await;
+        #[allow(deprecated)] // zero linger resets at once, which is the point
+        client.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(client);
+        // The reset arrives as readiness: wait for it rather than for a while.
+        server.readable().await.unwrap();
+        let mut writer = Writer::default();
+
+        let result = writer.send(&server, Frame::Ping).await;
+
+        assert_eq!(result, Err(Gone));
     }
 }

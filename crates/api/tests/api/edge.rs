@@ -22,6 +22,11 @@ struct RawSocket {
 impl RawSocket {
     /// Upgrades `GET /ws/{task}` and returns the socket after the 101.
     async fn open(app: &TestApp, task: &str, token: &str) -> Self {
+        Self::open_with(app, task, token, &[]).await
+    }
+
+    /// Upgrades `GET /ws/{task}`, sending `early` in the same write as the request.
+    async fn open_with(app: &TestApp, task: &str, token: &str, early: &[u8]) -> Self {
         let stream = TcpStream::connect(("127.0.0.1", app.port)).await.expect("connect");
         let (reader, mut writer) = stream.into_split();
         let request = format!(
@@ -29,7 +34,7 @@ impl RawSocket {
              Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
              Sec-WebSocket-Version: 13\r\n\r\n"
         );
-        writer.write_all(request.as_bytes()).await.expect("handshake");
+        writer.write_all(&[request.as_bytes(), early].concat()).await.expect("handshake");
         let mut socket = Self { reader, writer: Some(writer), buf: Vec::new() };
         let head = socket.read_until_blank_line().await;
         assert!(head.starts_with("HTTP/1.1 101"), "upgraded: {head}");
@@ -192,6 +197,39 @@ async fn valid_client_frames_still_pass_the_inspector() {
             _ => {}
         }
     }
+}
+
+#[tokio::test]
+async fn a_frame_sent_with_the_upgrade_request_is_read_after_the_101() {
+    let (app, user, task) = app_with_task(&[]).await;
+
+    // The ping arrives in the same segment as the request head, before the 101 is written.
+    let mut socket = RawSocket::open_with(&app, &task, &user.token, &client_frame(0x89, b"early")).await;
+
+    assert_eq!(socket.frame().await.0, 0x1, "the snapshot first");
+    assert_eq!(socket.frame().await, (0xA, b"early".to_vec()), "then the pong to the early ping");
+}
+
+#[tokio::test]
+async fn upgrade_requests_that_get_no_101_are_answered_and_the_connection_closed() {
+    let (app, user, task) = app_with_task(&[]).await;
+    let upgrade = "Host: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let cases = [
+        ("another path", "/healthz".to_owned(), "HTTP/1.1 200"),
+        ("no token", format!("/ws/{task}"), "HTTP/1.1 401"),
+        ("a foreign task", format!("/ws/{}?token={}", uuid::Uuid::new_v4(), user.token), "HTTP/1.1 404"),
+    ];
+    for (why, target, status) in cases {
+        let answer = exchange(&app, format!("GET {target} HTTP/1.1\r\n{upgrade}").as_bytes()).await;
+
+        assert!(answer.starts_with(status), "{why}: {answer}");
+        assert!(answer.to_ascii_lowercase().contains("connection: close"), "{why}: {answer}");
+        assert!(answer.contains("x-request-id"), "{why}: the middleware ran: {answer}");
+    }
+    // Without the upgrade headers the request never reaches the hook: a 400, on a live connection.
+    let plain = app.http.get(app.url(&format!("/ws/{task}?token={}", user.token))).send().await.unwrap();
+    assert_eq!(plain.status(), 400);
 }
 
 #[tokio::test]

@@ -1,3 +1,7 @@
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
 use super::*;
 
 /// A client frame: header (masked unless `unmasked`) and `len` payload bytes.
@@ -108,10 +112,86 @@ fn a_long_control_frame_is_a_protocol_error() {
     );
 }
 
-#[test]
-fn the_violation_is_found_behind_actix_ws_error_wrapping() {
-    let payload = PayloadError::Io(io::Error::new(io::ErrorKind::InvalidData, Violation::TooBig));
-    let wrapped = ProtocolError::Io(io::Error::other(payload));
-    assert_eq!(violation(&wrapped), Some(Violation::TooBig));
-    assert_eq!(violation(&ProtocolError::Io(io::Error::other("reset"))), None);
+/// A connected pair on loopback: (the server's side, the client's side).
+async fn pair() -> (TcpStream, TcpStream) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap());
+    let (client, accepted) = tokio::join!(client, listener.accept());
+    (accepted.unwrap().0, client.unwrap())
+}
+
+#[tokio::test]
+async fn frames_are_read_whole_and_the_buffer_is_freed_between_them() {
+    let (server, mut client) = pair().await;
+    // The first ping came with the upgrade request, the rest arrives on the connection.
+    let early = frame(PING, 2);
+    let mut reader = Reader::new(4096, &early);
+    let rest = [frame(PING, 0), frame(TEXT_FIRST, 3), frame(CONT_LAST, 3)].concat();
+    client.write_all(&rest).await.unwrap();
+
+    // "xx" unmasked with [1, 2, 3, 4]: what the pong must echo.
+    let unmasked = Bytes::from(vec![b'x' ^ 1, b'x' ^ 2]);
+    assert_eq!(reader.next(&server).await, Ok(Frame::Ping(unmasked)), "the early bytes first");
+    assert_eq!(reader.next(&server).await, Ok(Frame::Ping(Bytes::new())));
+    assert_eq!(reader.next(&server).await, Ok(Frame::Text), "the first fragment");
+    assert_eq!(reader.next(&server).await, Ok(Frame::Continuation));
+
+    assert_eq!(reader.buf.capacity(), 0, "no buffer while no partial frame is left");
+}
+
+#[tokio::test]
+async fn a_partial_frame_waits_for_its_rest() {
+    let (server, mut client) = pair().await;
+    let mut reader = Reader::new(4096, &[]);
+    let text = frame(TEXT, 300);
+    client.write_all(&text[..100]).await.unwrap();
+
+    let waiting = tokio::time::timeout(std::time::Duration::from_millis(20), reader.next(&server)).await;
+    assert!(waiting.is_err(), "no frame from a third of one");
+    client.write_all(&text[100..]).await.unwrap();
+
+    assert_eq!(reader.next(&server).await, Ok(Frame::Text));
+}
+
+#[tokio::test]
+async fn a_violation_ends_the_stream_and_nothing_more_is_decoded() {
+    let (server, mut client) = pair().await;
+    let mut reader = Reader::new(4096, &[]);
+    let mut header = vec![TEXT, 0x80 | 127];
+    header.extend_from_slice(&(1u64 << 40).to_be_bytes());
+    client.write_all(&header).await.unwrap();
+
+    assert_eq!(reader.next(&server).await, Err(ReadError::Violation(Violation::TooBig)));
+    client.write_all(&frame(PING, 0)).await.unwrap();
+    assert_eq!(reader.next(&server).await, Err(ReadError::Gone), "done after the violation");
+    assert!(reader.is_done());
+}
+
+#[tokio::test]
+async fn early_bytes_that_break_the_rules_are_reported_first() {
+    let (server, _client) = pair().await;
+    let mut unmasked = frame(TEXT, 4);
+    unmasked[1] &= 0x7F;
+    let mut reader = Reader::new(4096, &unmasked);
+
+    let verdict = reader.next(&server).await;
+
+    assert_eq!(verdict, Err(ReadError::Violation(Violation::Protocol("client frames must be masked"))));
+}
+
+#[tokio::test]
+async fn text_that_is_not_utf8_is_a_protocol_error_and_a_closed_peer_is_gone() {
+    let (server, mut client) = pair().await;
+    let mut reader = Reader::new(4096, &[]);
+    // Payload 0xFF ^ 1 = 0xFE: never valid UTF-8.
+    client.write_all(&[TEXT, 0x81, 1, 2, 3, 4, 0xFF]).await.unwrap();
+    assert_eq!(
+        reader.next(&server).await,
+        Err(ReadError::Violation(Violation::Protocol("text that is not UTF-8")))
+    );
+
+    let (server, client) = pair().await;
+    let mut reader = Reader::new(4096, &[]);
+    drop(client);
+    assert_eq!(reader.next(&server).await, Err(ReadError::Gone));
 }
