@@ -174,7 +174,8 @@ impl Scraper for FixtureScraper {
             .video_id()
             .and_then(|id| FIXTURES.iter().enumerate().find(|(_, fixture)| fixture.video_id == id))
             .ok_or_else(unknown_video)?;
-        let (item, transcript) = PARSED[index].get_or_init(|| parse(fixture)).as_ref().map_err(Clone::clone)?;
+        let (item, transcript) =
+            PARSED[index].get_or_init(|| parse(fixture)).as_ref().map_err(Clone::clone)?;
         let mut video = video_from_item(item, request.url, transcript.clone());
         if let (true, Some(json)) = (request.video, fixture.media_json) {
             video.video_file = Some(VideoFile::Local(self.video_file(fixture, json).await?));

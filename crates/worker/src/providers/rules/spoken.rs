@@ -238,9 +238,10 @@ mod tests {
              and approximately 200 g of butter, then a pinch of salt and two eggs";
         for text in spoken.iter().map(String::as_str).chain([long_leads]) {
             let mut checked = 0;
-            for (i, _) in text.char_indices().filter(|&(i, c)| {
-                !c.is_whitespace() && (i == 0 || text[..i].ends_with(char::is_whitespace))
-            }) {
+            for (i, _) in text
+                .char_indices()
+                .filter(|&(i, c)| !c.is_whitespace() && (i == 0 || text[..i].ends_with(char::is_whitespace)))
+            {
                 let rest = &text[i..];
                 assert_eq!(lead(first_words(rest, LEAD_WINDOW_WORDS)), lead(rest), "at {rest:?}");
                 checked += 1;
