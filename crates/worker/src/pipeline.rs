@@ -5,7 +5,7 @@ mod cascade;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use protocol::{Backoff, Recipe, Step, TaskUpdate};
+use protocol::{Backoff, Step, TaskUpdate};
 use tasks::{Attempt, Claim, Start, Tasks, Written};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
@@ -174,11 +174,13 @@ impl Run<'_> {
     }
 
     /// Opens `step`'s span (ending the previous step's), logs the step in it and starts its
-    /// timer.
+    /// timer. The step lines are `debug`: at `info` a job writes two lines (started, and how
+    /// it ended), as each line costs the worker a JSON encoding of the job's spans and a wake-up
+    /// of the log writer.
     fn begin_step(&mut self, step: Step) {
         self.step = step.number();
         self.step_span = tracing::info_span!("step", step = step.number(), name = step.text());
-        self.step_span.in_scope(|| tracing::info!(step = step.number(), "{}", step.text()));
+        self.step_span.in_scope(|| tracing::debug!(step = step.number(), "{}", step.text()));
         self.timer.enter(step, self.provider_of(step));
     }
 
@@ -209,6 +211,7 @@ impl Run<'_> {
         if let Some(reason) = self.stop.reason() {
             return Err(Interrupt::Stopped(reason));
         }
+        tracing::info!("job started");
         self.begin_step(Step::Preparing);
         self.written(self.attempt.begin().await.map_err(anyhow::Error::from)?)?;
         let cached = if ctx.cache_freshness.is_zero() {
@@ -219,27 +222,28 @@ impl Run<'_> {
                 .await
                 .map_err(anyhow::Error::from)?
         };
-        let (recipe, inputs): (Recipe, Option<String>) = match cached {
+        // What the recipe was read from, for the `recipe saved` line: (inputs, scraper runs,
+        // transcribed, frames); none for a reused recipe.
+        let (recipe, inputs, read) = match cached {
             Some(recipe) => {
                 self.reused = true;
                 let reused = "Reusing the recipe extracted earlier from this video".to_owned();
                 self.step(Step::Scraping, Some(reused.clone())).await?;
                 self.step(Step::Extracting, Some(reused)).await?;
-                (recipe, None)
+                (recipe, None, None)
             }
             None => {
                 // Boxed: the cascade's future (two scrapes, the media pass, two extractions) is
                 // too large to sit on a 2 MiB worker-thread stack in debug builds.
                 let found = Box::pin(self.find_recipe()).await?;
-                tracing::info!(
-                    inputs = found.video.inputs_used().join(","),
-                    scraper_runs = found.scraper_runs,
-                    transcribed = found.transcribed,
-                    frames = found.video.frames.len(),
-                    "recipe extracted"
+                let read = (
+                    found.video.inputs_used().join(","),
+                    found.scraper_runs,
+                    found.transcribed,
+                    found.video.frames.len(),
                 );
                 let details = found.details();
-                (found.recipe, Some(details))
+                (found.recipe, Some(details), Some(read))
             }
         };
         // Every saved recipe carries the same canonical ingredient fields, whichever extractor
@@ -258,7 +262,18 @@ impl Run<'_> {
             // Postgres says the claim is void: cancelled, or re-claimed after our lease expired.
             return Ok(Outcome::Stopped(Stop::Lost));
         };
-        tracing::info!(%recipe_id, title = %recipe.title, "recipe saved");
+        match read {
+            Some((inputs, scraper_runs, transcribed, frames)) => tracing::info!(
+                %recipe_id,
+                title = %recipe.title,
+                inputs,
+                scraper_runs,
+                transcribed,
+                frames,
+                "recipe saved"
+            ),
+            None => tracing::info!(%recipe_id, title = %recipe.title, reused = true, "recipe saved"),
+        }
         self.timer.complete();
         stats::task_ended(TaskEnd::Success, self.attempt.submitted_at());
         Ok(Outcome::Succeeded)

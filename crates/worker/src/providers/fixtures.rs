@@ -15,6 +15,7 @@
 //! [`ApifyScraper`]: super::apify::ApifyScraper
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -80,6 +81,23 @@ const FIXTURES: [Fixture; 6] = [
     fixture!("sofia.cooks.fast", "7365108245337459974", media),
     fixture!("grillwithtom", "7368893312409817349", media),
 ];
+
+/// A fixture as the scraper reads it: its dataset item and its subtitles as text.
+type Parsed = Result<(Value, Option<String>), ProviderError>;
+
+/// Each fixture parsed on first use, once per process: they are compiled in and never change,
+/// and parsing one (a few KB of JSON, the subtitle track) was most of a scrape's cost.
+static PARSED: [OnceLock<Parsed>; FIXTURES.len()] = [const { OnceLock::new() }; FIXTURES.len()];
+
+fn parse(fixture: &Fixture) -> Parsed {
+    let items: Vec<Value> = serde_json::from_str(fixture.items_json).map_err(|error| {
+        ProviderError::permanent(
+            "fixture_invalid",
+            format!("The offline fixture for video {} is not a JSON array: {error}", fixture.video_id),
+        )
+    })?;
+    Ok((first_item(items)?, fixture.subtitle_vtt.map(vtt_to_text)))
+}
 
 /// Scrapes from the recorded fixtures instead of Apify.
 #[derive(Debug, Clone)]
@@ -151,20 +169,14 @@ impl Scraper for FixtureScraper {
     #[tracing::instrument(skip_all, fields(task_id = %request.task_id))]
     async fn scrape(&self, request: ScrapeRequest<'_>) -> Result<VideoData, ProviderError> {
         // Short links carry no video id, and resolving them would need the network.
-        let fixture = request
+        let (index, fixture) = request
             .url
             .video_id()
-            .and_then(|id| FIXTURES.iter().find(|fixture| fixture.video_id == id))
+            .and_then(|id| FIXTURES.iter().enumerate().find(|(_, fixture)| fixture.video_id == id))
             .ok_or_else(unknown_video)?;
-        let items: Vec<Value> = serde_json::from_str(fixture.items_json).map_err(|error| {
-            ProviderError::permanent(
-                "fixture_invalid",
-                format!("The offline fixture for video {} is not a JSON array: {error}", fixture.video_id),
-            )
-        })?;
-        let item = first_item(items)?;
-        let transcript = fixture.subtitle_vtt.map(vtt_to_text);
-        let mut video = video_from_item(&item, request.url, transcript);
+        let (item, transcript) =
+            PARSED[index].get_or_init(|| parse(fixture)).as_ref().map_err(Clone::clone)?;
+        let mut video = video_from_item(item, request.url, transcript.clone());
         if let (true, Some(json)) = (request.video, fixture.media_json) {
             video.video_file = Some(VideoFile::Local(self.video_file(fixture, json).await?));
         }
