@@ -132,7 +132,8 @@ impl Store {
     /// unfinished tasks, joined to the owner's unfinished task for the same video and language,
     /// else recorded (as PENDING with `pending`'s message) together with its first claim: the
     /// token `first_claim` and the seq ceiling [`FIRST_CEILING`], so that claim needs no
-    /// [`Store::claim_task`]. One round trip; parallel submissions of one owner are serialised,
+    /// [`Store::claim_task`], and `pending` as logged (seq 1) as the snapshot, which stays
+    /// Postgres' snapshot while that claim runs. One round trip; parallel submissions of one owner are serialised,
     /// so the limit holds under any concurrency.
     ///
     /// # Errors
@@ -145,12 +146,13 @@ impl Store {
         first_claim: Uuid,
     ) -> Result<Admission, StoreError> {
         let key = video_key(new.url);
+        let logged = TaskUpdate { seq: 1, ..pending.clone() }.logged_json();
         // Two attempts: the running task we collided with may finish between insert and select.
         for _ in 0..2 {
             // A function's columns have no NOT NULL to infer from: `!` says which always hold one.
             let admitted = sqlx::query!(
                 r#"SELECT outcome AS "outcome!", task_id, unfinished AS "unfinished!"
-                   FROM admit_task($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
+                   FROM admit_task($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
                 new.id.as_uuid(),
                 new.owner.as_uuid(),
                 new.url.as_str(),
@@ -161,6 +163,7 @@ impl Store {
                 pending.message.as_deref(),
                 first_claim,
                 seq_param(FIRST_CEILING),
+                &logged,
             )
             .fetch_one(&self.pool)
             .await?;
