@@ -107,6 +107,17 @@ pub(crate) fn origin_from(traceparent: &str, request_id: &str) -> Origin {
     }
 }
 
+/// The claim Postgres recorded with a new task: the job's first claim takes this token instead of
+/// one of its own and runs in the seq block up to `ceiling`, so Postgres need not record that
+/// claim again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstClaim {
+    /// The claim token Postgres holds for the task.
+    pub token: uuid::Uuid,
+    /// The seq ceiling Postgres reserved with it.
+    pub ceiling: u64,
+}
+
 /// The latest state of a task as Redis holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -134,8 +145,9 @@ pub struct BusConfig {
     pub finished_ttl: Duration,
 }
 
-/// Live tasks are kept this long at most, so an abandoned task cannot leak keys forever.
-const LIVE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Live tasks are kept this long at most, so an abandoned task cannot leak keys forever. Set
+/// when a task's keys are made and renewed by a claim (take.lua), not by every event.
+pub(crate) const LIVE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {
@@ -264,14 +276,23 @@ impl Bus {
         Ok(())
     }
 
-    /// Queues a new job and logs its first event (PENDING), atomically. Returns the logged event.
+    /// Queues a new job and logs its first event (PENDING), atomically. `claim` is the claim
+    /// Postgres recorded with the task, which the job's first claim takes. Returns the logged
+    /// event.
     ///
     /// # Errors
     /// [`BusError`] on Redis failure; nothing is queued then.
-    pub async fn enqueue(&self, job: &Job, first: &TaskUpdate) -> Result<Event, BusError> {
+    pub async fn enqueue(
+        &self,
+        job: &Job,
+        first: &TaskUpdate,
+        claim: Option<FirstClaim>,
+    ) -> Result<Event, BusError> {
         let id = job.task_id.to_string();
         let body = first.draft_json();
         let [traceparent, request_id] = origin_args(&job.origin);
+        let (token, ceiling) =
+            claim.map(|c| (c.token.to_string(), c.ceiling.to_string())).unwrap_or_default();
         let mut conn = self.conn().await?;
         let event: String = ENQUEUE
             .key(self.key(&["task", &id]))
@@ -288,6 +309,8 @@ impl Bus {
             .arg(self.prefix())
             .arg(&traceparent)
             .arg(&request_id)
+            .arg(token)
+            .arg(ceiling)
             .invoke_async(&mut conn)
             .await?;
         decode(event)

@@ -7,12 +7,22 @@ use protocol::{Event, Language, TaskId, TaskState, TaskUpdate, TikTokUrl, UserId
 use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
-use crate::{Bus, BusError, Job, decode, now_ms, origin_from};
+use crate::{Bus, BusError, Job, LIVE_TTL, decode, now_ms, origin_from};
 
-static CLAIM: LazyLock<Script> =
-    LazyLock::new(|| Script::new(concat!(include_str!("lua/take.lua"), include_str!("lua/claim.lua"))));
-static CLAIM_NEXT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(concat!(include_str!("lua/take.lua"), include_str!("lua/claim_next.lua"))));
+static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/append.lua"),
+        include_str!("lua/take.lua"),
+        include_str!("lua/claim.lua")
+    ))
+});
+static CLAIM_NEXT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/append.lua"),
+        include_str!("lua/take.lua"),
+        include_str!("lua/claim_next.lua")
+    ))
+});
 static PUBLISH: LazyLock<Script> = script!("lua/publish.lua");
 static FINISH: LazyLock<Script> = script!("lua/finish.lua");
 static RETRY: LazyLock<Script> = script!("lua/retry.lua");
@@ -37,6 +47,10 @@ pub struct Claim {
     pub seq: u64,
     /// The task's state when claimed.
     pub state: Option<TaskState>,
+    /// Set when Postgres recorded this claim with the task at admission (the job's first claim
+    /// takes the token Postgres holds): the seq ceiling it reserved for the attempt. `None` when
+    /// Postgres has yet to record the claim.
+    pub recorded_ceiling: Option<u64>,
 }
 
 /// The result of a write by a claim holder.
@@ -103,10 +117,11 @@ impl Bus {
             .arg(token.to_string())
             .arg(worker)
             .arg(now_ms() + lease.as_millis() as u64)
+            .arg(LIVE_TTL.as_secs())
             .invoke_async(&mut conn)
             .await?;
         if let Some(fields) = next {
-            return self.claimed(worker, token, fields).await;
+            return self.claimed(worker, fields).await;
         }
         let mut blocking = self.blocking_conn().await?;
         let moved: Option<String> = redis::cmd("BLMOVE")
@@ -126,31 +141,40 @@ impl Bus {
             .arg(token.to_string())
             .arg(worker)
             .arg(now_ms() + lease.as_millis() as u64)
+            .arg(LIVE_TTL.as_secs())
             .invoke_async(&mut conn)
             .await?;
-        self.claimed(worker, token, fields).await
+        self.claimed(worker, fields).await
     }
 
     /// Builds the claim from `{id, owner, url, language, attempts, run, seq, state, enqueued,
-    /// traceparent, request_id}`; a lone `{id}` is a job cancelled while queued: nothing to run,
-    /// the id is let go.
-    async fn claimed(
-        &self,
-        worker: &str,
-        token: Uuid,
-        fields: Vec<String>,
-    ) -> Result<Option<Claim>, BusError> {
-        let [id, owner, url, language, attempt, run, seq, state, enqueued, traceparent, request_id] =
-            match <[String; 11]>::try_from(fields) {
-                Ok(fields) => fields,
-                Err(fields) => {
-                    let [id] = fields.as_slice() else {
-                        return Err(BusError::Corrupt(format!("unexpected claim reply {fields:?}")));
-                    };
-                    self.drop_task(worker, id).await?;
-                    return Ok(None);
-                }
-            };
+    /// traceparent, request_id, token, ceiling}` (take.lua); a lone `{id}` is a job cancelled
+    /// while queued: nothing to run, the id is let go.
+    async fn claimed(&self, worker: &str, fields: Vec<String>) -> Result<Option<Claim>, BusError> {
+        let [
+            id,
+            owner,
+            url,
+            language,
+            attempt,
+            run,
+            seq,
+            state,
+            enqueued,
+            traceparent,
+            request_id,
+            token,
+            ceiling,
+        ] = match <[String; 13]>::try_from(fields) {
+            Ok(fields) => fields,
+            Err(fields) => {
+                let [id] = fields.as_slice() else {
+                    return Err(BusError::Corrupt(format!("unexpected claim reply {fields:?}")));
+                };
+                self.drop_task(worker, id).await?;
+                return Ok(None);
+            }
+        };
         let corrupt = |what: &str, e: String| BusError::Corrupt(format!("job {id}: {what}: {e}"));
         let job = Job {
             task_id: TaskId::parse(&id).map_err(|e| corrupt("id", e.to_string()))?,
@@ -163,11 +187,16 @@ impl Bus {
         };
         Ok(Some(Claim {
             job,
-            token,
+            token: Uuid::parse_str(&token).map_err(|e| corrupt("token", e.to_string()))?,
             attempt: attempt.parse().map_err(|_| corrupt("attempts", attempt.clone()))?,
             run_id: (!run.is_empty()).then_some(run),
             seq: seq.parse().map_err(|_| corrupt("seq", seq.clone()))?,
             state: TaskState::parse(&state),
+            recorded_ceiling: if ceiling.is_empty() {
+                None
+            } else {
+                Some(ceiling.parse().map_err(|_| corrupt("ceiling", ceiling.clone()))?)
+            },
         }))
     }
 

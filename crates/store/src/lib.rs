@@ -24,7 +24,7 @@ mod tasks;
 pub use admin::{Minute, Reopened, TaskFilter};
 pub use rows::{NewTask, RecipeRow, TaskRow, video_key};
 pub use status::TaskStatus;
-pub use tasks::{Admission, CancelOutcome, CreateOutcome, SEQ_BLOCK};
+pub use tasks::{Admission, CancelOutcome, CreateOutcome, FIRST_CEILING, SEQ_BLOCK};
 
 /// A Postgres failure.
 #[derive(Debug, thiserror::Error)]

@@ -31,6 +31,10 @@ pub(crate) use query_task_rows;
 /// Seqs a claim reserves for its attempt's events (an attempt logs about eight).
 pub const SEQ_BLOCK: u64 = 32;
 
+/// The seq ceiling a task is admitted with: the block of its first claim, which admission
+/// records ([`Store::admit_task`]); that attempt's first event is seq 2, after PENDING's 1.
+pub const FIRST_CEILING: u64 = 2 + SEQ_BLOCK;
+
 /// The outcome of [`Store::create_task`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateOutcome {
@@ -126,8 +130,11 @@ impl Store {
 
     /// Admits a submission atomically: refused when `owner` already has `max_in_flight`
     /// unfinished tasks, joined to the owner's unfinished task for the same video and language,
-    /// else recorded (as PENDING with `pending`'s message). One round trip; parallel submissions
-    /// of one owner are serialised, so the limit holds under any concurrency.
+    /// else recorded (as PENDING with `pending`'s message) together with its first claim: the
+    /// token `first_claim` and the seq ceiling [`FIRST_CEILING`], so that claim needs no
+    /// [`Store::claim_task`], and `pending` as logged (seq 1) as the snapshot, which stays
+    /// Postgres' snapshot while that claim runs. One round trip; parallel submissions of one owner are serialised,
+    /// so the limit holds under any concurrency.
     ///
     /// # Errors
     /// [`StoreError`] on database failure.
@@ -136,14 +143,16 @@ impl Store {
         new: &NewTask<'_>,
         max_in_flight: u32,
         pending: &TaskUpdate,
+        first_claim: Uuid,
     ) -> Result<Admission, StoreError> {
         let key = video_key(new.url);
+        let logged = TaskUpdate { seq: 1, ..pending.clone() }.logged_json();
         // Two attempts: the running task we collided with may finish between insert and select.
         for _ in 0..2 {
             // A function's columns have no NOT NULL to infer from: `!` says which always hold one.
             let admitted = sqlx::query!(
                 r#"SELECT outcome AS "outcome!", task_id, unfinished AS "unfinished!"
-                   FROM admit_task($1, $2, $3, $4, $5, $6, $7, $8)"#,
+                   FROM admit_task($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
                 new.id.as_uuid(),
                 new.owner.as_uuid(),
                 new.url.as_str(),
@@ -152,6 +161,9 @@ impl Store {
                 new.language.as_str(),
                 i32::try_from(max_in_flight).unwrap_or(i32::MAX),
                 pending.message.as_deref(),
+                first_claim,
+                seq_param(FIRST_CEILING),
+                &logged,
             )
             .fetch_one(&self.pool)
             .await?;
@@ -330,7 +342,9 @@ impl Store {
     /// A worker claims the task: PROGRESS, one more attempt, and its token becomes the only one
     /// allowed to finish it. `first` is the attempt's first event, with the seq Redis will give
     /// it: it becomes the snapshot, and the ceiling moves [`SEQ_BLOCK`] above it for the
-    /// attempt's events. Returns the row as it is now; a finished task is returned unchanged.
+    /// attempt's events. `attempt` is the claim's number in Redis: attempts that never wrote
+    /// Postgres (a first attempt that was retried) count too. Returns the row as it is now; a
+    /// finished task is returned unchanged.
     ///
     /// # Errors
     /// [`StoreError`] on database failure.
@@ -339,10 +353,11 @@ impl Store {
         id: TaskId,
         token: Uuid,
         first: &TaskUpdate,
+        attempt: u32,
     ) -> Result<Option<TaskRow>, StoreError> {
         let claimed = query_task_rows!(
             "UPDATE tasks SET status = 'PROGRESS', step = GREATEST(step, $5), message = $6,
-                    attempts = attempts + 1, claim_token = $2, last_seq = $3, snapshot = $4,
+                    attempts = GREATEST(attempts + 1, $8), claim_token = $2, last_seq = $3, snapshot = $4,
                     seq_ceiling = GREATEST(seq_ceiling, $3) + $7, updated_at = now()
              WHERE id = $1 AND status IN ('PENDING', 'PROGRESS') RETURNING",
             "",
@@ -353,6 +368,7 @@ impl Store {
             step_param(first.step),
             first.message.as_deref(),
             seq_param(SEQ_BLOCK),
+            i32::try_from(attempt).unwrap_or(i32::MAX),
         )
         .fetch_optional(&self.pool)
         .await?;
@@ -364,8 +380,10 @@ impl Store {
 
     /// Saves the recipe and marks the task SUCCESS, in one transaction, if `token` still holds
     /// the claim. `completion` is the terminal event (its `recipe_id` names the new recipe, its
-    /// seq the one it is to be logged with); it becomes the snapshot. Returns the recipe id, or
-    /// `None` when the claim was lost (cancelled, or re-claimed by another worker).
+    /// seq the one it is to be logged with); it becomes the snapshot. `count_attempt`: the claim
+    /// was recorded at admission, not by [`Store::claim_task`], so this statement counts the
+    /// attempt. Returns the recipe id, or `None` when the claim was lost (cancelled, or
+    /// re-claimed by another worker).
     ///
     /// # Errors
     /// [`StoreError`] on database failure; [`StoreError::Corrupt`] without a recipe id.
@@ -375,18 +393,21 @@ impl Store {
         token: Uuid,
         recipe: &Recipe,
         completion: &TaskUpdate,
+        count_attempt: bool,
     ) -> Result<Option<RecipeId>, StoreError> {
         let recipe_id = completion
             .recipe_id
             .ok_or_else(|| StoreError::Corrupt("a completion without a recipe id".into()))?;
         // One statement, so one round trip and atomic: the recipe row exists exactly when the
-        // task row turned SUCCESS under this claim.
+        // task row turned SUCCESS under this claim. A claim recorded at admission finds the row
+        // still PENDING.
         let saved = sqlx::query_scalar!(
             "WITH done AS (
                  UPDATE tasks SET status = 'SUCCESS', step = $3, recipe_id = $4, recipe_name = $5,
                         message = $8, error = NULL, last_seq = $6, snapshot = $9,
+                        attempts = attempts + $10,
                         seq_ceiling = GREATEST(seq_ceiling, $6), updated_at = now(), finished_at = now()
-                 WHERE id = $1 AND claim_token = $2 AND status = 'PROGRESS'
+                 WHERE id = $1 AND claim_token = $2 AND status IN ('PENDING', 'PROGRESS')
                  RETURNING id, owner, video_key, language)
              INSERT INTO recipes (id, owner, task_id, video_key, language, title, data)
              SELECT $4, owner, id, video_key, language, $5, $7 FROM done
@@ -400,6 +421,7 @@ impl Store {
             Json(recipe) as _,
             completion.message.as_deref(),
             completion.logged_json(),
+            i32::from(count_attempt),
         )
         .fetch_optional(&self.pool)
         .await?;
@@ -407,7 +429,8 @@ impl Store {
     }
 
     /// Marks the task FAILURE if `token` still holds the claim (or, with `None`, if it is simply
-    /// unfinished: dead-lettering by a reaper). Returns whether it changed anything.
+    /// unfinished: dead-lettering by a reaper). `count_attempt` as for [`Store::finish_success`].
+    /// Returns whether it changed anything.
     ///
     /// # Errors
     /// [`StoreError`] on database failure.
@@ -416,11 +439,12 @@ impl Store {
         id: TaskId,
         token: Option<Uuid>,
         update: &TaskUpdate,
+        count_attempt: bool,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query!(
             "UPDATE tasks SET status = 'FAILURE', step = $3, error = $4, message = $5, last_seq = $6,
-                    snapshot = $7, seq_ceiling = GREATEST(seq_ceiling, $6), updated_at = now(),
-                    finished_at = now()
+                    snapshot = $7, seq_ceiling = GREATEST(seq_ceiling, $6), attempts = attempts + $8,
+                    updated_at = now(), finished_at = now()
              WHERE id = $1 AND ($2::uuid IS NULL OR claim_token = $2) AND status IN ('PENDING', 'PROGRESS')",
             id.as_uuid(),
             token,
@@ -429,6 +453,7 @@ impl Store {
             update.message.as_deref(),
             seq_param(update.seq),
             update.logged_json(),
+            i32::from(count_attempt),
         )
         .execute(&self.pool)
         .await?;

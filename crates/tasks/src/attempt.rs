@@ -39,8 +39,12 @@ pub struct Attempt {
     worker: Arc<str>,
     claim: Claim,
     first: TaskUpdate,
-    /// When the task was submitted (Postgres' `created_at`), for the task-duration metric.
+    /// When the task was submitted (Postgres' `created_at`; for a claim recorded at admission,
+    /// when the job was queued, a moment later), for the task-duration metric.
     submitted: SystemTime,
+    /// Whether the outcome's statement counts this attempt: its claim was recorded at
+    /// admission, so no [`store::Store::claim_task`] counted it.
+    count_attempt: bool,
     position: Mutex<Position>,
 }
 
@@ -71,6 +75,14 @@ impl Tasks {
     /// finish the task, and the attempt's first event (Preparing, with `details`) numbered
     /// right after the task's latest seq, which Redis then logs with that very seq.
     ///
+    /// A job's first claim was recorded with the task at admission (its token and seq block;
+    /// [`Claim::recorded_ceiling`]): it starts without asking Postgres, and the row stays
+    /// PENDING until the attempt's outcome (which counts the attempt) is written. What reads the
+    /// row copes: the app reads Redis' snapshot (Postgres' PENDING at seq 1 is a true event of
+    /// the task should Redis lose it), the in-flight limit and the reconciler treat PENDING and
+    /// PROGRESS alike, the token fences the attempt as a recorded claim does, and the admin
+    /// console shows the job's worker and lease from Redis beside the PENDING row.
+    ///
     /// # Errors
     /// [`TaskError`] when Redis or Postgres fails; the lease then expires and the job returns.
     pub async fn start(
@@ -82,7 +94,20 @@ impl Tasks {
         let task = claim.job.task_id;
         let mut first = TaskUpdate::progress(task, Step::Preparing, details);
         first.seq = claim.seq + 1;
-        let Some(row) = self.store.claim_task(task, claim.token, &first).await? else {
+        if let Some(ceiling) = claim.recorded_ceiling {
+            let queued = claim.job.enqueued_ms.map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
+            let seq = claim.seq;
+            return Ok(Start::Running(Box::new(Attempt {
+                tasks: self.clone(),
+                worker,
+                claim,
+                first,
+                submitted: queued.unwrap_or_else(SystemTime::now),
+                count_attempt: true,
+                position: Mutex::new(Position { seq, ceiling }),
+            })));
+        }
+        let Some(row) = self.store.claim_task(task, claim.token, &first, claim.attempt).await? else {
             tracing::error!(%task, "job has no task row; failing it");
             let update = TaskUpdate::failure(task, 0, "unknown_task", "The task is unknown");
             self.bus.finish(&worker, &claim, &update, true).await?;
@@ -95,6 +120,7 @@ impl Tasks {
             claim,
             first,
             submitted: row.created_at.into(),
+            count_attempt: false,
             position: Mutex::new(Position { seq: 0, ceiling }),
         };
         if row.state().is_terminal() {
@@ -194,8 +220,11 @@ impl Attempt {
         mut completion: TaskUpdate,
     ) -> Result<Option<RecipeId>, TaskError> {
         completion.seq = self.next_recorded();
-        let saved =
-            self.tasks.store.finish_success(self.task(), self.claim.token, recipe, &completion).await?;
+        let saved = self
+            .tasks
+            .store
+            .finish_success(self.task(), self.claim.token, recipe, &completion, self.count_attempt)
+            .await?;
         match saved {
             Some(id) => self.log_terminal(completion, false).await.map(|()| Some(id)),
             None => self.settle_refused().await.map(|()| None),
@@ -209,7 +238,12 @@ impl Attempt {
     /// [`TaskError`] when Redis or Postgres fails.
     pub async fn fail(&self, mut failure: TaskUpdate, dead: bool) -> Result<bool, TaskError> {
         failure.seq = self.next_recorded();
-        if self.tasks.store.finish_failure(self.task(), Some(self.claim.token), &failure).await? {
+        if self
+            .tasks
+            .store
+            .finish_failure(self.task(), Some(self.claim.token), &failure, self.count_attempt)
+            .await?
+        {
             self.log_terminal(failure, dead).await?;
             return Ok(true);
         }

@@ -121,7 +121,10 @@ impl Tasks {
         }
         let pending = TaskUpdate::pending(task);
         let new = NewTask { id: task, owner, url, language };
-        match self.store.admit_task(&new, limits.in_flight, &pending).await? {
+        // The job's first claim is recorded with the task, in the admission's commit: the
+        // worker then starts it without a Postgres write of its own (`Tasks::start`).
+        let first_claim = bus::FirstClaim { token: uuid::Uuid::new_v4(), ceiling: store::FIRST_CEILING };
+        match self.store.admit_task(&new, limits.in_flight, &pending, first_claim.token).await? {
             Admission::Limited(unfinished) => Ok(Submitted::InFlightLimit(unfinished)),
             Admission::Running(id) => match self.snapshot(id, owner).await? {
                 Some(event) => Ok(Submitted::Joined(id, event)),
@@ -137,7 +140,7 @@ impl Tasks {
                     enqueued_ms: None,
                     origin: submission.origin.clone(),
                 };
-                match self.bus.enqueue(&job, &pending).await {
+                match self.bus.enqueue(&job, &pending, Some(first_claim)).await {
                     Ok(event) => Ok(Submitted::Created(task, event)),
                     Err(error) => {
                         if let Err(e) =

@@ -1,5 +1,5 @@
 -- A worker moved task_id into its processing list with BLMOVE (the queue was empty when it
 -- asked); now it takes the lease.
--- KEYS: leases. ARGV: prefix, task_id, token, worker, lease_until_ms
+-- KEYS: leases. ARGV: prefix, task_id, token, worker, lease_until_ms, live_ttl
 -- Returns what take() returns.
-return take(ARGV[1], KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+return take(ARGV[1], KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]))

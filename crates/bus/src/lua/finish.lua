@@ -7,13 +7,15 @@
 -- KEYS: job, task, log, leases, processing, dead.
 -- ARGV: token, body, task_id, state, channel, ttl, dead, seq, owner
 -- Returns the event as logged, or 'already' when the task had its terminal event.
-local state = redis.call('HGET', KEYS[2], 'state')
+local task = redis.call('HMGET', KEYS[2], 'state', 'seq', 'owner')
 local event = 'already'
-if not is_terminal(state) then
-  if redis.call('HEXISTS', KEYS[2], 'owner') == 0 then
-    redis.call('HSET', KEYS[2], 'owner', ARGV[9])
+if not is_terminal(task[1]) then
+  local fields = {}
+  if not task[3] then
+    fields = {'owner', ARGV[9]}
   end
-  event = append(KEYS[2], KEYS[3], ARGV[5], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6]), ARGV[8])
+  event = append(KEYS[2], KEYS[3], ARGV[5], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6]), ARGV[8], task[2], false,
+    fields)
 end
 redis.call('LREM', KEYS[5], 1, ARGV[3])
 if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then

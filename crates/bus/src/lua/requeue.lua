@@ -7,16 +7,18 @@
 -- KEYS: task, log, job, queue, dead. ARGV: body, task_id, owner, url, language, channel, ttl, seq
 -- Returns the logged event.
 redis.call('LREM', KEYS[5], 0, ARGV[2])
-if redis.call('HEXISTS', KEYS[1], 'seq') == 0 then
-  local base = tonumber(ARGV[8]) - 1
+local current = redis.call('HGET', KEYS[1], 'seq')
+local fields = {'owner', ARGV[3]}
+if not current then
+  current = tonumber(ARGV[8]) - 1
   redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'seq', base, 'base', base)
+  fields = {'owner', ARGV[3], 'base', current}
 end
-redis.call('HSET', KEYS[1], 'owner', ARGV[3])
-local event = append(KEYS[1], KEYS[2], ARGV[6], ARGV[1], ARGV[2], 'PENDING', tonumber(ARGV[7]), 0)
+-- Fresh: the finished task's shorter TTL gives way to a live one.
+local event = append(KEYS[1], KEYS[2], ARGV[6], ARGV[1], ARGV[2], 'PENDING', tonumber(ARGV[7]), 0, current, true,
+  fields)
 redis.call('DEL', KEYS[3])
-redis.call('HSET', KEYS[3], 'owner', ARGV[3], 'url', ARGV[4], 'language', ARGV[5], 'attempts', 0)
-redis.call('HSET', KEYS[3], 'enqueued', now_ms())
+new_job(KEYS[3], ARGV[3], ARGV[4], ARGV[5], {})
 redis.call('LREM', KEYS[4], 0, ARGV[2])
 redis.call('LPUSH', KEYS[4], ARGV[2])
 return event

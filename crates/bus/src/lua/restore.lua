@@ -14,12 +14,9 @@ if is_terminal(state) then
 end
 local base = tonumber(ARGV[8]) - 1
 redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[1], 'owner', ARGV[3], 'seq', base, 'base', base)
-local event = append(KEYS[1], KEYS[2], ARGV[6], ARGV[1], ARGV[2], 'PENDING', tonumber(ARGV[7]))
-redis.call('HSET', KEYS[3], 'owner', ARGV[3], 'url', ARGV[4], 'language', ARGV[5], 'attempts', 0)
-redis.call('HSET', KEYS[3], 'enqueued', now_ms())
+local event = append(KEYS[1], KEYS[2], ARGV[6], ARGV[1], ARGV[2], 'PENDING', tonumber(ARGV[7]), 0, base, true,
+  {'owner', ARGV[3], 'base', base})
 -- The request the job came from, for the worker's trace and log lines.
-if ARGV[9] ~= '' then redis.call('HSET', KEYS[3], 'traceparent', ARGV[9]) end
-if ARGV[10] ~= '' then redis.call('HSET', KEYS[3], 'request_id', ARGV[10]) end
+new_job(KEYS[3], ARGV[3], ARGV[4], ARGV[5], {'traceparent', ARGV[9], 'request_id', ARGV[10]})
 redis.call('LPUSH', KEYS[4], ARGV[2])
 return event

@@ -13,7 +13,7 @@ async fn enqueue_logs_pending_as_seq_one_and_snapshot() {
     let bus = test_bus();
     let job = job();
 
-    let event = bus.enqueue(&job, &TaskUpdate::pending(job.task_id)).await.unwrap();
+    let event = bus.enqueue(&job, &TaskUpdate::pending(job.task_id), None).await.unwrap();
 
     assert_eq!(event.seq, 1);
     let snapshot = bus.snapshot(job.task_id).await.unwrap().expect("snapshot");
@@ -179,6 +179,7 @@ async fn a_finish_postgres_accepted_is_logged_after_the_lease_lapsed_or_redis_lo
         run_id: None,
         seq: 6,
         state: None,
+        recorded_ceiling: None,
     };
     let mut failed = TaskUpdate::failure(lost.task_id, 3, "not_a_recipe", "No recipe");
     failed.seq = 7;

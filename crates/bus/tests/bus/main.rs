@@ -3,6 +3,7 @@
 mod events;
 mod origin;
 mod queue;
+mod ttl;
 
 use std::time::Duration;
 
@@ -39,7 +40,7 @@ pub(crate) fn job() -> Job {
 /// Queues a fresh job and returns it.
 pub(crate) async fn queued(bus: &Bus) -> Job {
     let job = job();
-    bus.enqueue(&job, &TaskUpdate::pending(job.task_id)).await.expect("enqueue");
+    bus.enqueue(&job, &TaskUpdate::pending(job.task_id), None).await.expect("enqueue");
     job
 }
 

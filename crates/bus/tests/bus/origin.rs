@@ -22,7 +22,7 @@ fn origin() -> Origin {
 async fn the_origin_of_a_job_comes_back_with_every_claim_including_a_retry() {
     let bus = test_bus();
     let job = bus::Job { origin: origin(), ..job() };
-    bus.enqueue(&job, &TaskUpdate::pending(job.task_id)).await.unwrap();
+    bus.enqueue(&job, &TaskUpdate::pending(job.task_id), None).await.unwrap();
 
     let first = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().expect("claim");
     bus.retry_later("w1", &first, &TaskUpdate::retrying(job.task_id, 2, "x".into()), Duration::ZERO)
@@ -53,9 +53,9 @@ async fn a_restored_job_keeps_the_origin_it_is_given() {
 async fn a_job_hash_without_an_origin_or_with_an_unreadable_one_is_claimed_with_none() {
     let bus = test_bus();
     let plain = job();
-    bus.enqueue(&plain, &TaskUpdate::pending(plain.task_id)).await.unwrap();
+    bus.enqueue(&plain, &TaskUpdate::pending(plain.task_id), None).await.unwrap();
     let garbled = job();
-    bus.enqueue(&garbled, &TaskUpdate::pending(garbled.task_id)).await.unwrap();
+    bus.enqueue(&garbled, &TaskUpdate::pending(garbled.task_id), None).await.unwrap();
     // As a hash written by an older version, or damaged by hand, would hold them.
     let client = redis::Client::open(redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();

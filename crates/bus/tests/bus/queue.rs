@@ -18,6 +18,7 @@ async fn a_claim_carries_the_job_and_counts_the_attempt() {
     assert_eq!(bus::Job { enqueued_ms: None, ..claim.job.clone() }, job);
     assert!(claim.job.enqueued_ms.is_some(), "the enqueue time comes with the claim");
     assert_eq!((claim.attempt, claim.seq), (1, 1));
+    assert_eq!(claim.recorded_ceiling, None, "no claim was recorded with the job: Postgres records this one");
     assert_eq!(bus.held("w1").await.unwrap(), vec![job.task_id.to_string()]);
     assert!(bus.claim("w2", NO_WAIT, LEASE).await.unwrap().is_none(), "one job, one claim");
 }
@@ -98,6 +99,25 @@ async fn a_due_retry_is_promoted_and_claimed_again() {
     assert_eq!(bus.maintain(Duration::from_secs(60)).await.unwrap().promoted, 1);
     let again = bus.claim("w2", NO_WAIT, LEASE).await.unwrap().expect("claimed again");
     assert_eq!((again.attempt, again.seq), (2, 2));
+}
+
+#[tokio::test]
+async fn the_first_claim_takes_the_claim_recorded_with_the_job_and_no_later_one_does() {
+    let bus = test_bus();
+    let job = crate::job();
+    let recorded = bus::FirstClaim { token: uuid::Uuid::new_v4(), ceiling: 34 };
+    bus.enqueue(&job, &TaskUpdate::pending(job.task_id), Some(recorded)).await.unwrap();
+
+    let first = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().expect("claim");
+    assert!(bus.hand_back("w1", &first).await.unwrap());
+    let again = bus.claim("w2", NO_WAIT, LEASE).await.unwrap().expect("back in the queue");
+
+    assert_eq!((first.token, first.recorded_ceiling), (recorded.token, Some(34)));
+    assert_eq!(again.attempt, 1, "handed back: not counted");
+    assert_ne!(again.token, recorded.token, "a recorded token serves one claim");
+    assert_eq!(again.recorded_ceiling, None, "Postgres records this claim");
+    let update = TaskUpdate::progress(job.task_id, Step::Scraping, None);
+    assert_eq!(bus.publish(&first, &update).await.unwrap(), WriteOutcome::Lost, "the first claim is void");
 }
 
 #[tokio::test]

@@ -88,19 +88,22 @@ async fn only_the_current_claim_can_finish_a_task_and_it_saves_one_recipe() {
     let owner = user();
     let id = created(&store, owner, "1").await;
     let (old, current) = (Uuid::new_v4(), Uuid::new_v4());
-    store.claim_task(id, old, &preparing(id)).await.unwrap();
-    let row = store.claim_task(id, current, &preparing(id)).await.unwrap().unwrap();
+    store.claim_task(id, old, &preparing(id), 1).await.unwrap();
+    let row = store.claim_task(id, current, &preparing(id), 2).await.unwrap().unwrap();
     assert_eq!((row.state(), row.attempts), (TaskState::Progress, 2));
 
     assert_eq!(
-        store.finish_success(id, old, &recipe("Soup"), &completion(id, 6)).await.unwrap(),
+        store.finish_success(id, old, &recipe("Soup"), &completion(id, 6), false).await.unwrap(),
         None,
         "stale claim"
     );
-    let recipe_id =
-        store.finish_success(id, current, &recipe("Soup"), &completion(id, 6)).await.unwrap().expect("saved");
+    let recipe_id = store
+        .finish_success(id, current, &recipe("Soup"), &completion(id, 6), false)
+        .await
+        .unwrap()
+        .expect("saved");
     assert_eq!(
-        store.finish_success(id, current, &recipe("Soup"), &completion(id, 6)).await.unwrap(),
+        store.finish_success(id, current, &recipe("Soup"), &completion(id, 6), false).await.unwrap(),
         None,
         "only once"
     );
@@ -121,7 +124,7 @@ async fn a_cancelled_task_cannot_succeed_and_cannot_be_cancelled_twice() {
     let owner = user();
     let id = created(&store, owner, "1").await;
     let token = Uuid::new_v4();
-    store.claim_task(id, token, &preparing(id)).await.unwrap();
+    store.claim_task(id, token, &preparing(id), 1).await.unwrap();
 
     let cancel = TaskUpdate::cancelled(id, 0);
 
@@ -138,10 +141,13 @@ async fn a_cancelled_task_cannot_succeed_and_cannot_be_cancelled_twice() {
         "the cancel's texts, the step the claim reached"
     );
 
-    assert_eq!(store.finish_success(id, token, &recipe("Soup"), &completion(id, 5)).await.unwrap(), None);
+    assert_eq!(
+        store.finish_success(id, token, &recipe("Soup"), &completion(id, 5), false).await.unwrap(),
+        None
+    );
     assert!(matches!(store.cancel_task(id, owner, &cancel).await.unwrap(), CancelOutcome::Finished(_)));
     let failure = TaskUpdate::failure(id, 2, "x", "y");
-    assert!(!store.finish_failure(id, Some(token), &failure).await.unwrap(), "already final");
+    assert!(!store.finish_failure(id, Some(token), &failure, false).await.unwrap(), "already final");
 }
 
 #[tokio::test]
@@ -150,11 +156,11 @@ async fn the_durable_snapshot_speaks_the_protocol() {
     let owner = user();
     let id = created(&store, owner, "1").await;
     let token = Uuid::new_v4();
-    store.claim_task(id, token, &preparing(id)).await.unwrap();
+    store.claim_task(id, token, &preparing(id), 1).await.unwrap();
     let mut failure = TaskUpdate::failure(id, 3, "not_a_recipe", "This video does not contain a recipe");
     failure.seq = 5;
 
-    assert!(store.finish_failure(id, Some(token), &failure).await.unwrap());
+    assert!(store.finish_failure(id, Some(token), &failure, false).await.unwrap());
 
     let update = store.task(id).await.unwrap().unwrap().to_update();
     assert_eq!((update.status, update.seq, update.step), (TaskState::Failure, 5, 3));
@@ -171,10 +177,10 @@ async fn recipes_list_newest_first_page_by_page() {
     for n in 0..5 {
         let id = created(&store, owner, &n.to_string()).await;
         let token = Uuid::new_v4();
-        store.claim_task(id, token, &preparing(id)).await.unwrap();
+        store.claim_task(id, token, &preparing(id), 1).await.unwrap();
         ids.push(
             store
-                .finish_success(id, token, &recipe(&format!("R{n}")), &completion(id, 6))
+                .finish_success(id, token, &recipe(&format!("R{n}")), &completion(id, 6), false)
                 .await
                 .unwrap()
                 .unwrap(),
@@ -195,8 +201,8 @@ async fn the_cache_finds_a_fresh_recipe_of_the_same_video_and_language() {
     let store = store().await;
     let id = created(&store, user(), "77").await;
     let token = Uuid::new_v4();
-    store.claim_task(id, token, &preparing(id)).await.unwrap();
-    store.finish_success(id, token, &recipe("Cached"), &completion(id, 6)).await.unwrap();
+    store.claim_task(id, token, &preparing(id), 1).await.unwrap();
+    store.finish_success(id, token, &recipe("Cached"), &completion(id, 6), false).await.unwrap();
     let de = Language::parse("de").unwrap();
     let en = Language::parse("en").unwrap();
     let hour = Duration::from_secs(3600);
@@ -261,7 +267,7 @@ async fn stale_unfinished_tasks_are_found_for_reconciliation() {
 async fn admit(store: &Store, owner: UserId, video: &str, max: u32) -> store::Admission {
     let (url, language) = (url(video), Language::parse("de").unwrap());
     let new = NewTask { id: TaskId::new(), owner, url: &url, language: &language };
-    store.admit_task(&new, max, &TaskUpdate::pending(new.id)).await.unwrap()
+    store.admit_task(&new, max, &TaskUpdate::pending(new.id), Uuid::new_v4()).await.unwrap()
 }
 
 #[tokio::test]
@@ -299,6 +305,58 @@ async fn admission_joins_the_owner_s_running_task_for_the_same_video() {
     );
 }
 
+/// Admits a task to `owner` with `first_claim` as its first claim's token.
+async fn admitted(store: &Store, owner: UserId, video: &str, first_claim: Uuid) -> TaskId {
+    let (url, language) = (url(video), Language::parse("de").unwrap());
+    let new = NewTask { id: TaskId::new(), owner, url: &url, language: &language };
+    match store.admit_task(&new, 5, &TaskUpdate::pending(new.id), first_claim).await.unwrap() {
+        store::Admission::Created(id) => id,
+        other => panic!("expected a new task, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn admission_records_the_first_claim_which_finishes_the_task_from_pending_and_counts_its_attempt() {
+    let store = store().await;
+    let (owner, token) = (user(), Uuid::new_v4());
+    let id = admitted(&store, owner, "1", token).await;
+
+    let row = store.task(id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.state(), row.claim_token, row.seq_ceiling, row.attempts),
+        (TaskState::Pending, Some(token), store::FIRST_CEILING as i64, 0)
+    );
+    assert_eq!(store.reserve_seqs(id, token, 10).await.unwrap(), Some(store::FIRST_CEILING + 10));
+    let saved = store.finish_success(id, token, &recipe("Soup"), &completion(id, 6), true).await.unwrap();
+    assert!(saved.is_some(), "the recorded claim may finish the task");
+    let row = store.task(id).await.unwrap().unwrap();
+    assert_eq!((row.state(), row.attempts, row.last_seq), (TaskState::Success, 1, 6));
+}
+
+#[tokio::test]
+async fn a_later_claim_voids_the_first_claim_recorded_at_admission_and_counts_every_attempt() {
+    let store = store().await;
+    let (owner, first) = (user(), Uuid::new_v4());
+    let id = admitted(&store, owner, "1", first).await;
+    // The first attempt was retried without writing Postgres; the second claim is recorded.
+    let second = Uuid::new_v4();
+    let mut resumed = preparing(id);
+    resumed.seq = 4;
+    let row = store.claim_task(id, second, &resumed, 2).await.unwrap().unwrap();
+
+    assert_eq!((row.state(), row.attempts), (TaskState::Progress, 2), "the unrecorded attempt counts too");
+    assert_eq!(row.seq_ceiling, (store::FIRST_CEILING + store::SEQ_BLOCK) as i64, "a block above the first");
+    let mut failure = TaskUpdate::failure(id, 2, "not_a_recipe", "No recipe");
+    failure.seq = 5;
+    assert!(!store.finish_failure(id, Some(first), &failure, true).await.unwrap(), "void");
+    assert_eq!(
+        store.finish_success(id, first, &recipe("Soup"), &completion(id, 6), true).await.unwrap(),
+        None
+    );
+    assert!(store.finish_failure(id, Some(second), &failure, false).await.unwrap());
+    assert_eq!(store.task(id).await.unwrap().unwrap().attempts, 2);
+}
+
 #[tokio::test]
 async fn a_claim_keeps_its_first_event_and_reserves_seqs_above_it() {
     let store = store().await;
@@ -307,13 +365,13 @@ async fn a_claim_keeps_its_first_event_and_reserves_seqs_above_it() {
     let token = Uuid::new_v4();
     let first = preparing(id);
 
-    let row = store.claim_task(id, token, &first).await.unwrap().unwrap();
+    let row = store.claim_task(id, token, &first, 1).await.unwrap().unwrap();
 
     assert_eq!((row.last_seq, row.seq_ceiling), (2, 2 + store::SEQ_BLOCK as i64));
     assert_eq!(row.snapshot_json(), first.logged_json(), "the snapshot is the event as logged");
     assert_eq!(store.reserve_seqs(id, token, 10).await.unwrap(), Some(2 + store::SEQ_BLOCK + 10));
     assert_eq!(store.reserve_seqs(id, Uuid::new_v4(), 10).await.unwrap(), None, "only the claim holder");
-    let again = store.claim_task(id, Uuid::new_v4(), &first).await.unwrap().unwrap();
+    let again = store.claim_task(id, Uuid::new_v4(), &first, 1).await.unwrap().unwrap();
     assert_eq!(
         again.seq_ceiling,
         2 + 2 * store::SEQ_BLOCK as i64 + 10,
@@ -327,7 +385,7 @@ async fn a_task_redis_lost_is_requeued_above_every_seq_once_and_voids_the_claim(
     let owner = user();
     let id = created(&store, owner, "1").await;
     let token = Uuid::new_v4();
-    let ceiling = store.claim_task(id, token, &preparing(id)).await.unwrap().unwrap().seq_ceiling;
+    let ceiling = store.claim_task(id, token, &preparing(id), 1).await.unwrap().unwrap().seq_ceiling;
     let pending = TaskUpdate::pending(id);
 
     assert_eq!(
@@ -343,7 +401,7 @@ async fn a_task_redis_lost_is_requeued_above_every_seq_once_and_voids_the_claim(
     let snapshot: TaskUpdate = serde_json::from_str(&row.snapshot_json()).unwrap();
     assert_eq!((snapshot.seq, snapshot.status), (seq, TaskState::Pending));
     assert_eq!(
-        store.finish_success(id, token, &recipe("Soup"), &completion(id, 3)).await.unwrap(),
+        store.finish_success(id, token, &recipe("Soup"), &completion(id, 3), false).await.unwrap(),
         None,
         "the lost claim can no longer finish"
     );
@@ -360,9 +418,9 @@ async fn terminal_and_recorded_events_become_the_snapshot() {
     let owner = user();
     let id = created(&store, owner, "1").await;
     let token = Uuid::new_v4();
-    store.claim_task(id, token, &preparing(id)).await.unwrap();
+    store.claim_task(id, token, &preparing(id), 1).await.unwrap();
     let done = completion(id, 6);
-    store.finish_success(id, token, &recipe("Soup"), &done).await.unwrap().expect("saved");
+    store.finish_success(id, token, &recipe("Soup"), &done, false).await.unwrap().expect("saved");
     assert_eq!(store.task(id).await.unwrap().unwrap().snapshot_json(), done.logged_json());
 
     // Redis numbered the terminal event higher (a restore moved it on): Postgres follows.

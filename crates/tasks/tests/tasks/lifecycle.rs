@@ -58,6 +58,12 @@ async fn a_task_runs_from_submission_to_its_recipe_with_one_numbering_in_both_st
     assert_eq!((pending.seq, pending.state), (1, TaskState::Pending));
 
     let attempt = running(&tasks).await;
+    let row = tasks.row(task).await.unwrap().unwrap();
+    assert_eq!(
+        (row.state(), row.claim_token),
+        (TaskState::Pending, Some(attempt.claim().token)),
+        "the first claim was recorded with the task: starting it wrote nothing to Postgres"
+    );
     let Written::Logged(first) = attempt.begin().await.unwrap() else { panic!("logged") };
     let Written::Logged(step) =
         attempt.progress(TaskUpdate::progress(task, Step::Scraping, None)).await.unwrap()
@@ -74,6 +80,7 @@ async fn a_task_runs_from_submission_to_its_recipe_with_one_numbering_in_both_st
     assert_eq!((done.seq, done.state), (4, TaskState::Success));
     let row = tasks.row(task).await.unwrap().unwrap();
     assert_eq!((row.state(), row.last_seq, row.recipe_id), (TaskState::Success, 4, Some(saved.as_uuid())));
+    assert_eq!(row.attempts, 1, "the outcome counted the attempt");
     assert_eq!(row.snapshot.as_deref(), Some(&*done.json), "Postgres keeps the very event Redis logged");
     assert_eq!(tasks.recipe(saved, owner).await.unwrap().unwrap().recipe.title, "Soup");
     assert!(
