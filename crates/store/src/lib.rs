@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+use sqlx::Connection as _;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 mod admin;
@@ -42,6 +43,29 @@ pub enum StoreError {
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
+/// An idle connection is pinged before it is handed out only after this long unused.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// The pool's settings. sqlx pings a connection (a round trip to Postgres) when it returns to
+/// the pool and, by default, again before every acquire: two round trips around every
+/// statement. The ping on return stays; the one before an acquire is kept only for a
+/// connection that sat idle (Postgres may have restarted meanwhile), not for one that was just
+/// returned and checked.
+fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 /// The durable store (cheap to clone: a pool handle).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -54,11 +78,7 @@ impl Store {
     /// # Errors
     /// [`StoreError`] when the database is unreachable or a migration fails.
     pub async fn connect(database_url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(database_url)
-            .await?;
+        let pool = pool_options(max_connections).connect(database_url).await?;
         let store = Self { pool };
         store.migrate().await?;
         Ok(store)
@@ -70,10 +90,7 @@ impl Store {
     /// # Errors
     /// [`StoreError`] when the URL is malformed.
     pub fn connect_lazy(database_url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy(database_url)?;
+        let pool = pool_options(max_connections).connect_lazy(database_url)?;
         Ok(Self { pool })
     }
 
