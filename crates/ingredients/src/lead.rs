@@ -42,7 +42,7 @@ pub(crate) fn amount_here(text: &str, langs: Langs) -> Option<LeadingAmount> {
     if text.starts_with(char::is_whitespace) {
         return None;
     }
-    let spans = spans(text);
+    let (spans, _) = spans(text, AMOUNT_WORDS + 1);
     let words: Vec<&str> = spans.iter().map(|&(s, e)| &text[s..e]).collect();
     let amount = amount_at(&words, langs)?;
     Some(LeadingAmount {
@@ -53,14 +53,32 @@ pub(crate) fn amount_here(text: &str, langs: Langs) -> Option<LeadingAmount> {
     })
 }
 
-/// Byte spans of the words of `text`, split the way the line parser splits them: at
-/// whitespace, where letters follow digits ("200g"), and around list punctuation.
-fn spans(text: &str) -> Vec<(usize, usize)> {
+/// Most words an amount reads, looking ahead included: a number phrase of up to four words
+/// ("one and a half"), a range word, and a second phrase.
+const AMOUNT_WORDS: usize = 9;
+
+/// Most words a lead reads after its hedges, looking ahead included: the amount, an "x", a unit
+/// of up to three words, a linking "of" and the word after it, and the name's first word.
+const LEAD_WORDS: usize = AMOUNT_WORDS + 1 + 3 + 2 + 1;
+
+/// Words tokenised before a lead is read; a text whose hedges leave fewer than
+/// [`LEAD_WORDS`] of them is tokenised whole. Amounts are looked for at every word of captions
+/// and transcripts, so tokenising the whole rest of the text each time was most of the cost.
+const HEAD_WORDS: usize = LEAD_WORDS + 4;
+
+/// Byte spans of the first `limit` words of `text` (at least), split the way the line parser
+/// splits them: at whitespace, where letters follow digits ("200g"), and around list
+/// punctuation; and whether they are all of its words. A word's span is only pushed once the
+/// word has ended, so the first spans are the same whatever the limit.
+fn spans(text: &str, limit: usize) -> (Vec<(usize, usize)>, bool) {
     let mut out = Vec::new();
     let mut start: Option<usize> = None;
     let mut prev: Option<char> = None;
     let numeric = |c: char| c.is_ascii_digit() || crate::number::vulgar(c).is_some();
     for (i, c) in text.char_indices() {
+        if out.len() >= limit {
+            return (out, false);
+        }
         let next = text[i + c.len_utf8()..].chars().next();
         let decimal =
             c == ',' && prev.is_some_and(|p| p.is_ascii_digit()) && next.is_some_and(|n| n.is_ascii_digit());
@@ -86,17 +104,33 @@ fn spans(text: &str) -> Vec<(usize, usize)> {
     if let Some(s) = start {
         out.push((s, text.len()));
     }
-    out
+    (out, true)
 }
 
 /// The amount and unit at the start of `text` ("about 2 cups of …", "1EL …", "a pinch of …").
 pub(crate) fn lead_at(text: &str, langs: Langs) -> Option<Lead> {
-    let spans = spans(text);
-    let words: Vec<&str> = spans.iter().map(|&(s, e)| &text[s..e]).collect();
+    let (head, whole) = spans(text, HEAD_WORDS);
+    let hedged = hedges(text, &head);
+    if whole || hedged + LEAD_WORDS < head.len() {
+        lead_after(text, &head, hedged, langs)
+    } else {
+        let (spans, _) = spans(text, usize::MAX);
+        lead_after(text, &spans, hedges(text, &spans), langs)
+    }
+}
+
+/// How many words at the start of `spans` are hedges ("about", "approx."), leaving one word.
+fn hedges(text: &str, spans: &[(usize, usize)]) -> usize {
     let mut i = 0;
-    while i + 1 < words.len() && HEDGES.contains(&words[i].to_lowercase().as_str()) {
+    while i + 1 < spans.len() && HEDGES.contains(&text[spans[i].0..spans[i].1].to_lowercase().as_str()) {
         i += 1;
     }
+    i
+}
+
+/// The lead of `text` whose words are `spans`, after `i` hedges.
+fn lead_after(text: &str, spans: &[(usize, usize)], i: usize, langs: Langs) -> Option<Lead> {
+    let words: Vec<&str> = spans.iter().map(|&(s, e)| &text[s..e]).collect();
     let amount = amount_at(&words[i..], langs)?;
     let mut pos = i + amount.words;
     let amount_end = spans[pos - 1].1;
@@ -150,5 +184,71 @@ mod tests {
         assert!(lead_at("a little oil", Langs::ALL).is_none(), "'a little' is no amount");
         assert!(lead_at("an onion", Langs::ALL).is_some_and(|l| l.article));
         assert_eq!(lead_at("2-3 Zehen", Langs::ALL).map(|l| l.quantity_max), Some(Some(3.0)));
+    }
+
+    /// Words that make long leads: hedges, number words, fractions, range words, articles,
+    /// units of one to three words, "x", "of", and plain words.
+    const VOCABULARY: &[&str] = &[
+        "about",
+        "approx.",
+        "around",
+        "ca.",
+        "one",
+        "and",
+        "a",
+        "half",
+        "y",
+        "media",
+        "un",
+        "par",
+        "de",
+        "1",
+        "1/2",
+        "½",
+        "2",
+        "-3",
+        "to",
+        "or",
+        "bis",
+        "o",
+        "x",
+        "×",
+        "fl",
+        "oz",
+        "cup",
+        "cucharada",
+        "postre",
+        "of",
+        "von",
+        "flour",
+        ",",
+        ":",
+        "200g",
+        "1EL",
+        "Zucker",
+        "7up",
+        "pinch",
+    ];
+
+    proptest::proptest! {
+        /// A lead read from the first words is the one read from the whole text, however long
+        /// the text and its hedges are.
+        #[test]
+        fn a_lead_from_the_head_is_the_lead_of_the_whole_text(
+            picks in proptest::collection::vec(0..VOCABULARY.len(), 0..60),
+            hedges_first in 0usize..30,
+        ) {
+            let mut words: Vec<&str> = std::iter::repeat_n("about", hedges_first).collect();
+            words.extend(picks.iter().map(|&i| VOCABULARY[i]));
+            let text = words.join(" ");
+            let (all, _) = spans(&text, usize::MAX);
+            let whole = lead_after(&text, &all, hedges(&text, &all), Langs::ALL);
+            proptest::prop_assert_eq!(lead_at(&text, Langs::ALL), whole, "{}", text);
+            let words: Vec<&str> = all.iter().map(|&(s, e)| &text[s..e]).collect();
+            let amount = (!text.starts_with(char::is_whitespace)).then(|| amount_at(&words, Langs::ALL)).flatten();
+            let expected = amount.map(|a| (a.value, a.max, all[a.words - 1].1, a.article));
+            let got = amount_here(&text, Langs::ALL).map(|a| (a.value, a.max, a.len, a.article));
+            proptest::prop_assert_eq!(got, expected, "{}", text);
+        }
     }
 }

@@ -3,6 +3,9 @@
 //!
 //! The canonical codes are listed in the crate docs.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use crate::lang::Langs;
 
 /// What a unit measures.
@@ -472,20 +475,29 @@ pub(crate) fn unit_at(words: &[&str], langs: Langs) -> Option<(&'static str, usi
         "t" => return Some(("tsp", 1)),
         _ => {}
     }
-    for n in (1..=MAX_WORDS.min(words.len())).rev() {
-        let joined = words[..n].iter().map(|w| key(w)).collect::<Vec<_>>().join(" ");
+    let keys: Vec<String> = words.iter().take(MAX_WORDS).map(|w| key(w)).collect();
+    for n in (1..=keys.len()).rev() {
+        let joined = keys[..n].join(" ");
         if joined.is_empty() {
             continue;
         }
-        if let Some((_, code, _)) = SPELLINGS
-            .iter()
-            .find(|(spelling, _, spelling_langs)| *spelling == joined && langs.has(*spelling_langs))
-        {
+        let codes = BY_SPELLING.get(joined.as_str());
+        if let Some((code, _)) = codes.and_then(|codes| codes.iter().find(|(_, known)| langs.has(*known))) {
             return Some((code, n));
         }
     }
     None
 }
+
+/// [`SPELLINGS`] by spelling, each spelling's codes in table order: `unit_at` runs at every
+/// word of every line, and a scan of the table at each was most of a line's parse.
+static BY_SPELLING: LazyLock<HashMap<&str, Vec<(&str, Langs)>>> = LazyLock::new(|| {
+    let mut by_spelling: HashMap<&str, Vec<(&str, Langs)>> = HashMap::new();
+    for &(spelling, code, langs) in SPELLINGS {
+        by_spelling.entry(spelling).or_default().push((code, langs));
+    }
+    by_spelling
+});
 
 /// Whether `code` is a container that carries a size ("can", "package").
 pub(crate) fn is_container(code: &str) -> bool {
