@@ -8,22 +8,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use async_trait::async_trait;
 use protocol::{Language, TaskId, TikTokUrl};
 use worker::providers::fixtures::FixtureScraper;
 use worker::providers::rules::RuleExtractor;
-use worker::providers::{Extractor, RunKind, RunMemo, ScrapeRequest, Scraper, VideoData};
-
-/// The fixture scraper starts no runs, so it has nothing to remember.
-struct NoMemo;
-
-#[async_trait]
-impl RunMemo for NoMemo {
-    async fn get(&self, _task: TaskId, _kind: RunKind) -> Option<String> {
-        None
-    }
-    async fn set(&self, _task: TaskId, _kind: RunKind, _run_id: &str) {}
-}
+use worker::providers::{Extractor, NoMemo, ScrapeRequest, Scraper, VideoData};
 
 /// Caption and subtitles of every fixture, as the first (text-only) scrape of a job reads them.
 async fn videos() -> Vec<VideoData> {

@@ -149,6 +149,19 @@ pub trait RunMemo: Send + Sync {
     async fn set(&self, task: TaskId, kind: RunKind, run_id: &str);
 }
 
+/// A memo that remembers nothing: for scraping outside a job (the fixture scraper starts no
+/// runs; a benchmark or report has no task to remember them for).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMemo;
+
+#[async_trait]
+impl RunMemo for NoMemo {
+    async fn get(&self, _task: TaskId, _kind: RunKind) -> Option<String> {
+        None
+    }
+    async fn set(&self, _task: TaskId, _kind: RunKind, _run_id: &str) {}
+}
+
 /// What a scraper is asked to fetch.
 pub struct ScrapeRequest<'a> {
     /// The task, for logs and the run memo.

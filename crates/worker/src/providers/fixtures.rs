@@ -195,20 +195,9 @@ fn unknown_video() -> ProviderError {
 mod tests {
     use protocol::{TaskId, TikTokUrl};
 
+    use super::super::NoMemo;
     use super::super::apify::items::best_subtitle;
-    use super::super::{RunKind, RunMemo};
     use super::*;
-
-    /// The fixture scraper never starts runs, so it has nothing to remember.
-    struct NoMemo;
-
-    #[async_trait]
-    impl RunMemo for NoMemo {
-        async fn get(&self, _task: TaskId, _kind: RunKind) -> Option<String> {
-            None
-        }
-        async fn set(&self, _task: TaskId, _kind: RunKind, _run_id: &str) {}
-    }
 
     async fn scrape(link: &str) -> Result<VideoData, ProviderError> {
         let url = TikTokUrl::parse(link).unwrap_or_else(|e| panic!("{link}: {e}"));

@@ -18,8 +18,8 @@ pub mod vtt;
 use std::sync::Arc;
 
 pub use contract::{
-    Extractor, Frame, ProviderError, RunKind, RunMemo, ScrapeRequest, Scraper, Transcriber, VideoData,
-    VideoFile,
+    Extractor, Frame, NoMemo, ProviderError, RunKind, RunMemo, ScrapeRequest, Scraper, Transcriber,
+    VideoData, VideoFile,
 };
 
 /// The providers a worker runs with.

@@ -16,9 +16,7 @@ use worker::providers::fixture_media::{Audio, MediaScript, Scene};
 use worker::providers::fixtures::FixtureScraper;
 use worker::providers::llm::{LlmConfig, LlmExtractor};
 use worker::providers::rules::RuleExtractor;
-use worker::providers::{
-    ProviderError, Providers, RunKind, RunMemo, ScrapeRequest, Scraper, Transcriber, VideoData,
-};
+use worker::providers::{NoMemo, ProviderError, Providers, ScrapeRequest, Scraper, Transcriber, VideoData};
 use worker::video::MediaCache;
 
 use crate::video::{TempDir, limits, reader, rendered};
@@ -67,16 +65,6 @@ impl MediaCache for NoCache {
         None
     }
     async fn put(&self, _video_id: &str, _value: &[u8], _ttl: Duration) {}
-}
-
-struct NoMemo;
-
-#[async_trait]
-impl RunMemo for NoMemo {
-    async fn get(&self, _task: TaskId, _kind: RunKind) -> Option<String> {
-        None
-    }
-    async fn set(&self, _task: TaskId, _kind: RunKind, _run_id: &str) {}
 }
 
 fn spoken_text() -> String {
