@@ -139,12 +139,14 @@ impl Polled {
     }
 
     /// Slots held.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.lock().slots.len()
     }
 
     /// True when no task is being polled.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
