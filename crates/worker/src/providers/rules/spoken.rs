@@ -79,36 +79,13 @@ fn spoken_name(text: &str) -> (String, usize) {
     (words.join(" "), used)
 }
 
-/// Words of the text after a word start that [`measure_at`] lets `lead` read. An amount and
-/// its unit take a few words ("about 1 1/2 to 2 heaping tablespoons of"); `lead` splits all the
-/// text it is given into words, so handing it the rest of a transcript at every word made the
-/// scan quadratic in the transcript's length.
-const LEAD_WINDOW_WORDS: usize = 24;
-
-/// `text` up to the end of its `words`-th whitespace-separated word (all of it when shorter).
-fn first_words(text: &str, words: usize) -> &str {
-    let mut seen = 0;
-    let mut in_word = false;
-    for (i, c) in text.char_indices() {
-        if !c.is_whitespace() {
-            in_word = true;
-        } else if in_word {
-            in_word = false;
-            seen += 1;
-            if seen == words {
-                return &text[..i];
-            }
-        }
-    }
-    text
-}
-
 /// An amount with a name at byte `at` of `text`: "2 tablespoons of sugar". Without `require_unit`
 /// a bare count is enough ("2 eggs"), which callers allow only after "add".
 fn measure_at(text: &str, at: usize, require_unit: bool) -> Option<(Ingredient, usize)> {
     let rest = &text[at..];
-    // Its offsets are the same in `rest`: the window is a prefix.
-    let lead = lead(first_words(rest, LEAD_WINDOW_WORDS))?;
+    // `lead` reads only the first words of `rest` (ingredients' HEAD_WORDS), so calling it at
+    // every word of a transcript stays linear.
+    let lead = lead(rest)?;
     // "pour in a ladle of batter": an article is too weak to make a spoken ingredient.
     if lead.article || (require_unit && lead.unit.is_none()) {
         return None;
@@ -223,30 +200,6 @@ mod tests {
             assert_eq!(found.len(), 1, "{why}: {text:?} gave {found:?}");
             assert_eq!(found[0].ingredient.name, name, "{why}");
             assert_eq!(found[0].ingredient.unit.as_deref(), unit, "{why}");
-        }
-    }
-
-    #[test]
-    fn the_lead_window_reads_every_word_start_as_the_whole_rest_would() {
-        let spoken = [
-            include_str!("../../../fixtures/7311770584007226424.vtt"),
-            include_str!("../../../fixtures/7339557630099983671.vtt"),
-            include_str!("../../../fixtures/7352260452192298766.vtt"),
-        ]
-        .map(|vtt| super::super::flatten(&crate::providers::vtt::vtt_to_text(vtt)));
-        let long_leads = "so take about 1 1/2 to 2 heaping tablespoons of sugar, roughly 2-3 cups of flour \
-             and approximately 200 g of butter, then a pinch of salt and two eggs";
-        for text in spoken.iter().map(String::as_str).chain([long_leads]) {
-            let mut checked = 0;
-            for (i, _) in text
-                .char_indices()
-                .filter(|&(i, c)| !c.is_whitespace() && (i == 0 || text[..i].ends_with(char::is_whitespace)))
-            {
-                let rest = &text[i..];
-                assert_eq!(lead(first_words(rest, LEAD_WINDOW_WORDS)), lead(rest), "at {rest:?}");
-                checked += 1;
-            }
-            assert!(checked > 20, "{text:?} has words enough to cut");
         }
     }
 
