@@ -1,8 +1,9 @@
 //! `GET /ws/{task_id}`: a task's events over a WebSocket.
 //!
 //! Authentication and the ownership check happen before the upgrade (401, 404, 429 as HTTP
-//! problems). After it, the server subscribes to the hub FIRST, then reads the log, then drops
-//! live duplicates by seq, so there is no gap between replay and live events. Without `?since=`
+//! problems): the server subscribes to the hub FIRST, then reads the snapshot (the ownership
+//! check, and the first message), and after the upgrade drops live duplicates by seq, so there
+//! is no gap between the snapshot or replay and the live events. Without `?since=`
 //! the first message is the current snapshot; with it, every event after that seq is replayed.
 //! After the terminal message the server closes with 1000. The close codes are [`protocol::wire`]'s
 //! `CLOSE_*`, described in `docs/protocol.md`.
@@ -66,7 +67,10 @@ pub async fn socket(
     }
     let task = TaskId::parse(&path).map_err(|_| ApiError::task_not_found())?;
     let owner = user.id();
-    current(&state, task, owner).await?;
+    // Subscribe before reading, so no event falls between the snapshot and the live ones; the
+    // read is the ownership check and the socket's first message at once.
+    let subscription = state.hub.subscribe(task);
+    let now = current(&state, task, owner).await?;
     let slot = state.sockets.try_acquire(owner, state.api.max_sockets_per_user).ok_or_else(|| {
         metrics::limit_hit(Limit::SocketsPerUser);
         ApiError::RateLimited {
@@ -106,7 +110,7 @@ pub async fn socket(
             overflow: OverflowSignal::never(),
             _slot: slot,
         };
-        tracker.track_future(connection.run(since).instrument(span))
+        tracker.track_future(connection.run(subscription, now, since).instrument(span))
     });
     let mut response = HttpResponse::from(handshake.finish()).map_into_boxed_body();
     response.extensions_mut().insert(takeover);
@@ -165,12 +169,12 @@ impl FrameBudget {
 }
 
 impl Connection {
-    async fn run(mut self, since: Option<u64>) {
+    /// Serves the socket: `now` is the snapshot read after `subscription` was taken, so every
+    /// later event reaches the subscription (twice at worst, which the seq check drops).
+    async fn run(mut self, mut subscription: Subscription, now: Event, since: Option<u64>) {
         metrics::socket_opened();
-        // Subscribe before reading the log: every event from here on reaches us twice at worst.
-        let mut subscription = self.state.hub.subscribe(self.task);
         self.overflow = subscription.overflow_signal();
-        let end = match Box::pin(self.start(since)).await {
+        let end = match Box::pin(self.start(now, since)).await {
             Ok(true) => End::Close(CLOSE_DONE, "task finished"),
             Ok(false) => self.serve(&mut subscription).await,
             Err(end) => end,
@@ -189,9 +193,9 @@ impl Connection {
         // Dropping the stream closes the connection; the slot is freed with it.
     }
 
-    /// Sends the current state (or the replay after `since`). Returns whether the task is over.
-    async fn start(&mut self, since: Option<u64>) -> Result<bool, End> {
-        let now = current(&self.state, self.task, self.owner).await.map_err(|_| log_error())?;
+    /// Sends the current state `now` (or the replay after `since`). Returns whether the task is
+    /// over.
+    async fn start(&mut self, now: Event, since: Option<u64>) -> Result<bool, End> {
         let Some(since) = since else {
             self.send(&now).await?;
             return Ok(now.is_terminal());
@@ -362,9 +366,14 @@ impl Connection {
         }
     }
 
-    /// Writes one message.
+    /// Writes one message. The task's last one is held for the close frame that always follows
+    /// it (see [`Connection::run`]): both go out in one write.
     async fn send(&mut self, event: &Event) -> Result<(), End> {
-        self.write(ws_out::Frame::Text(&event.json)).await?;
+        if event.is_terminal() {
+            self.writer.hold(ws_out::Frame::Text(&event.json));
+        } else {
+            self.write(ws_out::Frame::Text(&event.json)).await?;
+        }
         self.last_seq = event.seq;
         metrics::delivered();
         Ok(())

@@ -1,8 +1,8 @@
 //! The socket's outbound side: the frames the server sends, written straight to the connection.
 //!
-//! A frame is encoded and written at once; only what the kernel does not take yet waits in
-//! [`Writer`]'s buffer, which is allocated while a frame is being written and freed as soon as
-//! it is out, so an idle socket holds no outbound buffer at all. A send waits until its frame
+//! A frame is encoded and written at once (or held to share the next one's write); only what
+//! the kernel does not take yet waits in [`Writer`]'s buffer, which is allocated while a frame
+//! is being written and freed as soon as it is out, so an idle socket holds no outbound buffer at all. A send waits until its frame
 //! has been handed to the kernel: a reader that stops reading stalls the socket's loop (whose
 //! caller bounds the wait), and the hub's queue, not this buffer, holds what piles up meanwhile.
 //!
@@ -52,6 +52,13 @@ impl Writer {
     /// # Errors
     /// [`Gone`] when the connection is.
     pub async fn send(&mut self, stream: &TcpStream, frame: Frame<'_>) -> Result<(), Gone> {
+        self.hold(frame);
+        self.flush(stream).await
+    }
+
+    /// Encodes a frame that goes out with the next send, in the same write (and the same TCP
+    /// segment, when it fits): for a message the close frame always follows.
+    pub fn hold(&mut self, frame: Frame<'_>) {
         match frame {
             Frame::Text(text) => encode(&mut self.pending, OP_TEXT, &[text.as_bytes()]),
             Frame::Ping => encode(&mut self.pending, OP_PING, &[]),
@@ -66,7 +73,6 @@ impl Writer {
                 encode(&mut self.pending, OP_CLOSE, &[&code.to_be_bytes(), &reason.as_bytes()[..end]]);
             }
         }
-        self.flush(stream).await
     }
 
     /// Writes what is pending.
@@ -154,6 +160,26 @@ mod tests {
         let mut got = [0; 8];
         client.read_exact(&mut got).await.unwrap();
         assert_eq!(got, [0x88, 6, 0x03, 0xE8, b'd', b'o', b'n', b'e']);
+    }
+
+    #[tokio::test]
+    async fn a_held_frame_goes_out_with_the_next_send() {
+        let (server, mut client) = pair().await;
+        let mut writer = Writer::default();
+
+        writer.hold(Frame::Text("hi"));
+        let mut probe = [0; 1];
+        let before = client.try_read(&mut probe);
+        writer.send(&server, Frame::Close(1000, "")).await.expect("sent");
+
+        assert!(
+            matches!(before, Err(ref e) if e.kind() == io::ErrorKind::WouldBlock),
+            "nothing written on hold"
+        );
+        let mut got = [0; 8];
+        client.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, [0x81, 2, b'h', b'i', 0x88, 2, 0x03, 0xE8], "the message, then the close frame");
+        assert_eq!(writer.pending.capacity(), 0);
     }
 
     #[tokio::test]
