@@ -56,10 +56,13 @@ const NOTE_HEADERS: &[&str] =
     &["notes?", "tipps?", "tips?", "hinweise?", "nutrition", "nährwerte", "storage"];
 
 /// A section header at the start of a line, after any emoji ("🛒 Ingredients:", "Zubereitung").
-/// The `\b` after the word makes "ingredients?" give way to "ingredientes".
+/// The `\b` after the word makes "ingredients?" give way to "ingredientes". It is ASCII's, like
+/// every word boundary here: the words end in ASCII letters, and an ASCII boundary keeps the
+/// regex engine on its DFA for lines with emoji (see `meta::TIME_LABEL`). A header word glued to
+/// another letter ("Zutatenübersicht") still fails on what follows it ([`HEADER_TAIL`]).
 static HEADER: LazyLock<Regex> = LazyLock::new(|| {
     regex(&format!(
-        r"(?i)^[^\p{{L}}\p{{N}}]*(?:(?P<ingredients>{})|(?P<steps>{})|(?P<notes>{}))\b(?P<tail>.*)$",
+        r"(?i)^[^\p{{L}}\p{{N}}]*(?:(?P<ingredients>{})|(?P<steps>{})|(?P<notes>{}))(?-u:\b)(?P<tail>.*)$",
         INGREDIENT_HEADERS.join("|"),
         STEP_HEADERS.join("|"),
         NOTE_HEADERS.join("|"),
@@ -77,13 +80,13 @@ static HEADER_TAIL: LazyLock<Regex> = LazyLock::new(|| {
 /// Lines that only carry servings or times, which must not become steps or ingredients.
 static METADATA_START: LazyLock<Regex> = LazyLock::new(|| {
     regex(
-        r"(?i)^(?:(?:serves|servings?|portionen|portions?|yields?|makes|ergibt|prep|preparation|vorbereitung|vorbereitungszeit|arbeitszeit|zubereitungszeit|cook(?:ing)?\s*time|cook\s+\d+|bak(?:e|ing)\s*time|kochzeit|backzeit|garzeit|total|gesamtzeit|für\s+\d+|for\s+\d+)\b|cook\s*:)",
+        r"(?i)^(?:(?:serves|servings?|portionen|portions?|yields?|makes|ergibt|prep|preparation|vorbereitung|vorbereitungszeit|arbeitszeit|zubereitungszeit|cook(?:ing)?\s*time|cook\s+\d+|bak(?:e|ing)\s*time|kochzeit|backzeit|garzeit|total|gesamtzeit|für\s+\d+|for\s+\d+)(?-u:\b)|cook\s*:)",
     )
 });
 
 /// Times we do not keep (resting, chilling) but which still make a line metadata.
 static OTHER_TIME_START: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"(?i)^(?:ruhezeit|kühlzeit|wartezeit|rest(?:ing)?\s*time|chill(?:ing)?\s*time|time|zeit|dauer)\b")
+    regex(r"(?i)^(?:ruhezeit|kühlzeit|wartezeit|rest(?:ing)?\s*time|chill(?:ing)?\s*time|time|zeit|dauer)(?-u:\b)")
 });
 
 /// Where in a written text a line belongs.
@@ -124,8 +127,9 @@ pub(super) fn is_metadata_line(line: &str) -> bool {
     if word_count(line) > 12 {
         return false;
     }
-    let states_something = find_servings(line).is_some() || find_times(line) != Times::default();
-    (METADATA_START.is_match(line) && states_something)
+    // The labels first: they are anchored and cheap, the searches for what a line states are not.
+    let states_something = || find_servings(line).is_some() || find_times(line) != Times::default();
+    (METADATA_START.is_match(line) && states_something())
         || (OTHER_TIME_START.is_match(line) && line.contains(|c: char| c.is_ascii_digit()))
 }
 

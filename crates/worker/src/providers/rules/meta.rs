@@ -26,22 +26,26 @@ static TIME_LABEL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// "Serves 4", "Servings: 4", "Portionen: 4", "makes 12".
+///
+/// The word boundaries of this and the next two are ASCII's too, as in [`TIME_LABEL`]: the
+/// words around them end in ASCII letters or digits, and a count word that ends in another
+/// letter is no count [`count`] knows either.
 static SERVES: LazyLock<Regex> = LazyLock::new(|| {
     regex(
-        r"(?i)\b(?:serves|servings?|portionen|portions?|yields?|makes|ergibt|reicht für)\b\s*:?\s*(?:about\s+|ca\.?\s*|etwa\s+)?(?P<n>\d{1,3}|\p{L}+)\b",
+        r"(?i)(?-u:\b)(?:serves|servings?|portionen|portions?|yields?|makes|ergibt|reicht für)(?-u:\b)\s*:?\s*(?:about\s+|ca\.?\s*|etwa\s+)?(?P<n>\d{1,3}|\p{L}+)(?-u:\b)",
     )
 });
 
 /// "for 2 people", "für 4 Personen".
 static FOR_PEOPLE: LazyLock<Regex> = LazyLock::new(|| {
     regex(
-        r"(?i)\b(?:for|für)\s+(?P<n>\d{1,3}|\p{L}+)\s+(?:people|persons?|personen|pers\b|portionen|portions?|servings?|leute|hungrige)",
+        r"(?i)(?-u:\b)(?:for|für)\s+(?P<n>\d{1,3}|\p{L}+)\s+(?:people|persons?|personen|pers(?-u:\b)|portionen|portions?|servings?|leute|hungrige)",
     )
 });
 
 /// "4 Portionen", "4 servings".
 static N_PORTIONS: LazyLock<Regex> =
-    LazyLock::new(|| regex(r"(?i)\b(?P<n>\d{1,3})\s*(?:servings|portionen|portions|personen|people)\b"));
+    LazyLock::new(|| regex(r"(?i)(?-u:\b)(?P<n>\d{1,3})\s*(?:servings|portionen|portions|personen|people)(?-u:\b)"));
 
 /// Times found in a text, in minutes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

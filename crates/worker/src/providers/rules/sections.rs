@@ -17,7 +17,7 @@ const MAX_STEP_CHARS: usize = 500;
 /// Calls to action and sign-offs that are neither ingredients nor steps.
 static FLUFF_LINE: LazyLock<Regex> = LazyLock::new(|| {
     regex(
-        r"(?i)^(?:follow|like|comment|share|save|subscribe|link in bio|tag (?:a|your)|enjoy|guten appetit|bon app[ée]tit|buen provecho|let me know)\b",
+        r"(?i)^(?:follow|like|comment|share|save|subscribe|link in bio|tag (?:a|your)|enjoy|guten appetit|bon app[ée]tit|buen provecho|let me know)(?-u:\b)",
     )
 });
 
