@@ -181,24 +181,26 @@ fn lower(word: &str) -> String {
 /// "one and a half", "eine halbe", "un par de", "una docena de".
 fn word_number(words: &[&str], langs: Langs) -> Option<(f64, usize)> {
     let first = lower(words.first()?);
-    let second = words.get(1).map(|w| lower(w)).unwrap_or_default();
-    let third = words.get(2).map(|w| lower(w)).unwrap_or_default();
+    // The next words, lower-cased only once the first one asks for them (most words are no
+    // number at all).
+    let nth = |i: usize| words.get(i).map(|w| lower(w)).unwrap_or_default();
     let is_article = ARTICLES.iter().any(|(a, l)| *a == first && langs.has(*l));
     if is_article {
-        let value = match second.as_str() {
+        let value = match nth(1).as_str() {
             "half" | "halbe" | "halber" | "halben" | "halbes" => Some(0.5),
             "quarter" => Some(0.25),
             "dozen" | "docena" => Some(12.0),
             "couple" | "par" => Some(2.0),
             _ => None,
         }?;
-        let linked = matches!(third.as_str(), "of" | "de");
+        let linked = matches!(nth(2).as_str(), "of" | "de");
         return Some((value, if linked { 3 } else { 2 }));
     }
-    if first == "half" && matches!(second.as_str(), "a" | "an") {
+    if first == "half" && matches!(nth(1).as_str(), "a" | "an") {
         return Some((0.5, 2));
     }
     let value = WORDS.iter().find(|(w, _, l)| *w == first && langs.has(*l))?.1;
+    let (second, third) = (nth(1), nth(2));
     if second == "and" && third == "a" && words.get(3).is_some_and(|w| lower(w) == "half") {
         return Some((value + 0.5, 4));
     }
