@@ -3,7 +3,7 @@
 //!
 //! The canonical codes are listed in the crate docs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use crate::lang::Langs;
@@ -475,7 +475,13 @@ pub(crate) fn unit_at(words: &[&str], langs: Langs) -> Option<(&'static str, usi
         "t" => return Some(("tsp", 1)),
         _ => {}
     }
-    let keys: Vec<String> = words.iter().take(MAX_WORDS).map(|w| key(w)).collect();
+    // Most words start no unit: those are told by their first word alone.
+    let first = key(first);
+    if !FIRST_WORDS.contains(first.as_str()) {
+        return None;
+    }
+    let keys: Vec<String> =
+        std::iter::once(first).chain(words.iter().skip(1).take(MAX_WORDS - 1).map(|w| key(w))).collect();
     for n in (1..=keys.len()).rev() {
         let joined = keys[..n].join(" ");
         if joined.is_empty() {
@@ -488,6 +494,10 @@ pub(crate) fn unit_at(words: &[&str], langs: Langs) -> Option<(&'static str, usi
     }
     None
 }
+
+/// The first word of every spelling in [`SPELLINGS`].
+static FIRST_WORDS: LazyLock<HashSet<&str>> =
+    LazyLock::new(|| SPELLINGS.iter().filter_map(|&(spelling, _, _)| spelling.split(' ').next()).collect());
 
 /// [`SPELLINGS`] by spelling, each spelling's codes in table order: `unit_at` runs at every
 /// word of every line, and a scan of the table at each was most of a line's parse.
@@ -516,6 +526,15 @@ mod tests {
     fn find(text: &str, tag: &str) -> Option<(&'static str, usize)> {
         let words: Vec<&str> = text.split_whitespace().collect();
         unit_at(&words, Langs::for_tag(tag))
+    }
+
+    #[test]
+    fn every_spelling_is_found_whole_in_its_languages() {
+        // Also the first-word shortcut's check: no spelling is missed by it.
+        for &(spelling, _, langs) in SPELLINGS {
+            let words: Vec<&str> = spelling.split(' ').collect();
+            assert_eq!(unit_at(&words, langs).map(|(_, n)| n), Some(words.len()), "{spelling:?}");
+        }
     }
 
     #[test]
