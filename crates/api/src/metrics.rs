@@ -214,7 +214,7 @@ pub fn socket_closed(code: u16) {
     counter!(WS_CLOSES, "code" => code.to_string()).increment(1);
 }
 
-/// A message was written to a socket.
+/// A message is being written to a socket.
 pub fn delivered() {
     counter!(WS_EVENTS_DELIVERED).increment(1);
 }

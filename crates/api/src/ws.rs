@@ -97,11 +97,11 @@ pub async fn socket(
     // lines below carry the task id themselves.
     let span = tracing::debug_span!("socket", %task);
     // If the 101 never reaches the kernel, the takeover is dropped unrun, and the slot with it.
-    let takeover = Takeover::new(move |stream, early| {
+    let takeover = Takeover::new(move |stream, early, head| {
         let connection = Connection {
             reader: Reader::new(state.api.ws_max_frame_bytes, &early),
             stream,
-            writer: Writer::default(),
+            writer: Writer::with_pending(head),
             state,
             task,
             owner,
@@ -197,9 +197,12 @@ impl Connection {
     /// over.
     async fn start(&mut self, now: Event, since: Option<u64>) -> Result<bool, End> {
         let Some(since) = since else {
+            // It goes out with the 101 (and a finished task's also with the close frame).
             self.send(&now).await?;
             return Ok(now.is_terminal());
         };
+        // The replay reads the log first: the 101 does not wait for that.
+        self.write_pending().await?;
         // A `since` from the future would silence every live event: clamp it.
         self.last_seq = since.min(now.seq);
         // Without newer events in the log (expired, or lost with Redis' data) the replay sends
@@ -369,13 +372,15 @@ impl Connection {
     /// Writes one message. The task's last one is held for the close frame that always follows
     /// it (see [`Connection::run`]): both go out in one write.
     async fn send(&mut self, event: &Event) -> Result<(), End> {
+        // Counted as it is handed over, so whoever has the message sees the count (a write that
+        // fails then ends the socket, and the client resumes from its last seq).
+        metrics::delivered();
         if event.is_terminal() {
             self.writer.hold(ws_out::Frame::Text(&event.json));
         } else {
             self.write(ws_out::Frame::Text(&event.json)).await?;
         }
         self.last_seq = event.seq;
-        metrics::delivered();
         Ok(())
     }
 
@@ -383,9 +388,15 @@ impl Connection {
     /// meanwhile, or the client timeout passes), or on shutdown. A frame given up on stays
     /// pending and goes out, whole, before the close frame.
     async fn write(&mut self, frame: ws_out::Frame<'_>) -> Result<(), End> {
+        self.writer.hold(frame);
+        self.write_pending().await
+    }
+
+    /// Writes what is pending, giving up as [`Connection::write`] does.
+    async fn write_pending(&mut self) -> Result<(), End> {
         let stuck = Duration::from_secs(self.state.api.ws_client_timeout_secs.max(1));
         tokio::select! {
-            sent = self.writer.send(&self.stream, frame) => sent.map_err(|_| End::Gone),
+            sent = self.writer.flush(&self.stream) => sent.map_err(|_| End::Gone),
             () = self.overflow.fired() => Err(slow_reader()),
             () = tokio::time::sleep(stuck) => Err(slow_reader()),
             () = self.state.shutdown.cancelled() => {

@@ -44,6 +44,11 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// A writer whose first write starts with `bytes` (the 101 that opens the socket).
+    pub fn with_pending(bytes: BytesMut) -> Self {
+        Self { pending: bytes }
+    }
+
     /// Writes one frame (after the rest of a cancelled one, if any) and waits until the kernel
     /// has taken all of it.
     ///
@@ -75,8 +80,13 @@ impl Writer {
         }
     }
 
-    /// Writes what is pending.
-    async fn flush(&mut self, stream: &TcpStream) -> Result<(), Gone> {
+    /// Writes what is pending and waits until the kernel has taken it.
+    ///
+    /// Cancel-safe, as [`Writer::send`].
+    ///
+    /// # Errors
+    /// [`Gone`] when the connection is.
+    pub async fn flush(&mut self, stream: &TcpStream) -> Result<(), Gone> {
         while !self.pending.is_empty() {
             match stream.try_write(&self.pending) {
                 Ok(0) => return Err(Gone),

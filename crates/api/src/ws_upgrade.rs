@@ -9,30 +9,32 @@
 //! `CONNECT`) to [`service`] instead, with the connection and both buffers. It runs the request
 //! through the same actix-web App as every other request (each middleware, the handler's checks),
 //! with [`Upgradable`] in its extensions, and writes the answer. For a 101 carrying a
-//! [`Takeover`] it keeps only the TCP stream and the bytes the client sent behind its request
-//! head, drops the buffers, and runs the socket on the raw stream, inside this future: the
+//! [`Takeover`] it keeps only the TCP stream, the bytes the client sent behind its request head
+//! and the encoded 101 (which goes out with the socket's first frame, in one write), drops the
+//! buffers, and runs the socket on the raw stream, inside this future: the
 //! server still counts the connection and its graceful shutdown still waits for it. Any other
 //! answer is written whole and the connection closed, as actix does after answering an upgrade
 //! request.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
 use actix_codec::Framed;
 use actix_http::body::MessageBody;
-use actix_http::h1::{Codec, SendResponse};
+use actix_http::h1::{Codec, Message, SendResponse};
 use actix_http::{ConnectionType, Request, Response, StatusCode};
 use actix_service::{Service, ServiceFactory, fn_factory, fn_service};
 use actix_web::dev::{AppConfig, ServiceResponse};
 use actix_web::{HttpMessage as _, HttpRequest};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::future::LocalBoxFuture;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
-/// How long the answer to an upgrade request may take to reach the kernel, and the connection
-/// to shut down after a refusal.
+/// How long a refusal of an upgrade request may take to reach the kernel, and the connection to
+/// shut down after it (a 101 is the socket's to write, under its own limits).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// In the extensions of a request that came through the upgrade hook: only such a request's
@@ -45,17 +47,18 @@ pub fn is_upgradable(req: &HttpRequest) -> bool {
     req.extensions().contains::<Upgradable>()
 }
 
-/// In a 101's extensions: what runs on the connection once the 101 is out, given the stream
-/// and the bytes the client sent behind its request (the first frames, at times).
-pub struct Takeover(Box<dyn FnOnce(TcpStream, Bytes) -> LocalBoxFuture<'static, ()>>);
+/// In a 101's extensions: what runs on the connection, given the stream, the bytes the client
+/// sent behind its request (the first frames, at times) and the 101 itself, encoded but not
+/// yet written: the socket sends it before (or with) its first frame.
+pub struct Takeover(Box<dyn FnOnce(TcpStream, Bytes, BytesMut) -> LocalBoxFuture<'static, ()>>);
 
 impl Takeover {
     /// A takeover that runs `run` on the connection.
-    pub fn new<F>(run: impl FnOnce(TcpStream, Bytes) -> F + 'static) -> Self
+    pub fn new<F>(run: impl FnOnce(TcpStream, Bytes, BytesMut) -> F + 'static) -> Self
     where
         F: Future<Output = ()> + 'static,
     {
-        Self(Box::new(move |stream, early| Box::pin(run(stream, early))))
+        Self(Box::new(move |stream, early, head| Box::pin(run(stream, early, head))))
     }
 }
 
@@ -98,8 +101,8 @@ where
                 Box::pin(async move {
                     // The answer is boxed too: the App's future is large, and a socket's
                     // connection future lives as long as the socket.
-                    if let Some((takeover, stream, early)) = Box::pin(answer(app, req, framed)).await {
-                        (takeover.0)(stream, early).await;
+                    if let Some((takeover, stream, early, head)) = Box::pin(answer(app, req, framed)).await {
+                        (takeover.0)(stream, early, head).await;
                     }
                     Ok::<_, actix_http::Error>(())
                 }) as LocalBoxFuture<'static, _>
@@ -109,12 +112,13 @@ where
 }
 
 /// Runs the request through the App and writes its answer. Returns the connection to take
-/// over after a 101 with a [`Takeover`]; otherwise closes it.
+/// over after a 101 with a [`Takeover`], with the 101 encoded for it to send; otherwise writes
+/// the answer and closes the connection.
 async fn answer<S, B>(
     app: Rc<S>,
     req: Request,
-    framed: Framed<TcpStream, Codec>,
-) -> Option<(Takeover, TcpStream, Bytes)>
+    mut framed: Framed<TcpStream, Codec>,
+) -> Option<(Takeover, TcpStream, Bytes, BytesMut)>
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody + 'static,
@@ -128,11 +132,15 @@ where
     let (mut response, body) = response.into_parts();
     match takeover {
         Some(takeover) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
-            let sent = tokio::time::timeout(WRITE_TIMEOUT, SendResponse::new(framed, response)).await;
-            let parts = sent.ok()?.ok()?.into_parts();
-            // A right-sized copy, so the 8 KiB read buffer goes with the write buffer.
+            // Encoded as `SendResponse` would (the head, then the end of its empty body), but
+            // not written: the socket's first frame takes it along, one write and one segment.
+            let size = body.size();
+            Pin::new(&mut framed).write(Message::Item((response, size))).ok()?;
+            Pin::new(&mut framed).write(Message::Chunk(None)).ok()?;
+            let parts = framed.into_parts();
+            // Right-sized copies, so the 8 KiB buffers go.
             let early = Bytes::copy_from_slice(&parts.read_buf);
-            Some((takeover, parts.io, early))
+            Some((takeover, parts.io, early, BytesMut::from(&parts.write_buf[..])))
         }
         _ => {
             // A body that fails (the edge's answer to a smuggled request) means: close without

@@ -211,6 +211,17 @@ async fn a_frame_sent_with_the_upgrade_request_is_read_after_the_101() {
 }
 
 #[tokio::test]
+async fn the_101_and_the_snapshot_go_out_in_one_write() {
+    let (app, user, task) = app_with_task(&[]).await;
+
+    let mut socket = RawSocket::open(&app, &task, &user.token).await;
+
+    // `open` read until the end of the head: one write arrives as one segment, so the snapshot
+    // is already in the buffer, read with the 101.
+    assert_eq!(socket.parse().map(|(opcode, _)| opcode), Some(0x1), "the snapshot came with the 101");
+}
+
+#[tokio::test]
 async fn upgrade_requests_that_get_no_101_are_answered_and_the_connection_closed() {
     let (app, user, task) = app_with_task(&[]).await;
     let upgrade = "Host: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
