@@ -53,6 +53,11 @@ pub(crate) struct CompareArgs {
     /// Tasks submitted at once by `bench.py e2e` (CPU per task, tasks/s).
     #[arg(long, default_value_t = 1000)]
     pub(crate) tasks: usize,
+    /// Tasks of an unmeasured `bench.py e2e` batch run first on each side's fresh processes, as
+    /// `throughput` warms up: the pools' connections and the servers' caches are made then, not
+    /// counted per task (0: none).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) warm_up: usize,
     /// Idle sockets held by `bench.py sockets` (memory per socket).
     #[arg(long, default_value_t = 5000)]
     pub(crate) sockets: usize,
@@ -322,13 +327,23 @@ fn common(target: &Target<'_>, args: &CompareArgs) -> Vec<String> {
         .to_vec()
 }
 
-/// `e2e`, then `poll`, then (recipe-relay) the MONITOR batch, on one deployment.
+/// The warm-up `e2e`, the measured `e2e`, then `poll`, then (recipe-relay) the MONITOR batch, on
+/// one deployment.
 async fn busy(ctx: &Ctx<'_>, target: &Target<'_>, tag: &str) -> anyhow::Result<SideRound> {
     let args = ctx.args;
     let mut side = SideRound::default();
     let mut redis = RedisProbe::connect(&target.redis_url).await?;
     let database = target.database.as_deref();
 
+    if args.warm_up > 0 {
+        let mut warm = common(target, args);
+        warm.splice(0..0, ["e2e".to_owned()]);
+        warm.extend(
+            ["--n", &args.warm_up.to_string(), "--user-prefix", &format!("{tag}-w")].map(str::to_owned),
+        );
+        ctx.peer.bench(&warm, true).await?;
+        tokio::time::sleep(SETTLE).await;
+    }
     let idle = idle_rates(&target.groups).await;
     let (cpu0, redis0) = (procs::cpu_seconds(&target.groups), redis.read().await?);
     let pg0 = match database {

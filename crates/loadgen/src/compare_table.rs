@@ -139,10 +139,11 @@ pub(crate) fn print(
         header.commit.as_deref().map(|c| format!(", commit {c}")).unwrap_or_default()
     );
     println!(
-        "bench.py e2e --n {} (all at once) | sockets --n {} --hold {} | poll --concurrency {} --seconds {}; \
+        "bench.py e2e --n {} (all at once, after {} to warm up) | sockets --n {} --hold {} | poll --concurrency {} --seconds {}; \
          provider work {} ms/step (relay {} ms/call), recipe cache off; relay: 1 worker x {}, log filter {log_filter}, \
          Postgres fsync on; peer: celery prefork x2, uvicorn x1",
         args.tasks,
+        args.warm_up,
         args.sockets,
         args.hold_secs,
         args.poll_concurrency,
