@@ -96,7 +96,8 @@ pub async fn socket(
     // (an enabled span keeps its formatted fields for the socket's whole life). The few log
     // lines below carry the task id themselves.
     let span = tracing::debug_span!("socket", %task);
-    // If the 101 never reaches the kernel, the takeover is dropped unrun, and the slot with it.
+    // If the upgrade hook never runs the takeover (the request is dropped before), it is dropped
+    // unrun, and the slot and the subscription with it. It writes the 101 itself.
     let takeover = Takeover::new(move |stream, early, head| {
         let connection = Connection {
             reader: Reader::new(state.api.ws_max_frame_bytes, &early),

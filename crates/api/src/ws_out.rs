@@ -2,9 +2,10 @@
 //!
 //! A frame is encoded and written at once (or held to share the next one's write); only what
 //! the kernel does not take yet waits in [`Writer`]'s buffer, which is allocated while a frame
-//! is being written and freed as soon as it is out, so an idle socket holds no outbound buffer at all. A send waits until its frame
-//! has been handed to the kernel: a reader that stops reading stalls the socket's loop (whose
-//! caller bounds the wait), and the hub's queue, not this buffer, holds what piles up meanwhile.
+//! is being written and freed as soon as it is out, so an idle socket holds no outbound buffer
+//! at all. A send waits until its frame has been handed to the kernel: a reader that stops
+//! reading stalls the socket's loop (whose caller bounds the wait), and the hub's queue, not
+//! this buffer, holds what piles up meanwhile.
 //!
 //! A send that is cancelled (the caller gave up on a slow reader, or shutdown came) leaves the
 //! rest of its frame in the buffer, and the next send writes that rest first: the close frame
@@ -61,8 +62,8 @@ impl Writer {
         self.flush(stream).await
     }
 
-    /// Encodes a frame that goes out with the next send, in the same write (and the same TCP
-    /// segment, when it fits): for a message the close frame always follows.
+    /// Encodes a frame that goes out with the next send or flush, in the same write (and the
+    /// same TCP segment, when it fits): a task's last message waits so for the close frame.
     pub fn hold(&mut self, frame: Frame<'_>) {
         match frame {
             Frame::Text(text) => encode(&mut self.pending, OP_TEXT, &[text.as_bytes()]),
