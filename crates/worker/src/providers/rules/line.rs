@@ -86,7 +86,9 @@ static METADATA_START: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Times we do not keep (resting, chilling) but which still make a line metadata.
 static OTHER_TIME_START: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"(?i)^(?:ruhezeit|kühlzeit|wartezeit|rest(?:ing)?\s*time|chill(?:ing)?\s*time|time|zeit|dauer)(?-u:\b)")
+    regex(
+        r"(?i)^(?:ruhezeit|kühlzeit|wartezeit|rest(?:ing)?\s*time|chill(?:ing)?\s*time|time|zeit|dauer)(?-u:\b)",
+    )
 });
 
 /// Where in a written text a line belongs.

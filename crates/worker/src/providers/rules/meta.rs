@@ -44,8 +44,9 @@ static FOR_PEOPLE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// "4 Portionen", "4 servings".
-static N_PORTIONS: LazyLock<Regex> =
-    LazyLock::new(|| regex(r"(?i)(?-u:\b)(?P<n>\d{1,3})\s*(?:servings|portionen|portions|personen|people)(?-u:\b)"));
+static N_PORTIONS: LazyLock<Regex> = LazyLock::new(|| {
+    regex(r"(?i)(?-u:\b)(?P<n>\d{1,3})\s*(?:servings|portionen|portions|personen|people)(?-u:\b)")
+});
 
 /// Times found in a text, in minutes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
