@@ -320,11 +320,18 @@ fn peer_target<'c>(ctx: &'c Ctx<'_>, running: &peer::Running) -> Target<'c> {
     }
 }
 
-/// The flags every bench.py run gets, on either side.
-fn common(target: &Target<'_>, args: &CompareArgs) -> Vec<String> {
-    ["--base", &target.base, "--secret", target.secret, "--url", &args.url, "--timeout", "120"]
+/// A bench.py `command` with the flags every run gets, on either side.
+fn common(command: &str, target: &Target<'_>, args: &CompareArgs) -> Vec<String> {
+    [command, "--base", &target.base, "--secret", target.secret, "--url", &args.url, "--timeout", "120"]
         .map(str::to_owned)
         .to_vec()
+}
+
+/// `bench.py e2e` with `tasks` submitted at once, for users named after `users`.
+fn e2e(target: &Target<'_>, args: &CompareArgs, tasks: usize, users: &str) -> Vec<String> {
+    let mut e2e = common("e2e", target, args);
+    e2e.extend(["--n", &tasks.to_string(), "--user-prefix", users].map(str::to_owned));
+    e2e
 }
 
 /// The warm-up `e2e`, the measured `e2e`, then `poll`, then (recipe-relay) the MONITOR batch, on
@@ -336,12 +343,7 @@ async fn busy(ctx: &Ctx<'_>, target: &Target<'_>, tag: &str) -> anyhow::Result<S
     let database = target.database.as_deref();
 
     if args.warm_up > 0 {
-        let mut warm = common(target, args);
-        warm.splice(0..0, ["e2e".to_owned()]);
-        warm.extend(
-            ["--n", &args.warm_up.to_string(), "--user-prefix", &format!("{tag}-w")].map(str::to_owned),
-        );
-        ctx.peer.bench(&warm, true).await?;
+        ctx.peer.bench(&e2e(target, args, args.warm_up, &format!("{tag}-w")), true).await?;
         tokio::time::sleep(SETTLE).await;
     }
     let idle = idle_rates(&target.groups).await;
@@ -351,13 +353,10 @@ async fn busy(ctx: &Ctx<'_>, target: &Target<'_>, tag: &str) -> anyhow::Result<S
         None => None,
     };
     let started = Instant::now();
-    let mut e2e = common(target, args);
-    e2e.splice(0..0, ["e2e".to_owned()]);
-    e2e.extend(["--n".to_owned(), args.tasks.to_string(), "--user-prefix".to_owned(), tag.to_owned()]);
     // A task that does not finish counts as failed, not as a broken run (the peer's sockets can
     // miss a completion published between their subscription and their snapshot read).
     let client0 = procs::reaped_children_cpu_seconds();
-    let (out, _) = ctx.peer.bench(&e2e, true).await?;
+    let (out, _) = ctx.peer.bench(&e2e(target, args, args.tasks, tag), true).await?;
     let client = procs::reaped_children_cpu_seconds() - client0;
     tokio::time::sleep(SETTLE).await;
     let (cpu1, redis1) = (procs::cpu_seconds(&target.groups), redis.read().await?);
@@ -385,11 +384,7 @@ async fn busy(ctx: &Ctx<'_>, target: &Target<'_>, tag: &str) -> anyhow::Result<S
 /// sent and those scripts ran.
 async fn counted(ctx: &Ctx<'_>, target: &Target<'_>, tag: &str) -> anyhow::Result<Counted> {
     let monitor = costs::Monitor::start(&target.redis_url).await?;
-    let mut batch = common(target, ctx.args);
-    batch.splice(0..0, ["e2e".to_owned()]);
-    batch.extend(
-        ["--n", &ctx.args.monitor_tasks.to_string(), "--user-prefix", &format!("{tag}-m")].map(str::to_owned),
-    );
+    let batch = e2e(target, ctx.args, ctx.args.monitor_tasks, &format!("{tag}-m"));
     let outcome = ctx.peer.bench(&batch, true).await;
     tokio::time::sleep(SETTLE).await;
     let Monitored { client, in_scripts } = monitor.finish().await?;
@@ -410,8 +405,7 @@ async fn poll(ctx: &Ctx<'_>, target: &Target<'_>) -> anyhow::Result<(Vec<(String
     let idle = idle_rates(&target.groups).await;
     let cpu0 = procs::cpu_seconds(&target.groups);
     let started = Instant::now();
-    let mut poll = common(target, args);
-    poll.splice(0..0, ["poll".to_owned()]);
+    let mut poll = common("poll", target, args);
     poll.extend(
         [
             "--task-id",
@@ -443,8 +437,7 @@ async fn held_sockets(ctx: &Ctx<'_>, target: &Target<'_>) -> anyhow::Result<(Vec
     wait_for_status(target.port, &token, &task, &["PROGRESS"]).await?;
     let pids = procs::pids(&target.groups);
     let pid_list = pids.iter().map(|(_, pid)| pid.to_string()).collect::<Vec<_>>().join(",");
-    let mut sockets = common(target, args);
-    sockets.splice(0..0, ["sockets".to_owned()]);
+    let mut sockets = common("sockets", target, args);
     sockets.extend(
         [
             "--n",
