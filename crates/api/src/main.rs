@@ -5,6 +5,10 @@ use std::process::ExitCode;
 use api::Application;
 use settings::Role;
 
+/// mimalloc rather than glibc's malloc: see the workspace's Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // One thread for the main runtime (the hub, the Redis connections' drivers, the pools'
     // upkeep) unless TOKIO_WORKER_THREADS says otherwise; requests and sockets run on the HTTP

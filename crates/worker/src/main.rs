@@ -6,6 +6,10 @@ use settings::{Role, telemetry};
 use tokio_util::sync::CancellationToken;
 use worker::Worker;
 
+/// mimalloc rather than glibc's malloc: see the workspace's Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let settings = match settings::load_or_exit(Role::Worker) {
         Ok(settings) => settings,
