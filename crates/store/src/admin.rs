@@ -76,7 +76,7 @@ impl Store {
             filter.before,
             filter.limit,
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.db())
         .await?)
     }
 
@@ -85,7 +85,7 @@ impl Store {
     /// # Errors
     /// [`StoreError`] on database failure.
     pub async fn tasks_by_ids(&self, ids: &[Uuid]) -> Result<Vec<TaskRow>, StoreError> {
-        Ok(query_task_rows!("SELECT", "FROM tasks WHERE id = ANY($1)", ids).fetch_all(&self.pool).await?)
+        Ok(query_task_rows!("SELECT", "FROM tasks WHERE id = ANY($1)", ids).fetch_all(self.db()).await?)
     }
 
     /// Tasks finished in each of the last 60 minutes (the current one last), one query; minutes
@@ -109,7 +109,7 @@ impl Store {
                ORDER BY m.minute"#,
             cancelled,
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.db())
         .await?)
     }
 
@@ -139,7 +139,7 @@ impl Store {
             id.as_uuid(),
             pending.message.as_deref(),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await;
         let row = match row {
             Ok(row) => row,
@@ -171,7 +171,7 @@ impl Store {
             before.error.as_deref(),
             before.updated_at,
         )
-        .execute(&self.pool)
+        .execute(self.db())
         .await?;
         Ok(result.rows_affected() == 1)
     }

@@ -11,12 +11,13 @@
 //! current and `just sqlx-prepare` writes it anew. The texts a user reads come from `protocol`,
 //! passed in as parameters: the SQL holds none.
 
-use std::time::Duration;
+use std::sync::Arc;
 
-use sqlx::Connection as _;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use connections::Connections;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 mod admin;
+mod connections;
 mod recipes;
 mod rows;
 mod status;
@@ -43,33 +44,10 @@ pub enum StoreError {
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
-/// An idle connection is pinged before it is handed out only after this long unused.
-const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
-
-/// The pool's settings. sqlx pings a connection (a round trip to Postgres) when it returns to
-/// the pool and, by default, again before every acquire: two round trips around every
-/// statement. The ping on return stays; the one before an acquire is kept only for a
-/// connection that sat idle (Postgres may have restarted meanwhile), not for one that was just
-/// returned and checked.
-fn pool_options(max_connections: u32) -> PgPoolOptions {
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        .test_before_acquire(false)
-        .before_acquire(|connection, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_AFTER_IDLE {
-                    connection.ping().await?;
-                }
-                Ok(true)
-            })
-        })
-}
-
-/// The durable store (cheap to clone: a pool handle).
+/// The durable store (cheap to clone: a handle on its connections).
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: PgPool,
+    connections: Arc<Connections>,
 }
 
 impl Store {
@@ -78,8 +56,7 @@ impl Store {
     /// # Errors
     /// [`StoreError`] when the database is unreachable or a migration fails.
     pub async fn connect(database_url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let pool = pool_options(max_connections).connect(database_url).await?;
-        let store = Self { pool };
+        let store = Self::connect_lazy(database_url, max_connections)?;
         store.migrate().await?;
         Ok(store)
     }
@@ -90,8 +67,8 @@ impl Store {
     /// # Errors
     /// [`StoreError`] when the URL is malformed.
     pub fn connect_lazy(database_url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let pool = pool_options(max_connections).connect_lazy(database_url)?;
-        Ok(Self { pool })
+        let options: PgConnectOptions = database_url.parse()?;
+        Ok(Self { connections: Arc::new(Connections::new(options, max_connections)) })
     }
 
     /// Runs pending migrations (safe to run from many processes at once: sqlx takes a lock).
@@ -99,13 +76,26 @@ impl Store {
     /// # Errors
     /// [`StoreError::Migrate`] when a migration fails.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await?;
+        let mut lease = self.connections.acquire().await?;
+        MIGRATOR.run(&mut *lease).await?;
+        lease.release();
         Ok(())
     }
 
-    /// The underlying pool (tests and tools that need raw SQL).
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    /// A connection of the store's own, for tests and tools that need raw SQL (closed when
+    /// dropped).
+    ///
+    /// # Errors
+    /// [`StoreError`] when none can be had.
+    pub async fn connection(
+        &self,
+    ) -> Result<impl std::ops::DerefMut<Target = PgConnection> + '_, StoreError> {
+        Ok(self.connections.acquire().await?)
+    }
+
+    /// What the statements run on: one of the store's connections each.
+    fn db(&self) -> &Connections {
+        &self.connections
     }
 
     /// Checks that the database answers.
@@ -113,7 +103,7 @@ impl Store {
     /// # Errors
     /// [`StoreError`] when it does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query_scalar!("SELECT 1 AS one").fetch_one(&self.pool).await?;
+        sqlx::query_scalar!("SELECT 1 AS one").fetch_one(self.db()).await?;
         Ok(())
     }
 }

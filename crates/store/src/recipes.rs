@@ -56,7 +56,7 @@ impl Store {
             id.as_uuid(),
             owner.as_uuid()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await?;
         Ok(row.map(RecipeRow::from))
     }
@@ -78,7 +78,7 @@ impl Store {
             owner.as_uuid(),
             &ids[..]
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.db())
         .await?;
         Ok(rows.into_iter().map(RecipeRow::from).collect())
     }
@@ -100,7 +100,7 @@ impl Store {
             before.map(|b| b.as_uuid()),
             i64::from(limit)
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.db())
         .await?;
         Ok(rows.into_iter().map(RecipeRow::from).collect())
     }
@@ -125,7 +125,7 @@ impl Store {
             language.as_str(),
             freshness.as_secs_f64()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await?;
         Ok(data.map(|data| data.0))
     }

@@ -106,7 +106,7 @@ impl Store {
                 new.language.as_str(),
                 pending.message.as_deref(),
             )
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db())
             .await?;
             if let Some(row) = inserted {
                 return Ok(CreateOutcome::Created(row));
@@ -119,7 +119,7 @@ impl Store {
                 &key,
                 new.language.as_str(),
             )
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db())
             .await?;
             if let Some(row) = running {
                 return Ok(CreateOutcome::Running(row));
@@ -165,7 +165,7 @@ impl Store {
                 seq_param(FIRST_CEILING),
                 &logged,
             )
-            .fetch_one(&self.pool)
+            .fetch_one(self.db())
             .await?;
             match (admitted.outcome.as_str(), admitted.task_id) {
                 ("limit", _) => return Ok(Admission::Limited(seq_value(admitted.unfinished))),
@@ -184,7 +184,7 @@ impl Store {
     /// [`StoreError`] on database failure.
     pub async fn task(&self, id: TaskId) -> Result<Option<TaskRow>, StoreError> {
         Ok(query_task_rows!("SELECT", "FROM tasks WHERE id = $1", id.as_uuid())
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db())
             .await?)
     }
 
@@ -199,7 +199,7 @@ impl Store {
             id.as_uuid(),
             owner.as_uuid()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await?)
     }
 
@@ -212,7 +212,7 @@ impl Store {
             r#"SELECT count(*) AS "count!" FROM tasks WHERE owner = $1 AND status IN ('PENDING', 'PROGRESS')"#,
             owner.as_uuid()
         )
-        .fetch_one(&self.pool)
+        .fetch_one(self.db())
         .await?)
     }
 
@@ -238,7 +238,7 @@ impl Store {
             cancel.error.as_deref(),
             cancel.message.as_deref(),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await?;
         if let Some(row) = cancelled {
             return Ok(CancelOutcome::Cancelled(row));
@@ -263,7 +263,7 @@ impl Store {
             failure.error.as_deref(),
             failure.message.as_deref(),
         )
-        .execute(&self.pool)
+        .execute(self.db())
         .await?;
         Ok(())
     }
@@ -283,7 +283,7 @@ impl Store {
             seq_param(event.seq),
             event.logged_json(),
         )
-        .execute(&self.pool)
+        .execute(self.db())
         .await?;
         Ok(())
     }
@@ -302,7 +302,7 @@ impl Store {
             token,
             seq_param(more),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await?;
         Ok(ceiling.map(seq_value))
     }
@@ -334,7 +334,7 @@ impl Store {
             pending.message.as_deref(),
             pending.draft_json(),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await?;
         Ok(seq.map(seq_value))
     }
@@ -370,7 +370,7 @@ impl Store {
             seq_param(SEQ_BLOCK),
             i32::try_from(attempt).unwrap_or(i32::MAX),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await?;
         match claimed {
             Some(row) => Ok(Some(row)),
@@ -423,7 +423,7 @@ impl Store {
             completion.logged_json(),
             i32::from(count_attempt),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await?;
         Ok(saved.map(|_| recipe_id))
     }
@@ -455,7 +455,7 @@ impl Store {
             update.logged_json(),
             i32::from(count_attempt),
         )
-        .execute(&self.pool)
+        .execute(self.db())
         .await?;
         Ok(result.rows_affected() == 1)
     }
@@ -473,7 +473,7 @@ impl Store {
             idle.as_secs_f64(),
             limit,
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.db())
         .await?)
     }
 
@@ -483,7 +483,7 @@ impl Store {
     /// [`StoreError`] on database failure.
     pub async fn touch(&self, id: TaskId) -> Result<(), StoreError> {
         sqlx::query!("UPDATE tasks SET updated_at = now() WHERE id = $1", id.as_uuid())
-            .execute(&self.pool)
+            .execute(self.db())
             .await?;
         Ok(())
     }

@@ -233,15 +233,16 @@ async fn the_status_still_reads_and_writes_as_text_for_processes_of_the_previous
     // Old processes run beside the migrated schema during a rolling deploy (docs/operations.md).
     let store = store().await;
     let id = created(&store, user(), "1").await;
+    let mut raw = store.connection().await.unwrap();
 
     sqlx::query("UPDATE tasks SET status = 'PROGRESS' WHERE id = $1")
         .bind(id.as_uuid())
-        .execute(store.pool())
+        .execute(&mut *raw)
         .await
         .unwrap();
     let (status,): (String,) = sqlx::query_as("SELECT status FROM tasks WHERE id = $1")
         .bind(id.as_uuid())
-        .fetch_one(store.pool())
+        .fetch_one(&mut *raw)
         .await
         .unwrap();
 
@@ -249,7 +250,7 @@ async fn the_status_still_reads_and_writes_as_text_for_processes_of_the_previous
     assert_eq!(store.task(id).await.unwrap().unwrap().state(), TaskState::Progress);
     let other_word = sqlx::query("UPDATE tasks SET status = 'DONE' WHERE id = $1")
         .bind(id.as_uuid())
-        .execute(store.pool())
+        .execute(&mut *raw)
         .await;
     assert!(other_word.is_err(), "the domain holds the four state words only");
 }
