@@ -13,6 +13,10 @@ use worker::providers::fixtures::FixtureScraper;
 use worker::providers::rules::RuleExtractor;
 use worker::providers::{Extractor, NoMemo, ScrapeRequest, Scraper, VideoData};
 
+/// The worker binary's allocator, so the figures are what a job costs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Caption and subtitles of every fixture, as the first (text-only) scrape of a job reads them.
 async fn videos() -> Vec<VideoData> {
     let scraper = FixtureScraper::new();
