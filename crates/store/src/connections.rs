@@ -184,13 +184,11 @@ impl<'c> Executor<'c> for &'c Connections {
             let lease = self.acquire().await?;
             lease.run(async |connection| connection.fetch_many(query).try_collect::<Vec<_>>().await).await
         };
-        Box::pin(
-            stream::once(rows)
-                .map(|all| {
-                    stream::iter(all.map_or_else(|e| vec![Err(e)], |all| all.into_iter().map(Ok).collect()))
-                })
-                .flatten(),
-        )
+        let items = |rows: Result<Vec<_>, sqlx::Error>| match rows {
+            Ok(rows) => stream::iter(rows.into_iter().map(Ok).collect::<Vec<_>>()),
+            Err(error) => stream::iter(vec![Err(error)]),
+        };
+        Box::pin(stream::once(rows).map(items).flatten())
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Option<PgRow>, sqlx::Error>>
