@@ -2,7 +2,7 @@
 //!
 //! sqlx's pool pings a connection (a round trip to Postgres) every time one is returned, to
 //! find one that a dropped query left mid-conversation; 0.8 has no setting to skip it. That was
-//! a third of the round trips of a task's two statements, on both ends. Here a connection goes
+//! half the round trips of a task's two statements, on both ends. Here a connection goes
 //! back only after its statement ran to the end (Postgres answered: a result or a database
 //! error); one whose statement was dropped or failed on the wire is closed instead. Nothing
 //! needs checking on return, so nothing is.
@@ -93,11 +93,14 @@ impl Connections {
     }
 }
 
-/// Closes a connection politely (a Terminate message) without waiting for it.
+/// Closes a connection politely (a Terminate message) without waiting for it; outside a
+/// runtime it is just dropped (the socket closes).
 fn close(connection: PgConnection) {
-    tokio::spawn(async move {
-        let _ = connection.close().await;
-    });
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            let _ = connection.close().await;
+        });
+    }
 }
 
 /// Whether a statement's result leaves its connection ready for the next one: Postgres
