@@ -13,10 +13,12 @@
 
 use std::sync::Arc;
 
+use admissions::Admissions;
 use connections::Connections;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 mod admin;
+mod admissions;
 mod connections;
 mod recipes;
 mod rows;
@@ -48,6 +50,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 #[derive(Debug, Clone)]
 pub struct Store {
     connections: Arc<Connections>,
+    admissions: Arc<Admissions>,
 }
 
 impl Store {
@@ -68,7 +71,10 @@ impl Store {
     /// [`StoreError`] when the URL is malformed.
     pub fn connect_lazy(database_url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let options: PgConnectOptions = database_url.parse()?;
-        Ok(Self { connections: Arc::new(Connections::new(options, max_connections)) })
+        Ok(Self {
+            connections: Arc::new(Connections::new(options, max_connections)),
+            admissions: Arc::default(),
+        })
     }
 
     /// Runs pending migrations (safe to run from many processes at once: sqlx takes a lock).

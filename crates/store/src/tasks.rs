@@ -6,6 +6,7 @@ use protocol::{Recipe, RecipeId, TOTAL_STEPS, TaskId, TaskUpdate, UserId};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::admissions::{Input, admission};
 use crate::{NewTask, Store, StoreError, TaskRow, TaskStatus, video_key};
 
 /// `sqlx::query_as!` into [`TaskRow`]s: `$head` is the SQL before the column list, `$tail` the
@@ -66,7 +67,7 @@ pub enum CancelOutcome {
     NotFound,
 }
 
-fn seq_param(seq: u64) -> i64 {
+pub(crate) fn seq_param(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
@@ -133,8 +134,9 @@ impl Store {
     /// else recorded (as PENDING with `pending`'s message) together with its first claim: the
     /// token `first_claim` and the seq ceiling [`FIRST_CEILING`], so that claim needs no
     /// [`Store::claim_task`], and `pending` as logged (seq 1) as the snapshot, which stays
-    /// Postgres' snapshot while that claim runs. One round trip; parallel submissions of one owner are serialised,
-    /// so the limit holds under any concurrency.
+    /// Postgres' snapshot while that claim runs. It goes in one statement and one commit with
+    /// the submissions that arrive meanwhile (see `admissions`); parallel submissions of one
+    /// owner are serialised, so the limit holds under any concurrency.
     ///
     /// # Errors
     /// [`StoreError`] on database failure.
@@ -145,34 +147,37 @@ impl Store {
         pending: &TaskUpdate,
         first_claim: Uuid,
     ) -> Result<Admission, StoreError> {
-        let key = video_key(new.url);
-        let logged = TaskUpdate { seq: 1, ..pending.clone() }.logged_json();
+        let input = Input::new(new, max_in_flight, pending, first_claim);
+        match self.admit_in_batch(input.clone()).await? {
+            Some(admission) => Ok(admission),
+            None => self.admit_one(&input).await,
+        }
+    }
+
+    /// Admits one submission with `admit_task`, outside any batch.
+    pub(crate) async fn admit_one(&self, input: &Input) -> Result<Admission, StoreError> {
         // Two attempts: the running task we collided with may finish between insert and select.
         for _ in 0..2 {
             // A function's columns have no NOT NULL to infer from: `!` says which always hold one.
             let admitted = sqlx::query!(
                 r#"SELECT outcome AS "outcome!", task_id, unfinished AS "unfinished!"
                    FROM admit_task($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
-                new.id.as_uuid(),
-                new.owner.as_uuid(),
-                new.url.as_str(),
-                &key,
-                new.url.video_id(),
-                new.language.as_str(),
-                i32::try_from(max_in_flight).unwrap_or(i32::MAX),
-                pending.message.as_deref(),
-                first_claim,
+                input.id,
+                input.owner,
+                &input.url,
+                &input.video_key,
+                input.video_id.as_deref(),
+                &input.language,
+                input.max_in_flight,
+                input.message.as_deref(),
+                input.claim_token,
                 seq_param(FIRST_CEILING),
-                &logged,
+                &input.snapshot,
             )
             .fetch_one(self.db())
             .await?;
-            match (admitted.outcome.as_str(), admitted.task_id) {
-                ("limit", _) => return Ok(Admission::Limited(seq_value(admitted.unfinished))),
-                ("created", Some(id)) => return Ok(Admission::Created(TaskId::from_uuid(id))),
-                ("running", Some(id)) => return Ok(Admission::Running(TaskId::from_uuid(id))),
-                ("running", None) => {}
-                (other, _) => return Err(StoreError::Corrupt(format!("admit_task answered {other:?}"))),
+            if let Some(admission) = admission(&admitted.outcome, admitted.task_id, admitted.unfinished)? {
+                return Ok(admission);
             }
         }
         Err(StoreError::Corrupt("task creation kept colliding with a finishing task".into()))

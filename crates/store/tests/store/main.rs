@@ -6,6 +6,8 @@ use protocol::{Language, Recipe, RecipeSource, TaskId, TaskState, TaskUpdate, Ti
 use store::{CancelOutcome, CreateOutcome, NewTask, Store};
 use uuid::Uuid;
 
+mod admissions;
+
 fn user() -> UserId {
     UserId::from_uuid(Uuid::new_v4())
 }
