@@ -13,12 +13,12 @@
 
 use std::sync::Arc;
 
-use admissions::Admissions;
 use connections::Connections;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 mod admin;
 mod admissions;
+mod batches;
 mod connections;
 mod recipes;
 mod rows;
@@ -50,7 +50,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 #[derive(Debug, Clone)]
 pub struct Store {
     connections: Arc<Connections>,
-    admissions: Arc<Admissions>,
+    admissions: Arc<batches::Batches<admissions::Input>>,
 }
 
 impl Store {

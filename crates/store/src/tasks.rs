@@ -148,7 +148,7 @@ impl Store {
         first_claim: Uuid,
     ) -> Result<Admission, StoreError> {
         let input = Input::new(new, max_in_flight, pending, first_claim);
-        match self.admit_in_batch(input.clone()).await? {
+        match self.in_batch(input.clone()).await? {
             Some(admission) => Ok(admission),
             None => self.admit_one(&input).await,
         }

@@ -6,7 +6,7 @@ use protocol::{Language, Recipe, RecipeSource, TaskId, TaskState, TaskUpdate, Ti
 use store::{CancelOutcome, CreateOutcome, NewTask, Store};
 use uuid::Uuid;
 
-mod admissions;
+mod batches;
 
 fn user() -> UserId {
     UserId::from_uuid(Uuid::new_v4())
