@@ -3,7 +3,7 @@
 //! that finds none running goes at once, alone; a burst of a thousand takes a few dozen commits
 //! instead of a thousand. Admissions go this way (`admissions`).
 //!
-//! Requests with the same key (an owner, a task) never share a batch: the second waits for the
+//! Requests with the same key (for admissions, the owner) never share a batch: the second waits for the
 //! next, so a batch's rows cannot collide and each behaves as it would alone. A batch that fails
 //! is retried one request at a time, so one bad request fails alone.
 
@@ -100,14 +100,18 @@ impl<B: Batch> Queue<B> {
     }
 }
 
-/// Held by the batches' task: should it panic, the queue is marked idle and its waiting callers
-/// get an error rather than wait for ever.
-struct Running<'a, B: Batch>(&'a Batches<B>);
+/// Held by the batches' task: should it end before the queue ran dry (a panic, or its runtime
+/// shutting down), the queue is marked idle, so the next request starts a task again, and its
+/// waiting callers get an error rather than wait for ever.
+struct Running<'a, B: Batch> {
+    batches: &'a Batches<B>,
+    finished: bool,
+}
 
 impl<B: Batch> Drop for Running<'_, B> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            let mut queue = self.0.lock();
+        if !self.finished {
+            let mut queue = self.batches.lock();
             queue.running = false;
             queue.waiting.clear();
         }
@@ -133,14 +137,16 @@ impl Store {
     /// Runs batches until no request waits. A task of its own, so a caller that gives up does
     /// not take the others' batch with it.
     async fn run_batches<B: Batch>(&self) {
-        let _running = Running(B::queue(self));
+        let mut running = Running { batches: B::queue(self), finished: false };
         loop {
             let batch = {
-                let mut queue = B::queue(self).lock();
+                let mut queue = running.batches.lock();
                 let batch = queue.next_batch();
                 if batch.is_empty() {
                     // Under the lock, so the next request finds the queue idle and starts one.
                     queue.running = false;
+                    drop(queue);
+                    running.finished = true;
                     return;
                 }
                 batch
