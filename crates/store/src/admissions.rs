@@ -11,7 +11,7 @@ use crate::tasks::{Admission, seq_param, seq_value};
 use crate::{FIRST_CEILING, NewTask, Store, StoreError, video_key};
 
 /// One submission as `admit_tasks` takes it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Input {
     pub(crate) id: Uuid,
     pub(crate) owner: Uuid,
@@ -48,10 +48,9 @@ impl Input {
     }
 }
 
-/// A submission goes in a batch with the others of its moment; `None` when the running task it
-/// was to join finished in between (the caller asks again).
+/// A submission goes in a batch with the others of its moment.
 impl Batch for Input {
-    type Answer = Option<Admission>;
+    type Answer = Admission;
 
     fn key(&self) -> Uuid {
         self.owner
@@ -79,24 +78,33 @@ impl Batch for Input {
         )
         .fetch_all(store.db())
         .await?;
-        Ok(batch
-            .iter()
-            .map(|input| {
-                let row = rows.iter().find(|row| row.request == input.id).ok_or_else(|| {
-                    StoreError::Corrupt(format!("admit_tasks did not answer for {}", input.id))
-                })?;
-                admission(&row.outcome, row.task_id, row.unfinished)
-            })
-            .collect())
+        let mut answers = Vec::with_capacity(batch.len());
+        for input in batch {
+            let row = rows
+                .iter()
+                .find(|row| row.request == input.id)
+                .ok_or_else(|| StoreError::Corrupt(format!("admit_tasks did not answer for {}", input.id)));
+            answers.push(match row.and_then(|row| admission(&row.outcome, row.task_id, row.unfinished)) {
+                Ok(Some(admission)) => Ok(admission),
+                // The running task it was to join finished in between: it is asked again alone.
+                Ok(None) => store.admit_one(input).await,
+                Err(error) => Err(error),
+            });
+        }
+        Ok(answers)
     }
 
     async fn write_one(store: &Store, input: &Self) -> Answer<Self> {
-        store.admit_one(input).await.map(Some)
+        store.admit_one(input).await
     }
 }
 
 /// An `admit_task(s)` outcome: `None` for a running task that finished in between.
-pub(crate) fn admission(outcome: &str, task: Option<Uuid>, unfinished: i64) -> Answer<Input> {
+pub(crate) fn admission(
+    outcome: &str,
+    task: Option<Uuid>,
+    unfinished: i64,
+) -> Result<Option<Admission>, StoreError> {
     match (outcome, task) {
         ("limit", _) => Ok(Some(Admission::Limited(seq_value(unfinished)))),
         ("created", Some(id)) => Ok(Some(Admission::Created(TaskId::from_uuid(id)))),

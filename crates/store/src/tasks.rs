@@ -147,11 +147,7 @@ impl Store {
         pending: &TaskUpdate,
         first_claim: Uuid,
     ) -> Result<Admission, StoreError> {
-        let input = Input::new(new, max_in_flight, pending, first_claim);
-        match self.in_batch(input.clone()).await? {
-            Some(admission) => Ok(admission),
-            None => self.admit_one(&input).await,
-        }
+        self.in_batch(Input::new(new, max_in_flight, pending, first_claim)).await
     }
 
     /// Admits one submission with `admit_task`, outside any batch.

@@ -8,12 +8,11 @@ use uuid::Uuid;
 
 use super::{admit, store, url, user};
 
-/// The distinct transactions that last wrote the rows of `table` whose `column` is one of
-/// `ids` (each row's `xmin`).
-async fn commits(store: &Store, table: &str, column: &str, ids: &[TaskId]) -> i64 {
+/// The distinct transactions that inserted the tasks `ids` (each row's `xmin`).
+async fn commits(store: &Store, ids: &[TaskId]) -> i64 {
     let ids: Vec<Uuid> = ids.iter().map(TaskId::as_uuid).collect();
     let mut connection = store.connection().await.unwrap();
-    sqlx::query(&format!("SELECT count(DISTINCT xmin::text) FROM {table} WHERE {column} = ANY($1)"))
+    sqlx::query("SELECT count(DISTINCT xmin::text) FROM tasks WHERE id = ANY($1)")
         .bind(&ids)
         .fetch_one(&mut *connection)
         .await
@@ -52,7 +51,7 @@ async fn a_burst_of_submissions_is_admitted_in_a_few_commits_each_with_its_own_o
     for (owner, id) in owners.iter().zip(&created) {
         assert_eq!(store.task(*id).await.unwrap().unwrap().owner, owner.as_uuid(), "each its owner's task");
     }
-    let commits = commits(&store, "tasks", "id", &created).await;
+    let commits = commits(&store, &created).await;
     assert!(commits <= 2, "forty submissions took {commits} commits");
 }
 
