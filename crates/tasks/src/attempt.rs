@@ -71,6 +71,24 @@ impl Tasks {
         Ok(self.bus.claim(worker, block, lease).await?)
     }
 
+    /// Like [`Tasks::claim`], and a job's first claim (recorded at admission) logs the attempt's
+    /// first event, Preparing with `details`, in the same round trip; [`Attempt::begin`] then
+    /// has nothing left to send. `details` must be what [`Tasks::start`] is given for the claim.
+    ///
+    /// # Errors
+    /// [`TaskError`] on Redis failure or an unreadable job.
+    pub async fn claim_starting(
+        &self,
+        worker: &str,
+        block: Duration,
+        lease: Duration,
+        details: &str,
+    ) -> Result<Option<Claim>, TaskError> {
+        // Any id: the claim script puts the claimed job's in its place.
+        let first = TaskUpdate::progress(TaskId::new(), Step::Preparing, Some(details.to_owned()));
+        Ok(self.bus.claim_starting(worker, block, lease, Some(&first)).await?)
+    }
+
     /// Records the claim in Postgres: one more attempt, its token the only one allowed to
     /// finish the task, and the attempt's first event (Preparing, with `details`) numbered
     /// right after the task's latest seq, which Redis then logs with that very seq.
@@ -157,11 +175,15 @@ impl Attempt {
         self.position.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Logs the attempt's first event, as Postgres recorded it with the claim.
+    /// Logs the attempt's first event, as Postgres recorded it with the claim, unless the claim
+    /// logged it already ([`Tasks::claim_starting`]).
     ///
     /// # Errors
     /// [`TaskError`] when Redis fails.
     pub async fn begin(&self) -> Result<Written, TaskError> {
+        if let Some(event) = &self.claim.first_event {
+            return Ok(self.written(WriteOutcome::Logged(event.clone())));
+        }
         self.progress(self.first.clone()).await
     }
 

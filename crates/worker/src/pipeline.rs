@@ -287,10 +287,15 @@ impl Run<'_> {
     }
 }
 
+/// The details of an attempt's first event (Preparing).
+pub(crate) fn attempt_details(attempt: u32, max_attempts: u32) -> String {
+    format!("Attempt {attempt} of {max_attempts}")
+}
+
 /// Runs one claimed job to its end (or until told to stop) and settles it, in the attempt's
 /// span (`runtime::attempt_span`).
 pub(crate) async fn run_job(ctx: &Context, claim: Claim, stop: &StopSignal) -> anyhow::Result<Outcome> {
-    let details = format!("Attempt {} of {}", claim.attempt, ctx.max_attempts);
+    let details = attempt_details(claim.attempt, ctx.max_attempts);
     let attempt = match ctx.tasks.start(ctx.worker_id.clone(), claim, Some(details)).await? {
         Start::Running(attempt) => *attempt,
         Start::AlreadyFinished => return Ok(Outcome::AlreadyFinished),

@@ -199,6 +199,8 @@ impl Worker {
         let jobs = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(self.config.concurrency));
         let mut redis_backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        // A job's first claim logs its Preparing event itself: one round trip fewer per job.
+        let first_details = pipeline::attempt_details(1, self.config.max_attempts);
         loop {
             let permit = tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -206,7 +208,7 @@ impl Worker {
             };
             let claim = tokio::select! {
                 () = shutdown.cancelled() => break,
-                claim = self.ctx.tasks.claim(&self.ctx.worker_id, CLAIM_BLOCK, self.config.lease) => claim,
+                claim = self.ctx.tasks.claim_starting(&self.ctx.worker_id, CLAIM_BLOCK, self.config.lease, &first_details) => claim,
             };
             let claim = match claim {
                 Ok(Some(claim)) => claim,

@@ -3,12 +3,17 @@
 -- Postgres recorded with the task instead (`first_token`, used once), so Postgres need not
 -- record that claim again. Returns {id} when the job is gone (cancelled while queued: the caller
 -- drops the id), else {id, owner, url, language, attempts, run, seq, state, enqueued,
--- traceparent, request_id, token, ceiling}: `token` is the claim's, `ceiling` the seq ceiling
--- Postgres recorded with it ('' when Postgres has yet to record this claim); enqueued,
+-- traceparent, request_id, token, ceiling, first}: `token` is the claim's, `ceiling` the seq
+-- ceiling Postgres recorded with it ('' when Postgres has yet to record this claim); enqueued,
 -- traceparent and request_id are '' for a job queued by a release that did not record them.
 -- The task's keys are renewed to `live_ttl` when less than half of it is left, so they outlive
 -- the attempt (append.lua sets no TTL on a running task's events).
-local function take(prefix, leases_key, id, token, worker, lease_until, live_ttl)
+-- `seq` and `state` are the task's as the claim found them, before `first`.
+-- `first` is the attempt's first event when this script logged it: given `first_head` and
+-- `first_tail` (the event's draft on either side of its task id; '' for none), a recorded first
+-- claim of a task that is not over, with room below its ceiling, logs it here as publish.lua
+-- would, so the worker need not send it. Otherwise `first` is '' and the worker sends it.
+local function take(prefix, leases_key, id, token, worker, lease_until, live_ttl, channel, first_head, first_tail)
   local job_key = prefix .. ':job:' .. id
   local job = redis.call('HMGET', job_key, 'owner', 'url', 'language', 'run', 'enqueued', 'traceparent',
     'request_id', 'attempts', 'first_token', 'first_ceiling')
@@ -30,6 +35,12 @@ local function take(prefix, leases_key, id, token, worker, lease_until, live_ttl
     redis.call('EXPIRE', task_key, live_ttl)
     redis.call('EXPIRE', prefix .. ':log:' .. id, live_ttl)
   end
+  local first = ''
+  if first_head ~= '' and tonumber(ceiling) and not is_terminal(task[2])
+    and (tonumber(task[1]) or 0) < tonumber(ceiling) then
+    first = append(task_key, prefix .. ':log:' .. id, channel, first_head .. id .. first_tail, id, 'PROGRESS',
+      live_ttl, 0, task[1], false)
+  end
   return {id, job[1], job[2], job[3], tostring(attempts), job[4] or '', task[1] or '0', task[2] or '',
-    job[5] or '', job[6] or '', job[7] or '', token, ceiling}
+    job[5] or '', job[6] or '', job[7] or '', token, ceiling, first}
 end

@@ -180,6 +180,7 @@ async fn a_finish_postgres_accepted_is_logged_after_the_lease_lapsed_or_redis_lo
         seq: 6,
         state: None,
         recorded_ceiling: None,
+        first_event: None,
     };
     let mut failed = TaskUpdate::failure(lost.task_id, 3, "not_a_recipe", "No recipe");
     failed.seq = 7;

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use bus::WriteOutcome;
-use protocol::{Event, Step, TaskUpdate};
+use protocol::{Event, Step, TaskState, TaskUpdate};
 
 use crate::{queued, test_bus};
 
@@ -118,6 +118,71 @@ async fn the_first_claim_takes_the_claim_recorded_with_the_job_and_no_later_one_
     assert_eq!(again.recorded_ceiling, None, "Postgres records this claim");
     let update = TaskUpdate::progress(job.task_id, Step::Scraping, None);
     assert_eq!(bus.publish(&first, &update).await.unwrap(), WriteOutcome::Lost, "the first claim is void");
+}
+
+#[tokio::test]
+async fn a_first_claim_logs_and_publishes_the_attempts_first_event_and_no_later_claim_does() {
+    let bus = test_bus();
+    let job = crate::job();
+    let recorded = bus::FirstClaim { token: uuid::Uuid::new_v4(), ceiling: 34 };
+    bus.enqueue(&job, &TaskUpdate::pending(job.task_id), Some(recorded)).await.unwrap();
+    let mut feed = bus::Feed::new(bus.url(), bus.events_channel()).unwrap();
+    feed.ready().await.unwrap();
+    // Any id: the claim logs it with the claimed job's.
+    let first = TaskUpdate::progress(protocol::TaskId::new(), Step::Preparing, Some("Attempt 1 of 3".into()));
+
+    let claim = bus.claim_starting("w1", NO_WAIT, LEASE, Some(&first)).await.unwrap().expect("claim");
+
+    let logged = claim.first_event.clone().expect("the first claim logs the first event");
+    let expected = TaskUpdate { task_id: job.task_id, seq: 2, timestamp: first.timestamp, ..first.clone() };
+    assert_eq!(&*logged.json, expected.logged_json(), "the draft, with the job's id and the next seq");
+    assert_eq!((claim.seq, claim.state), (1, Some(TaskState::Pending)), "the task as the claim found it");
+    assert_eq!(feed.next().await, bus::FeedItem::Event(job.task_id, logged.clone()), "published");
+    let log = bus.events_after(job.task_id, 0).await.unwrap();
+    assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(log[1], logged);
+    let snapshot = bus.snapshot(job.task_id).await.unwrap().expect("snapshot");
+    assert_eq!(snapshot.event, logged, "and it is the task's snapshot");
+
+    assert!(bus.hand_back("w1", &claim).await.unwrap());
+    let again =
+        bus.claim_starting("w2", NO_WAIT, LEASE, Some(&first)).await.unwrap().expect("back in the queue");
+    assert_eq!(again.first_event, None, "Postgres records a later claim, and its first event with it");
+    assert_eq!(bus.events_after(job.task_id, 0).await.unwrap().len(), 2, "nothing more logged");
+}
+
+#[tokio::test]
+async fn a_first_claim_waiting_for_the_queue_logs_the_first_event_too() {
+    let bus = test_bus();
+    let job = crate::job();
+    let waiting = tokio::spawn({
+        let bus = bus.clone();
+        let first = TaskUpdate::progress(protocol::TaskId::new(), Step::Preparing, None);
+        async move { bus.claim_starting("w1", Duration::from_secs(5), LEASE, Some(&first)).await }
+    });
+    until_blocked_in_blmove(&format!("{}:claim", bus.prefix())).await;
+    let recorded = bus::FirstClaim { token: uuid::Uuid::new_v4(), ceiling: 34 };
+    bus.enqueue(&job, &TaskUpdate::pending(job.task_id), Some(recorded)).await.unwrap();
+
+    let claim = waiting.await.unwrap().unwrap().expect("claimed once queued");
+
+    let logged = claim.first_event.expect("logged by the claim");
+    assert_eq!((logged.seq, logged.state), (2, TaskState::Progress));
+    assert_eq!(bus.events_after(job.task_id, 1).await.unwrap(), vec![logged]);
+}
+
+#[tokio::test]
+async fn a_first_claim_without_room_below_its_ceiling_leaves_the_first_event_to_the_worker() {
+    let bus = test_bus();
+    let job = crate::job();
+    let recorded = bus::FirstClaim { token: uuid::Uuid::new_v4(), ceiling: 1 };
+    bus.enqueue(&job, &TaskUpdate::pending(job.task_id), Some(recorded)).await.unwrap();
+    let first = TaskUpdate::progress(job.task_id, Step::Preparing, None);
+
+    let claim = bus.claim_starting("w1", NO_WAIT, LEASE, Some(&first)).await.unwrap().expect("claim");
+
+    assert_eq!((claim.recorded_ceiling, claim.first_event), (Some(1), None));
+    assert_eq!(bus.events_after(job.task_id, 0).await.unwrap().len(), 1, "only PENDING");
 }
 
 #[tokio::test]

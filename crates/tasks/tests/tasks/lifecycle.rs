@@ -90,6 +90,44 @@ async fn a_task_runs_from_submission_to_its_recipe_with_one_numbering_in_both_st
 }
 
 #[tokio::test]
+async fn a_first_claim_that_logged_the_first_event_leaves_begin_nothing_to_send() {
+    let tasks = testkit::tasks().await;
+    let owner = UserId::from_uuid(uuid::Uuid::new_v4());
+    let Submitted::Created(task, _) = submit(&tasks, owner, 1, None).await else { panic!("created") };
+
+    let claim = tasks
+        .claim_starting("w1", Duration::from_millis(100), LEASE, "Attempt 1 of 3")
+        .await
+        .unwrap()
+        .expect("a queued job");
+    let logged = claim.first_event.clone().expect("the first claim logged Preparing");
+    let Start::Running(attempt) =
+        tasks.start("w1".into(), claim, Some("Attempt 1 of 3".into())).await.unwrap()
+    else {
+        panic!("running")
+    };
+    let Written::Logged(first) = attempt.begin().await.unwrap() else { panic!("logged") };
+    let Written::Logged(step) =
+        attempt.progress(TaskUpdate::progress(task, Step::Scraping, None)).await.unwrap()
+    else {
+        panic!("logged")
+    };
+
+    assert_eq!(first, logged, "begin answers with the claim's event");
+    let log = tasks.events_after(task, 0).await.unwrap();
+    assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3], "one Preparing, no gap");
+    let expected = TaskUpdate {
+        seq: 2,
+        timestamp: 0.0,
+        ..TaskUpdate::progress(task, Step::Preparing, Some("Attempt 1 of 3".into()))
+    };
+    let mut preparing: TaskUpdate = serde_json::from_str(&log[1].json).unwrap();
+    preparing.timestamp = 0.0;
+    assert_eq!(preparing, expected, "the same event begin would have sent");
+    assert_eq!(step.seq, 3);
+}
+
+#[tokio::test]
 async fn a_cancel_ends_the_task_and_voids_the_running_attempt() {
     let tasks = testkit::tasks().await;
     let owner = UserId::from_uuid(uuid::Uuid::new_v4());
