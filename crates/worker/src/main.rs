@@ -23,14 +23,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // One runtime thread unless TOKIO_WORKER_THREADS says otherwise: a job waits on Redis and
-    // Postgres (and the media tools' processes) nearly all its time, and with a thread per core
-    // the wake-ups of one job hop between threads. Measured with the offline providers: about
-    // half the context switches per job, and less CPU per job.
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
-        builder.worker_threads(1);
-    }
+    // One thread for everything unless TOKIO_WORKER_THREADS asks for a pool: a job waits on Redis
+    // and Postgres (and the media tools' processes) nearly all its time, and with a thread per
+    // core the wake-ups of one job hop between threads. Measured with the offline providers:
+    // about half the context switches per job, and less CPU per job. A current-thread runtime
+    // rather than a pool of one also runs the claim loop on the thread that drives the Redis
+    // connections: 4-5 context switches per job became 3 (docs/performance.md).
+    let mut builder = if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
     let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
