@@ -91,6 +91,18 @@ pub struct Maintenance {
     pub promoted: u64,
 }
 
+/// `first`'s draft, stamped now, on either side of its task id: the claim script puts the
+/// claimed job's id between the two. Two empty strings for none.
+fn first_draft(first: Option<&TaskUpdate>) -> (String, String) {
+    let Some(first) = first else { return (String::new(), String::new()) };
+    let draft = TaskUpdate { timestamp: protocol::message::now_seconds(), ..first.clone() }.draft_json();
+    let id = first.task_id.to_string();
+    match draft.split_once(&id) {
+        Some((head, tail)) => (head.to_owned(), tail.to_owned()),
+        None => (String::new(), String::new()),
+    }
+}
+
 impl Bus {
     fn processing(&self, worker: &str) -> String {
         self.key(&["processing", worker])
@@ -129,15 +141,7 @@ impl Bus {
         first: Option<&TaskUpdate>,
     ) -> Result<Option<Claim>, BusError> {
         let token = Uuid::new_v4();
-        // The draft on either side of its task id; the script puts the claimed job's between.
-        let (head, tail) = first.map_or((String::new(), String::new()), |update| {
-            let draft = update.draft_json();
-            let id = update.task_id.to_string();
-            match draft.split_once(&id) {
-                Some((head, tail)) => (head.to_owned(), tail.to_owned()),
-                None => (String::new(), String::new()),
-            }
-        });
+        let (head, tail) = first_draft(first);
         let mut conn = self.conn().await?;
         let next: Option<Vec<String>> = CLAIM_NEXT
             .key(self.key(&["queue"]))
@@ -167,6 +171,8 @@ impl Bus {
             .await?;
         drop(blocking);
         let Some(id) = moved else { return Ok(None) };
+        // Stamped anew: the job may have come in at the end of the wait.
+        let (head, tail) = first_draft(first);
         let fields: Vec<String> = CLAIM
             .key(self.key(&["leases"]))
             .arg(self.prefix())
