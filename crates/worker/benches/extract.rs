@@ -3,7 +3,8 @@
 //! recipe gets).
 //!
 //! Run with `cargo bench -p worker --bench extract`; prints µs per extraction for each fixture
-//! and their mean. `cargo bench -p worker --bench extract -- <video id>` times that fixture only.
+//! and their mean. `cargo bench -p worker --bench extract -- <video id>` times that fixture only;
+//! `EXTRACT_ROUNDS=<n>` sets the rounds per fixture (2000), e.g. for a run under callgrind.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -43,7 +44,8 @@ async fn extract_once(video: &VideoData, language: &Language) -> bool {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let language = Language::parse("en").expect("a valid tag");
-    let rounds = 2_000;
+    // `EXTRACT_ROUNDS` shortens a run under callgrind.
+    let rounds = std::env::var("EXTRACT_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(2_000);
     let mut total = 0.0;
     let only = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
     let mut videos = videos().await;
