@@ -4,6 +4,7 @@
 
 use crate::lang::Langs;
 use crate::number::amount_at;
+use crate::tokens::lower;
 use crate::units::unit_at;
 use crate::words::{HEDGES, SOME};
 
@@ -122,7 +123,7 @@ pub(crate) fn lead_at(text: &str, langs: Langs) -> Option<Lead> {
 /// How many words at the start of `spans` are hedges ("about", "approx."), leaving one word.
 fn hedges(text: &str, spans: &[(usize, usize)]) -> usize {
     let mut i = 0;
-    while i + 1 < spans.len() && HEDGES.contains(&text[spans[i].0..spans[i].1].to_lowercase().as_str()) {
+    while i + 1 < spans.len() && HEDGES.contains(&&*lower(&text[spans[i].0..spans[i].1])) {
         i += 1;
     }
     i
@@ -146,13 +147,13 @@ fn lead_after(text: &str, spans: &[(usize, usize)], i: usize, langs: Langs) -> O
             return None;
         }
         if amount.article {
-            let next = words.get(pos).map(|w| w.to_lowercase()).unwrap_or_default();
-            if next.is_empty() || SOME.contains(&next.as_str()) || !next.chars().any(char::is_alphabetic) {
+            let next = words.get(pos).map(|w| lower(w)).unwrap_or_default();
+            if next.is_empty() || SOME.contains(&&*next) || !next.chars().any(char::is_alphabetic) {
                 return None;
             }
         }
     }
-    if words.get(pos).is_some_and(|w| matches!(w.to_lowercase().as_str(), "of" | "de" | "von" | "d'"))
+    if words.get(pos).is_some_and(|w| matches!(&*lower(w), "of" | "de" | "von" | "d'"))
         && words.get(pos + 1).is_some_and(|w| w.chars().any(char::is_alphabetic))
     {
         pos += 1;

@@ -3,6 +3,7 @@
 //! "eine", "zwei", "anderthalb", "una", "dos", "medio", "un par de").
 
 use crate::lang::Langs;
+use crate::tokens::lower;
 
 /// An amount at the start of a word list.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -173,10 +174,6 @@ const RANGE_WORDS: &[(&str, Langs)] = &[
     ("o", Langs::ES),
 ];
 
-fn lower(word: &str) -> String {
-    word.to_lowercase()
-}
-
 /// A number word (not an article) and how many words it took: "two", "half a", "a half",
 /// "one and a half", "eine halbe", "un par de", "una docena de".
 fn word_number(words: &[&str], langs: Langs) -> Option<(f64, usize)> {
@@ -186,17 +183,17 @@ fn word_number(words: &[&str], langs: Langs) -> Option<(f64, usize)> {
     let nth = |i: usize| words.get(i).map(|w| lower(w)).unwrap_or_default();
     let is_article = ARTICLES.iter().any(|(a, l)| *a == first && langs.has(*l));
     if is_article {
-        let value = match nth(1).as_str() {
+        let value = match &*nth(1) {
             "half" | "halbe" | "halber" | "halben" | "halbes" => Some(0.5),
             "quarter" => Some(0.25),
             "dozen" | "docena" => Some(12.0),
             "couple" | "par" => Some(2.0),
             _ => None,
         }?;
-        let linked = matches!(nth(2).as_str(), "of" | "de");
+        let linked = matches!(&*nth(2), "of" | "de");
         return Some((value, if linked { 3 } else { 2 }));
     }
-    if first == "half" && matches!(nth(1).as_str(), "a" | "an") {
+    if first == "half" && matches!(&*nth(1), "a" | "an") {
         return Some((0.5, 2));
     }
     let value = WORDS.iter().find(|(w, _, l)| *w == first && langs.has(*l))?.1;
@@ -204,7 +201,7 @@ fn word_number(words: &[&str], langs: Langs) -> Option<(f64, usize)> {
     if second == "and" && third == "a" && words.get(3).is_some_and(|w| lower(w) == "half") {
         return Some((value + 0.5, 4));
     }
-    if second == "y" && matches!(third.as_str(), "medio" | "media") {
+    if second == "y" && matches!(&*third, "medio" | "media") {
         return Some((value + 0.5, 3));
     }
     Some((value, 1))
@@ -221,8 +218,7 @@ fn digit_number(words: &[&str]) -> Option<(f64, usize)> {
         {
             return Some((value + fraction, 2));
         }
-        if lower(next) == "y" && words.get(2).is_some_and(|w| matches!(lower(w).as_str(), "medio" | "media"))
-        {
+        if lower(next) == "y" && words.get(2).is_some_and(|w| matches!(&*lower(w), "medio" | "media")) {
             return Some((value + 0.5, 3));
         }
     }

@@ -14,7 +14,7 @@ use protocol::{Ingredient, Measure};
 
 use crate::lang::Langs;
 use crate::number::{Amount, amount_at};
-use crate::tokens::{PAREN, prepare, spaced};
+use crate::tokens::{PAREN, lower, prepare, spaced};
 use crate::units::{AFTER_NAME, WITHOUT_AMOUNT, is_container, is_measure, unit_at};
 use crate::words::{
     HEDGES, PART_WORDS, SOME, is_comment_fragment, is_filler, is_leading_preparation, is_size,
@@ -33,10 +33,6 @@ struct Parts {
     comment: Vec<String>,
     alt: Option<Measure>,
     name: String,
-}
-
-fn lower(word: &str) -> String {
-    word.to_lowercase()
 }
 
 fn is_paren(word: &str) -> Option<usize> {
@@ -80,8 +76,8 @@ fn ounces_after_pounds(
 fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool) -> usize {
     let mut i = 0;
     while i + 1 < words.len()
-        && HEDGES.contains(&lower(words[i]).as_str())
-        && (amount_at(&words[i + 1..], langs).is_some() || HEDGES.contains(&lower(words[i + 1]).as_str()))
+        && HEDGES.contains(&&*lower(words[i]))
+        && (amount_at(&words[i + 1..], langs).is_some() || HEDGES.contains(&&*lower(words[i + 1])))
     {
         parts.comment.push(words[i].to_owned());
         i += 1;
@@ -95,7 +91,7 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
             parts.comment.push(words[i].to_owned());
             i += 1;
             amount = Some(number);
-        } else if next.is_empty() || SOME.contains(&next.as_str()) {
+        } else if next.is_empty() || SOME.contains(&&*next) {
             // "a few sprigs", "a little oil": no number.
             parts.comment.push(words[i..=i + usize::from(!next.is_empty())].join(" "));
             i += 1 + usize::from(!next.is_empty());
@@ -114,7 +110,7 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
             i += 1;
         }
     } else {
-        while i < words.len() && SOME.contains(&lower(words[i]).as_str()) {
+        while i < words.len() && SOME.contains(&&*lower(words[i])) {
             parts.comment.push(words[i].to_owned());
             i += 1;
         }
@@ -128,7 +124,7 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
         if is_size(word, langs) && i + 1 < words.len() {
             parts.size.push((*word).to_owned());
             i += 1;
-        } else if HEDGES.contains(&lower(word).as_str()) && parts.quantity.is_some() && i + 1 < words.len() {
+        } else if HEDGES.contains(&&*lower(word)) && parts.quantity.is_some() && i + 1 < words.len() {
             parts.comment.push((*word).to_owned());
             i += 1;
         } else if is_paren(word).is_some() {
@@ -210,7 +206,7 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
                     unit_text: Some(alt_text),
                 });
             }
-            if words.get(i).is_some_and(|w| matches!(lower(w).as_str(), "plus" | "+" | "más")) {
+            if words.get(i).is_some_and(|w| matches!(&*lower(w), "plus" | "+" | "más")) {
                 // "1 cup plus 2 tablespoons flour": the extra goes to the comment.
                 if let Some((_, _, used, _)) = measure_at(&words[i + 1..], langs) {
                     parts.comment.push(words[i..i + 1 + used].join(" "));
@@ -218,9 +214,7 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
                 }
             }
             if matches!(unit, "cm" | "inch")
-                && words
-                    .get(i)
-                    .is_some_and(|w| matches!(lower(w).as_str(), "piece" | "pieces" | "stück" | "trozo"))
+                && words.get(i).is_some_and(|w| matches!(&*lower(w), "piece" | "pieces" | "stück" | "trozo"))
             {
                 i += 1;
             }
@@ -232,8 +226,8 @@ fn read_lead(words: &[&str], langs: Langs, parts: &mut Parts, name_before: bool)
 /// "juice of 1 lemon", "Saft von 1 Zitrone", "el zumo de 1 limón": where the amount is, and
 /// the words before it.
 fn amount_inside(words: &[&str], langs: Langs) -> Option<usize> {
-    let link = words.iter().position(|w| matches!(lower(w).as_str(), "of" | "von" | "de"))?;
-    let all_parts = link > 0 && words[..link].iter().all(|w| PART_WORDS.contains(&lower(w).as_str()));
+    let link = words.iter().position(|w| matches!(&*lower(w), "of" | "von" | "de"))?;
+    let all_parts = link > 0 && words[..link].iter().all(|w| PART_WORDS.contains(&&*lower(w)));
     let amount = amount_at(&words[link + 1..], langs).filter(|a| !a.article);
     (all_parts && amount.is_some()).then_some(link)
 }
@@ -289,7 +283,7 @@ fn read_name(words: &[&str], langs: Langs, parts: &mut Parts) {
             .is_some_and(|p| p.ends_with("ly") || matches!(*p, "frisch" | "fein" | "grob"));
         if is_filler(word, langs) && leading_prep.is_empty() {
             start += 1;
-        } else if HEDGES.contains(&lower(word).as_str()) && leading_prep.is_empty() {
+        } else if HEDGES.contains(&&*lower(word)) && leading_prep.is_empty() {
             // "1 cucharada colmada de harina", "1 cup heaping flour".
             parts.comment.push(word.to_owned());
             start += 1;
@@ -297,7 +291,7 @@ fn read_name(words: &[&str], langs: Langs, parts: &mut Parts) {
             parts.size.push(word.to_owned());
             start += 1;
         } else if !leading_prep.is_empty()
-            && matches!(lower(word).as_str(), "and" | "und" | "y" | "or" | "oder")
+            && matches!(&*lower(word), "and" | "und" | "y" | "or" | "oder")
             && next.is_some_and(|n| is_leading_preparation(n, None, langs))
             && start + 2 < name.len()
         {
@@ -403,14 +397,14 @@ fn read_paren(content: &str, langs: Langs, parts: &mut Parts) {
     let words: Vec<&str> = spaced.split_whitespace().collect();
     let Some(first) = words.first() else { return };
     let first_lower = lower(first);
-    if matches!(first_lower.as_str(), "gr." | "gr" | "größe" | "grösse" | "size" | "talla" | "tamaño") {
+    if matches!(&*first_lower, "gr." | "gr" | "größe" | "grösse" | "size" | "talla" | "tamaño") {
         parts.size.push(content.to_owned());
         return;
     }
-    let skip = words.iter().take_while(|w| HEDGES.contains(&lower(w).as_str())).count();
+    let skip = words.iter().take_while(|w| HEDGES.contains(&&*lower(w))).count();
     // "(14.5 oz each)", "(je 200 g)": a size per piece.
     let words: Vec<&str> =
-        words.iter().copied().filter(|w| !matches!(lower(w).as_str(), "each" | "je" | "cada")).collect();
+        words.iter().copied().filter(|w| !matches!(&*lower(w), "each" | "je" | "cada")).collect();
     if let Some((amount, unit, used, text)) = measure_at(&words[skip..], langs) {
         let whole = skip + used >= words.len();
         // "1 cup (240 ml)", "1 stick (8 tablespoons)": the same amount measured twice; after a
@@ -461,7 +455,7 @@ pub(crate) fn parse_line(line: &str, langs: Langs) -> Ingredient {
     let mut head_words: Vec<&str> = Vec::new();
 
     let starts_with_amount = amount_at(words, langs).is_some_and(|a| !a.article)
-        || words.first().is_some_and(|w| HEDGES.contains(&lower(w).as_str()));
+        || words.first().is_some_and(|w| HEDGES.contains(&&*lower(w)));
     let body: Vec<&str> = if starts_with_amount {
         words.to_vec()
     } else if let Some(link) = amount_inside(words, langs) {

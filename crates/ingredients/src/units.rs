@@ -3,10 +3,12 @@
 //!
 //! The canonical codes are listed in the crate docs.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use crate::lang::Langs;
+use crate::tokens::lower;
 
 /// What a unit measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -458,10 +460,13 @@ const MAX_WORDS: usize = 3;
 
 /// `word` as a lookup key: lower case, without dots, and without a plural marker "(s)",
 /// "(n)", "(es)".
-fn key(word: &str) -> String {
-    let lower = word.to_lowercase();
+fn key(word: &str) -> Cow<'_, str> {
+    if !word.contains(['(', '.']) {
+        return lower(word);
+    }
+    let lower = lower(word);
     let lower = ["(s)", "(n)", "(es)", "(en)"].iter().find_map(|m| lower.strip_suffix(m)).unwrap_or(&lower);
-    lower.replace('.', "")
+    Cow::Owned(lower.replace('.', ""))
 }
 
 /// A unit written at the start of `words`: its code, how many words it took.
@@ -477,10 +482,10 @@ pub(crate) fn unit_at(words: &[&str], langs: Langs) -> Option<(&'static str, usi
     }
     // Most words start no unit: those are told by their first word alone.
     let first = key(first);
-    if !FIRST_WORDS.contains(first.as_str()) {
+    if !FIRST_WORDS.contains(&*first) {
         return None;
     }
-    let keys: Vec<String> =
+    let keys: Vec<Cow<'_, str>> =
         std::iter::once(first).chain(words.iter().skip(1).take(MAX_WORDS - 1).map(|w| key(w))).collect();
     for n in (1..=keys.len()).rev() {
         let joined = keys[..n].join(" ");

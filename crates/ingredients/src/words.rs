@@ -2,6 +2,7 @@
 //! the parser so that adding a word is a one-line change that cannot break its logic.
 
 use crate::lang::Langs;
+use crate::tokens::lower;
 
 /// Hedges before an amount ("about 2 cups", "scant ½ cup"): kept as a comment.
 pub(crate) const HEDGES: &[&str] = &[
@@ -74,7 +75,7 @@ pub(crate) const SOME: &[&str] = &[
 
 /// Size words ("large", "md", "kleine", "grandes").
 pub(crate) fn is_size(word: &str, langs: Langs) -> bool {
-    let w = word.to_lowercase();
+    let w = lower(word);
     let w = w.trim_end_matches(['.', ',']);
     const EN: &[&str] = &[
         "small",
@@ -297,7 +298,7 @@ fn german_participle(word: &str) -> bool {
 
 /// Whether `word`, before the food, is preparation rather than part of its name.
 pub(crate) fn is_leading_preparation(word: &str, next: Option<&str>, langs: Langs) -> bool {
-    let w = word.to_lowercase();
+    let w = lower(word);
     let w = w.trim_end_matches(',');
     if langs.has(Langs::EN) && EN_PREPARATION.contains(&w) {
         return true;
@@ -306,13 +307,13 @@ pub(crate) fn is_leading_preparation(word: &str, next: Option<&str>, langs: Lang
         // "hot water" is water; "hot sauce" and "hot honey" are products.
         return next.is_some_and(|n| {
             ["water", "stock", "broth", "milk", "coffee", "tea", "vegetable", "chicken", "beef"]
-                .contains(&n.to_lowercase().as_str())
+                .contains(&&*lower(n))
         });
     }
     // German adjectives are lower case before a capitalised noun; a capitalised word is a noun.
     if langs.has(Langs::DE) && matches!(w, "frisch" | "fein" | "grob") {
         // Adverbs before a participle: "frisch gehackte Petersilie".
-        return next.is_some_and(|n| german_participle(&n.to_lowercase()));
+        return next.is_some_and(|n| german_participle(&lower(n)));
     }
     langs.has(Langs::DE)
         && word.chars().next().is_some_and(char::is_lowercase)
@@ -324,7 +325,7 @@ pub(crate) fn is_trailing_preparation(word: &str, langs: Langs) -> bool {
     if !langs.has(Langs::ES) {
         return false;
     }
-    let w = word.to_lowercase();
+    let w = lower(word);
     ES_PREPARATION.iter().any(|stem| {
         w.strip_prefix(stem)
             .is_some_and(|end| matches!(end, "o" | "a" | "os" | "as" | "" | "s") && !stem.contains(' '))
@@ -341,22 +342,21 @@ pub(crate) fn is_spanish_product(phrase: &str) -> bool {
 /// Bestreuen", "sal al gusto", "butter or margarine").
 pub(crate) fn starts_comment(words: &[&str], langs: Langs) -> bool {
     let Some(first) = words.first() else { return false };
-    let w = first.to_lowercase();
-    let next = words.get(1).map(|n| n.to_lowercase()).unwrap_or_default();
+    let w = lower(first);
+    let next = words.get(1).map(|n| lower(n)).unwrap_or_default();
     let en = langs.has(Langs::EN)
-        && (matches!(w.as_str(), "for" | "or" | "plus" | "+" | "if" | "optional" | "such" | "e.g." | "i.e.")
-            || (w == "to" && matches!(next.as_str(), "taste" | "serve" | "garnish" | "decorate" | "finish"))
-            || (w == "as" && matches!(next.as_str(), "needed" | "required"))
-            || (matches!(w.as_str(), "mixed" | "dissolved" | "whisked")
-                && matches!(next.as_str(), "with" | "in")));
+        && (matches!(&*w, "for" | "or" | "plus" | "+" | "if" | "optional" | "such" | "e.g." | "i.e.")
+            || (w == "to" && matches!(&*next, "taste" | "serve" | "garnish" | "decorate" | "finish"))
+            || (w == "as" && matches!(&*next, "needed" | "required"))
+            || (matches!(&*w, "mixed" | "dissolved" | "whisked") && matches!(&*next, "with" | "in")));
     let de = langs.has(Langs::DE)
-        && (matches!(w.as_str(), "zum" | "zur" | "für" | "oder" | "z.b." | "zb" | "optional" | "nach")
+        && (matches!(&*w, "zum" | "zur" | "für" | "oder" | "z.b." | "zb" | "optional" | "nach")
             || (w == "aus" && next == "der")
             || (w == "je" && next == "nach"));
     let es = langs.has(Langs::ES)
-        && ((w == "para" && !matches!(next.as_str(), "montar" | "cocinar" | "batir"))
-            || matches!(w.as_str(), "o" | "opcional" | "(opcional)")
-            || (matches!(w.as_str(), "al" | "a") && next == "gusto"));
+        && ((w == "para" && !matches!(&*next, "montar" | "cocinar" | "batir"))
+            || matches!(&*w, "o" | "opcional" | "(opcional)")
+            || (matches!(&*w, "al" | "a") && next == "gusto"));
     en || de || es
 }
 
@@ -364,10 +364,10 @@ pub(crate) fn starts_comment(words: &[&str], langs: Langs) -> bool {
 /// "en dados").
 pub(crate) fn starts_preparation(words: &[&str], langs: Langs) -> bool {
     let Some(first) = words.first() else { return false };
-    let w = first.to_lowercase();
-    let next = words.get(1).map(|n| n.to_lowercase()).unwrap_or_default();
+    let w = lower(first);
+    let next = words.get(1).map(|n| lower(n)).unwrap_or_default();
     let en = langs.has(Langs::EN)
-        && ((w == "cut" && matches!(next.as_str(), "into" | "in")) || (w == "at" && next == "room"));
+        && ((w == "cut" && matches!(&*next, "into" | "in")) || (w == "at" && next == "room"));
     let de = langs.has(Langs::DE)
         && w == "in"
         && ["würfel", "scheiben", "röllchen", "streifen", "stücke", "ringe", "spalten"]
@@ -388,7 +388,7 @@ pub(crate) fn starts_preparation(words: &[&str], langs: Langs) -> bool {
                 "gajos",
                 "cuartos",
             ]
-            .contains(&next.as_str()))
+            .contains(&&*next))
             || (w == "a" && next == "temperatura"));
     en || de || es
 }
@@ -396,10 +396,10 @@ pub(crate) fn starts_preparation(words: &[&str], langs: Langs) -> bool {
 /// Whether a whole fragment after a comma is a comment rather than preparation.
 pub(crate) fn is_comment_fragment(fragment: &str, langs: Langs) -> bool {
     let words: Vec<&str> = fragment.split_whitespace().collect();
-    let first = words.first().map(|w| w.to_lowercase()).unwrap_or_default();
+    let first = words.first().map(|w| lower(w)).unwrap_or_default();
     starts_comment(&words, langs)
         || matches!(
-            first.as_str(),
+            &*first,
             "to" | "optional"
                 | "about"
                 | "approx"
@@ -442,11 +442,10 @@ pub(crate) fn is_comment_fragment(fragment: &str, langs: Langs) -> bool {
 
 /// Leading words of a name to drop ("of", articles).
 pub(crate) fn is_filler(word: &str, langs: Langs) -> bool {
-    let w = word.to_lowercase();
-    (langs.has(Langs::EN) && matches!(w.as_str(), "of" | "the" | "a" | "an" | "each"))
-        || (langs.has(Langs::DE) && matches!(w.as_str(), "von" | "vom" | "der" | "die" | "das" | "je"))
-        || (langs.has(Langs::ES)
-            && matches!(w.as_str(), "de" | "del" | "el" | "la" | "los" | "las" | "un" | "una"))
+    let w = lower(word);
+    (langs.has(Langs::EN) && matches!(&*w, "of" | "the" | "a" | "an" | "each"))
+        || (langs.has(Langs::DE) && matches!(&*w, "von" | "vom" | "der" | "die" | "das" | "je"))
+        || (langs.has(Langs::ES) && matches!(&*w, "de" | "del" | "el" | "la" | "los" | "las" | "un" | "una"))
 }
 
 /// Words that precede "of <amount> <food>" ("juice of 1 lemon", "Saft von 1 Zitrone").
