@@ -174,10 +174,20 @@ const RANGE_WORDS: &[(&str, Langs)] = &[
     ("o", Langs::ES),
 ];
 
+/// Whether `word` is made of letters only, as every number word and article is.
+fn is_word(word: &str) -> bool {
+    !word.is_empty() && word.chars().all(char::is_alphabetic)
+}
+
 /// A number word (not an article) and how many words it took: "two", "half a", "a half",
 /// "one and a half", "eine halbe", "un par de", "una docena de".
 fn word_number(words: &[&str], langs: Langs) -> Option<(f64, usize)> {
     let first = lower(words.first()?);
+    // Number words and articles are letters only: digits, punctuation and marks are told at
+    // once, without a scan of the tables.
+    if !is_word(&first) {
+        return None;
+    }
     // The next words, lower-cased only once the first one asks for them (most words are no
     // number at all).
     let nth = |i: usize| words.get(i).map(|w| lower(w)).unwrap_or_default();
@@ -233,12 +243,8 @@ pub(crate) fn amount_at(words: &[&str], langs: Langs) -> Option<Amount> {
     }
     let Some((value, used)) = digit_number(words).or_else(|| word_number(words, langs)) else {
         let lower = lower(first);
-        return ARTICLES.iter().any(|(a, l)| *a == lower && langs.has(*l)).then_some(Amount {
-            value: 1.0,
-            max: None,
-            words: 1,
-            article: true,
-        });
+        let article = is_word(&lower) && ARTICLES.iter().any(|(a, l)| *a == lower && langs.has(*l));
+        return article.then_some(Amount { value: 1.0, max: None, words: 1, article: true });
     };
     if !value.is_finite() || value <= 0.0 {
         return None;

@@ -3,6 +3,7 @@
 //! parser sees is one word.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 /// Marks a parenthesised part taken out of the line; the index follows it.
 pub(crate) const PAREN: char = '\u{E000}';
@@ -62,7 +63,7 @@ pub(crate) fn prepare(line: &str) -> (String, Vec<String>) {
             ')' | ']' if depth > 0 => {
                 depth -= 1;
                 if depth == 0 {
-                    main.push_str(&format!(" {PAREN}{} ", parens.len()));
+                    push_marker(&mut main, parens.len());
                     parens.push(std::mem::take(&mut current).trim().to_owned());
                 } else {
                     current.push(' ');
@@ -73,10 +74,15 @@ pub(crate) fn prepare(line: &str) -> (String, Vec<String>) {
         }
     }
     if depth > 0 {
-        main.push_str(&format!(" {PAREN}{} ", parens.len()));
+        push_marker(&mut main, parens.len());
         parens.push(current.trim().to_owned());
     }
     (spaced(&main), parens)
+}
+
+/// Appends the marker word of parenthesised part `index` to `main`, without a `format!` copy.
+fn push_marker(main: &mut String, index: usize) {
+    let _ = write!(main, " {PAREN}{index} ");
 }
 
 /// `text` with spaces where words touch numbers ("200g" -> "200 g", "125g/4½oz" -> "125 g / 4½
@@ -93,7 +99,9 @@ pub(crate) fn spaced(text: &str) -> String {
                 if !(prev.is_some_and(|p| p.is_ascii_digit())
                     && next.is_some_and(|n| n.is_ascii_digit())) =>
             {
-                out.push_str(&format!(" {c} "));
+                out.push(' ');
+                out.push(c);
+                out.push(' ');
             }
             ':' if next.is_none_or(char::is_whitespace) => out.push_str(" : "),
             '/' if prev.is_some_and(|p| p.is_alphabetic() || p == '.')

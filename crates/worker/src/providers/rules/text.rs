@@ -1,5 +1,6 @@
 //! Text clean-up shared by the rule extractor: lines, bullets, numbering, emojis, sentences.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -54,12 +55,18 @@ pub(super) fn hashtags(text: &str) -> impl Iterator<Item = &str> {
 
 /// `text` without hashtags.
 pub(super) fn strip_hashtags(text: &str) -> String {
-    HASHTAG.replace_all(text, " ").into_owned()
+    without_hashtags(text).into_owned()
+}
+
+/// `text` without hashtags, borrowed when it has none (most lines): a search for `#` costs less
+/// than one for the pattern.
+fn without_hashtags(text: &str) -> Cow<'_, str> {
+    if text.contains('#') { HASHTAG.replace_all(text, " ") } else { Cow::Borrowed(text) }
 }
 
 /// `line` without hashtags and decoration, with single spaces and no leading bullet.
 pub(super) fn clean_line(line: &str) -> String {
-    let without_tags = strip_hashtags(line);
+    let without_tags = without_hashtags(line);
     let mut out = String::with_capacity(without_tags.len());
     // Decoration becomes a space so "pasta🍝sauce" stays two words.
     for word in without_tags.split(|c: char| c.is_whitespace() || is_decoration(c)) {
@@ -71,7 +78,9 @@ pub(super) fn clean_line(line: &str) -> String {
         }
         out.push_str(word);
     }
-    out.trim_start_matches(['-', '*', '>', '+', '–', '—', '=', ' ']).to_owned()
+    let bullet = out.len() - out.trim_start_matches(['-', '*', '>', '+', '–', '—', '=', ' ']).len();
+    out.drain(..bullet);
+    out
 }
 
 /// `line` without a leading "1.", "2)" or "Step 3:", and whether it had one.
