@@ -21,12 +21,16 @@ impl Langs {
     /// The vocabularies for a BCP-47-ish tag. English is always on: recipe units like "g", "ml"
     /// and "tbsp" are written in English everywhere.
     pub(crate) fn for_tag(tag: &str) -> Self {
-        let primary = tag.split(['-', '_']).next().unwrap_or("").trim().to_ascii_lowercase();
-        match primary.as_str() {
-            "en" => Self::EN,
-            "de" => Self(Self::EN.0 | Self::DE.0),
-            "es" => Self(Self::EN.0 | Self::ES.0),
-            _ => Self::ALL,
+        // Every call of the crate's API asks, so the subtag is compared in place, not copied.
+        let primary = tag.split(['-', '_']).next().unwrap_or("").trim();
+        if primary.eq_ignore_ascii_case("en") {
+            Self::EN
+        } else if primary.eq_ignore_ascii_case("de") {
+            Self(Self::EN.0 | Self::DE.0)
+        } else if primary.eq_ignore_ascii_case("es") {
+            Self(Self::EN.0 | Self::ES.0)
+        } else {
+            Self::ALL
         }
     }
 

@@ -488,11 +488,12 @@ pub(crate) fn unit_at(words: &[&str], langs: Langs) -> Option<(&'static str, usi
     let keys: Vec<Cow<'_, str>> =
         std::iter::once(first).chain(words.iter().skip(1).take(MAX_WORDS - 1).map(|w| key(w))).collect();
     for n in (1..=keys.len()).rev() {
-        let joined = keys[..n].join(" ");
+        // One word, the common case, needs no joined copy.
+        let joined = if n == 1 { Cow::Borrowed(&*keys[0]) } else { Cow::Owned(keys[..n].join(" ")) };
         if joined.is_empty() {
             continue;
         }
-        let codes = BY_SPELLING.get(joined.as_str());
+        let codes = BY_SPELLING.get(&*joined);
         if let Some((code, _)) = codes.and_then(|codes| codes.iter().find(|(_, known)| langs.has(*known))) {
             return Some((code, n));
         }
