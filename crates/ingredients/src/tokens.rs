@@ -88,11 +88,11 @@ fn push_marker(main: &mut String, index: usize) {
 /// `text` with spaces where words touch numbers ("200g" -> "200 g", "125g/4½oz" -> "125 g / 4½
 /// oz") and around list punctuation, so that every token is one word.
 pub(crate) fn spaced(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len() + 16);
-    for (i, &c) in chars.iter().enumerate() {
-        let prev = i.checked_sub(1).map(|p| chars[p]);
-        let next = chars.get(i + 1).copied();
+    let mut prev: Option<char> = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
         let numeric = |c: char| c.is_ascii_digit() || crate::number::vulgar(c).is_some();
         match c {
             ',' | ';'
@@ -118,6 +118,7 @@ pub(crate) fn spaced(text: &str) -> String {
                 out.push(c);
             }
         }
+        prev = Some(c);
     }
     out
 }

@@ -34,21 +34,20 @@ pub(super) fn starts_with_measure(text: &str) -> bool {
     lead(text).is_some_and(|l| l.unit.is_some())
 }
 
-/// Collapses runs of whitespace and trims separators from both ends.
-fn tidy(text: &str) -> String {
-    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    joined
-        .trim_matches(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '.' | '-' | '–' | '—'))
-        .to_owned()
+/// A cleaned line (`clean_line` already left single spaces only) without separators at either
+/// end.
+fn tidy(cleaned: &str) -> &str {
+    cleaned.trim_matches(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '.' | '-' | '–' | '—'))
 }
 
 /// Parses one ingredient text. Returns `None` when there is no name ("200 g", "🍝").
 pub(super) fn parse_ingredient(text: &str) -> Option<Ingredient> {
-    let raw = tidy(&clean_line(text));
-    if !has_letters(&raw) {
+    let cleaned = clean_line(text);
+    let raw = tidy(&cleaned);
+    if !has_letters(raw) {
         return None;
     }
-    let ingredient = ingredients::parse(&raw, ANY_LANGUAGE);
+    let ingredient = ingredients::parse(raw, ANY_LANGUAGE);
     has_letters(&ingredient.name).then_some(ingredient)
 }
 
