@@ -2,6 +2,9 @@
 //! "2 – 3", "1 to 2", "1 bis 2", "2 a 3", "1 o 2") and number words ("two", "a", "half",
 //! "eine", "zwei", "anderthalb", "una", "dos", "medio", "un par de").
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use crate::lang::Langs;
 use crate::tokens::lower;
 
@@ -174,6 +177,16 @@ const RANGE_WORDS: &[(&str, Langs)] = &[
     ("o", Langs::ES),
 ];
 
+/// [`WORDS`] by word, each word's values in table order: a number word is looked for at most
+/// words of a line, and a scan of the table at each showed in profiles.
+static BY_WORD: LazyLock<HashMap<&str, Vec<(f64, Langs)>>> = LazyLock::new(|| {
+    let mut by_word: HashMap<&str, Vec<(f64, Langs)>> = HashMap::new();
+    for &(word, value, langs) in WORDS {
+        by_word.entry(word).or_default().push((value, langs));
+    }
+    by_word
+});
+
 /// Whether `word` is made of letters only, as every number word and article is.
 fn is_word(word: &str) -> bool {
     !word.is_empty() && word.chars().all(char::is_alphabetic)
@@ -206,7 +219,7 @@ fn word_number(words: &[&str], langs: Langs) -> Option<(f64, usize)> {
     if first == "half" && matches!(&*nth(1), "a" | "an") {
         return Some((0.5, 2));
     }
-    let value = WORDS.iter().find(|(w, _, l)| *w == first && langs.has(*l))?.1;
+    let value = BY_WORD.get(&*first)?.iter().find(|(_, l)| langs.has(*l))?.0;
     let (second, third) = (nth(1), nth(2));
     if second == "and" && third == "a" && words.get(3).is_some_and(|w| lower(w) == "half") {
         return Some((value + 0.5, 4));
