@@ -76,11 +76,12 @@ fn spans(text: &str, limit: usize) -> (Vec<(usize, usize)>, bool) {
     let mut start: Option<usize> = None;
     let mut prev: Option<char> = None;
     let numeric = |c: char| c.is_ascii_digit() || crate::number::vulgar(c).is_some();
-    for (i, c) in text.char_indices() {
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
         if out.len() >= limit {
             return (out, false);
         }
-        let next = text[i + c.len_utf8()..].chars().next();
+        let next = chars.peek().map(|&(_, n)| n);
         let decimal =
             c == ',' && prev.is_some_and(|p| p.is_ascii_digit()) && next.is_some_and(|n| n.is_ascii_digit());
         let punct = matches!(c, ',' | ';') && !decimal || (c == ':' && next.is_none_or(char::is_whitespace));

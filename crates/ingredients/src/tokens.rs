@@ -15,12 +15,12 @@ const MAX_CHARS: usize = 400;
 /// words with its tables this way many times per line, and a copy each time showed in profiles.
 /// ASCII text is lowered byte by byte; anything else takes the Unicode path.
 pub(crate) fn lower(word: &str) -> Cow<'_, str> {
-    if !word.is_ascii() {
-        Cow::Owned(word.to_lowercase())
-    } else if word.bytes().any(|b| b.is_ascii_uppercase()) {
+    if !word.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        Cow::Borrowed(word)
+    } else if word.is_ascii() {
         Cow::Owned(word.to_ascii_lowercase())
     } else {
-        Cow::Borrowed(word)
+        Cow::Owned(word.to_lowercase())
     }
 }
 
