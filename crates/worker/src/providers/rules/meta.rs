@@ -141,10 +141,11 @@ pub(super) fn parse_duration(s: &str) -> Option<(u32, usize)> {
 /// Prep, cook and total times named in `text`; the first of each kind wins.
 pub(super) fn find_times(text: &str) -> Times {
     let mut times = Times::default();
-    for caps in TIME_LABEL.captures_iter(text) {
-        let (Some(label), Some(whole)) = (caps.name("label"), caps.get(0)) else { continue };
+    // The label opens the match and every prefix below fits inside the label it names, so the
+    // whole match stands in for the label group and the search needs no captures.
+    for whole in TIME_LABEL.find_iter(text) {
         let Some((minutes, _)) = parse_duration(&text[whole.end()..]) else { continue };
-        let label = label.as_str().to_lowercase();
+        let label = whole.as_str().to_lowercase();
         let slot = if label.starts_with("prep")
             || label.starts_with("vorbereitung")
             || label.starts_with("arbeitszeit")
