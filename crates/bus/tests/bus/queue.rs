@@ -101,12 +101,24 @@ async fn a_due_retry_is_promoted_and_claimed_again() {
     assert_eq!((again.attempt, again.seq), (2, 2));
 }
 
+/// Queues a new job with its first claim recorded, as admission does, its seq block ending at
+/// `ceiling`.
+async fn queued_with_first_claim(bus: &bus::Bus, ceiling: u64) -> (bus::Job, bus::FirstClaim) {
+    let job = crate::job();
+    let recorded = enqueue_with_first_claim(bus, &job, ceiling).await;
+    (job, recorded)
+}
+
+async fn enqueue_with_first_claim(bus: &bus::Bus, job: &bus::Job, ceiling: u64) -> bus::FirstClaim {
+    let recorded = bus::FirstClaim { token: uuid::Uuid::new_v4(), ceiling };
+    bus.enqueue(job, &TaskUpdate::pending(job.task_id), Some(recorded)).await.unwrap();
+    recorded
+}
+
 #[tokio::test]
 async fn the_first_claim_takes_the_claim_recorded_with_the_job_and_no_later_one_does() {
     let bus = test_bus();
-    let job = crate::job();
-    let recorded = bus::FirstClaim { token: uuid::Uuid::new_v4(), ceiling: 34 };
-    bus.enqueue(&job, &TaskUpdate::pending(job.task_id), Some(recorded)).await.unwrap();
+    let (job, recorded) = queued_with_first_claim(&bus, 34).await;
 
     let first = bus.claim("w1", NO_WAIT, LEASE).await.unwrap().expect("claim");
     assert!(bus.hand_back("w1", &first).await.unwrap());
@@ -123,9 +135,7 @@ async fn the_first_claim_takes_the_claim_recorded_with_the_job_and_no_later_one_
 #[tokio::test]
 async fn a_first_claim_logs_and_publishes_the_attempts_first_event_and_no_later_claim_does() {
     let bus = test_bus();
-    let job = crate::job();
-    let recorded = bus::FirstClaim { token: uuid::Uuid::new_v4(), ceiling: 34 };
-    bus.enqueue(&job, &TaskUpdate::pending(job.task_id), Some(recorded)).await.unwrap();
+    let (job, _) = queued_with_first_claim(&bus, 34).await;
     let mut feed = bus::Feed::new(bus.url(), bus.events_channel()).unwrap();
     feed.ready().await.unwrap();
     // Any id: the claim logs it with the claimed job's.
@@ -163,8 +173,7 @@ async fn a_first_claim_waiting_for_the_queue_logs_the_first_event_too() {
         async move { bus.claim_starting("w1", Duration::from_secs(5), LEASE, Some(&first)).await }
     });
     until_blocked_in_blmove(&format!("{}:claim", bus.prefix())).await;
-    let recorded = bus::FirstClaim { token: uuid::Uuid::new_v4(), ceiling: 34 };
-    bus.enqueue(&job, &TaskUpdate::pending(job.task_id), Some(recorded)).await.unwrap();
+    enqueue_with_first_claim(&bus, &job, 34).await;
 
     let claim = waiting.await.unwrap().unwrap().expect("claimed once queued");
 
@@ -178,9 +187,7 @@ async fn a_first_claim_waiting_for_the_queue_logs_the_first_event_too() {
 #[tokio::test]
 async fn a_first_claim_without_room_below_its_ceiling_leaves_the_first_event_to_the_worker() {
     let bus = test_bus();
-    let job = crate::job();
-    let recorded = bus::FirstClaim { token: uuid::Uuid::new_v4(), ceiling: 1 };
-    bus.enqueue(&job, &TaskUpdate::pending(job.task_id), Some(recorded)).await.unwrap();
+    let (job, _) = queued_with_first_claim(&bus, 1).await;
     let first = TaskUpdate::progress(job.task_id, Step::Preparing, None);
 
     let claim = bus.claim_starting("w1", NO_WAIT, LEASE, Some(&first)).await.unwrap().expect("claim");
