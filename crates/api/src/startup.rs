@@ -95,9 +95,9 @@ impl Application {
             Ok((soft, _)) => connection_cap(api.max_connections, soft, headroom),
             Err(_) => api.max_connections,
         };
-        let app = move || {
+        let app = move |state: AppState| {
             App::new()
-                .app_data(web::Data::new(state.clone()))
+                .app_data(web::Data::new(state))
                 .app_data(requests.clone())
                 .app_data(web::Data::new(verifier.clone()))
                 .app_data(web::JsonConfig::default().limit(max_body).error_handler(json_error(max_body)))
@@ -133,6 +133,9 @@ impl Application {
             .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
             .listen("api", listener, move || {
                 let draining = draining.clone();
+                // Called once per HTTP worker thread: its requests' Redis commands go through a
+                // connection driven by the thread's own runtime.
+                let state = state.with_own_connection();
                 HttpService::build()
                     // HttpServer's settings, where they differ from HttpService's defaults.
                     .client_request_timeout(Duration::from_secs(5))
@@ -149,11 +152,11 @@ impl Application {
                     })
                     // A second instance of the App for upgrade requests: the same routes and
                     // middleware, on the same worker thread.
-                    .upgrade(ws_upgrade::service(app().into_factory()))
+                    .upgrade(ws_upgrade::service(app(state.clone()).into_factory()))
                     // `AppConfig::default()`: `HttpServer` passes the bound address as the host,
                     // which only requests without a `Host` header would ever see.
                     .finish(map_config(
-                        app().into_factory().map_err(|error: actix_web::Error| error.error_response()),
+                        app(state).into_factory().map_err(|error: actix_web::Error| error.error_response()),
                         |()| AppConfig::default(),
                     ))
                     .tcp()

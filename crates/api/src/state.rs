@@ -28,3 +28,12 @@ pub struct AppState {
     /// Socket tasks, awaited on shutdown.
     pub tracker: TaskTracker,
 }
+
+impl AppState {
+    /// The same state with a Redis connection of its own (see [`Tasks::with_own_connection`]),
+    /// for one HTTP worker thread.
+    #[must_use]
+    pub fn with_own_connection(&self) -> Self {
+        Self { tasks: self.tasks.with_own_connection(), ..self.clone() }
+    }
+}

@@ -213,6 +213,15 @@ impl Bus {
         Ok(Self { pool, client, shared: Arc::default(), config })
     }
 
+    /// A handle on the same Redis, pool and keys with a shared connection of its own, made on
+    /// first use. A connection's driver runs on the runtime that made it, so a thread with a
+    /// runtime of its own (an HTTP worker of the api) keeps its commands on its own thread
+    /// instead of waking the thread that made the process's connection, twice per command.
+    #[must_use]
+    pub fn with_own_connection(&self) -> Self {
+        Self { shared: Arc::default(), ..self.clone() }
+    }
+
     /// The key prefix.
     pub fn prefix(&self) -> &str {
         &self.config.prefix
@@ -478,5 +487,39 @@ impl Bus {
     pub async fn dead_letters(&self) -> Result<Vec<String>, BusError> {
         let mut conn = self.conn().await?;
         Ok(conn.lrange(self.key(&["dead"]), 0, -1).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bus() -> Bus {
+        Bus::new(BusConfig {
+            url: std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+            prefix: format!("test-{}", uuid::Uuid::new_v4().simple()),
+            pool_size: 1,
+            finished_ttl: Duration::from_secs(60),
+        })
+        .expect("bus")
+    }
+
+    async fn client_id(bus: &Bus) -> i64 {
+        let mut conn = bus.conn().await.expect("connection");
+        redis::cmd("CLIENT").arg("ID").query_async(&mut conn).await.expect("CLIENT ID")
+    }
+
+    #[tokio::test]
+    async fn a_handle_with_its_own_connection_uses_another_connection_for_the_same_keys() {
+        let bus = bus();
+        let own = bus.with_own_connection();
+
+        let (shared, clone, separate) =
+            (client_id(&bus).await, client_id(&bus.clone()).await, client_id(&own).await);
+
+        assert_eq!(shared, clone, "a clone shares the connection");
+        assert_ne!(shared, separate, "the handle made a connection of its own");
+        assert_eq!(own.prefix(), bus.prefix());
+        assert_eq!(own.events_channel(), bus.events_channel());
     }
 }

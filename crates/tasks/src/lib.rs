@@ -119,6 +119,13 @@ impl Tasks {
         Ok(Self { bus: Self::bus(config)?, store })
     }
 
+    /// The same stores with a Redis connection of its own, made on first use, on the runtime
+    /// that first uses it (see [`Bus::with_own_connection`]); Postgres' pool stays shared.
+    #[must_use]
+    pub fn with_own_connection(&self) -> Self {
+        Self { bus: self.bus.with_own_connection(), store: self.store.clone() }
+    }
+
     fn bus(config: &Config) -> Result<Bus, TaskError> {
         Ok(Bus::new(BusConfig {
             url: config.redis_url.clone(),
