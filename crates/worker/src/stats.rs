@@ -228,6 +228,7 @@ impl StepTimer {
 pub(crate) fn provider_call(
     provider: &'static str,
     took: Duration,
+    cpu: Duration,
     error: Option<&crate::providers::ProviderError>,
 ) {
     use crate::providers::ProviderError;
@@ -238,6 +239,7 @@ pub(crate) fn provider_call(
     };
     counter!("relay_provider_calls_total", "provider" => provider, "outcome" => outcome).increment(1);
     histogram!("relay_provider_call_duration_seconds", "provider" => provider).record(took.as_secs_f64());
+    histogram!("relay_provider_call_cpu_seconds", "provider" => provider).record(cpu.as_secs_f64());
     if let Some(code) = code {
         counter!("relay_provider_errors_total", "provider" => provider, "code" => code).increment(1);
     }

@@ -148,6 +148,7 @@ async fn metrics_show_what_a_job_did_and_the_fleet_gauges_on_the_reporter() {
         "relay_step_duration_seconds_count{step=\"scraping\",provider=\"custom\"} 1",
         "relay_step_duration_seconds_count{step=\"saving\",provider=\"store\"} 1",
         "relay_provider_calls_total{provider=\"custom\",outcome=\"ok\"} 2",
+        "relay_provider_call_cpu_seconds_count{provider=\"custom\"} 2",
         "relay_jobs_in_flight 0",
         "relay_fleet_reporter 1",
         "relay_queue_depth 0",
