@@ -68,6 +68,12 @@ fn describe_all() {
         Unit::Seconds,
         "Duration of each provider call, by provider, whatever its outcome."
     );
+    describe_histogram!(
+        "relay_provider_call_cpu_seconds",
+        Unit::Seconds,
+        "CPU time of the worker thread while it polls each provider call, by provider: not other \
+         jobs' while the call waits, nor the HTTP client's connection tasks or child processes."
+    );
     describe_counter!("relay_apify_runs_total", "Apify actor runs started (each is billed), by actor.");
     describe_counter!(
         "relay_transcription_audio_seconds_total",
