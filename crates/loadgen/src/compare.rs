@@ -91,6 +91,10 @@ pub(crate) struct CompareArgs {
 pub(crate) struct SideRound {
     /// Server CPU per task by group (µs), idle rate taken off.
     pub(crate) cpu_per_task_us: Vec<(String, f64)>,
+    /// Of the worker's CPU per task, what the offline providers' calls used (µs, recipe-relay
+    /// only): `relay_provider_call_cpu_seconds` over the window. The peer has no provider work
+    /// but its sleeps.
+    pub(crate) provider_cpu_per_task_us: Option<f64>,
     /// Tasks completed of those submitted.
     pub(crate) completed: usize,
     /// Tasks that failed or timed out (bench.py `--timeout`).
@@ -146,6 +150,8 @@ struct Target<'a> {
     redis_url: String,
     /// The run's database (recipe-relay only).
     database: Option<String>,
+    /// The worker's metrics port (recipe-relay only).
+    worker_metrics: Option<u16>,
 }
 
 /// Which side.
@@ -285,12 +291,13 @@ async fn relay_target<'s>(ctx: &Ctx<'_>, stack: &'s mut Stack, delay_ms: u64) ->
         secret: stack.secret(),
         groups: vec![
             Group::new("api", api.pid),
-            Group::new("worker", worker),
+            Group::new("worker", worker.pid),
             Group::new("redis", redis_pid),
             Group::new("postgres", ctx.cluster.postmaster()),
         ],
         redis_url: stack.redis_url().to_owned(),
         database: Some(database),
+        worker_metrics: Some(worker.metrics_port),
     })
 }
 
@@ -317,6 +324,7 @@ fn peer_target<'c>(ctx: &'c Ctx<'_>, running: &peer::Running) -> Target<'c> {
         groups: running.groups.clone(),
         redis_url: running.redis_url.clone(),
         database: None,
+        worker_metrics: None,
     }
 }
 
@@ -352,6 +360,10 @@ async fn busy(ctx: &Ctx<'_>, target: &Target<'_>, tag: &str) -> anyhow::Result<S
         Some(db) => Some(costs::pg_counters(&ctx.pg_admin, db).await?),
         None => None,
     };
+    let provider0 = match target.worker_metrics {
+        Some(port) => Some(costs::provider_cpu_seconds(port).await?),
+        None => None,
+    };
     let started = Instant::now();
     // A task that does not finish counts as failed, not as a broken run (the peer's sockets can
     // miss a completion published between their subscription and their snapshot read).
@@ -367,6 +379,10 @@ async fn busy(ctx: &Ctx<'_>, target: &Target<'_>, tag: &str) -> anyhow::Result<S
     side.client_cpu_per_task_us = client * 1e6 / side.completed.max(1) as f64;
     side.cpu_per_task_us = per_unit(&target.groups, &cpu0, &cpu1, &idle, window, side.completed);
     side.redis = RedisCost::between(&redis0, &redis1, side.completed);
+    if let (Some(port), Some(provider0)) = (target.worker_metrics, provider0) {
+        let used = costs::provider_cpu_seconds(port).await? - provider0;
+        side.provider_cpu_per_task_us = Some(used * 1e6 / side.completed.max(1) as f64);
+    }
     if let (Some(db), Some(pg0)) = (database, pg0) {
         let pg1 = costs::pg_counters(&ctx.pg_admin, db).await?;
         side.postgres = Some(PgCost::between(&pg0, &pg1, side.completed));

@@ -120,6 +120,12 @@ fn grouped_rows(
     rows
 }
 
+/// A round's server CPU per task without what the offline providers' calls used: the peer's
+/// worker does no provider work (it sleeps), recipe-relay's extracts a recipe from the fixture.
+fn less_providers(round: &SideRound) -> Option<f64> {
+    Some(group(&round.cpu_per_task_us, "all")? - round.provider_cpu_per_task_us?)
+}
+
 /// Prints the whole table.
 pub(crate) fn print(
     header: &Header,
@@ -161,6 +167,18 @@ pub(crate) fn print(
     let mut rows = grouped_rows("server CPU per task, all processes", "µs", 0, &pairs, relay, python, |r| {
         &r.cpu_per_task_us
     });
+    rows.push(Row::new(
+        "    of worker: offline providers' calls | –",
+        0,
+        relay.iter().filter_map(|r| r.provider_cpu_per_task_us).collect(),
+        Vec::new(),
+    ));
+    rows.push(Row::new(
+        "server CPU per task less providers (µs)",
+        0,
+        relay.iter().filter_map(less_providers).collect(),
+        python.iter().filter_map(|r| group(&r.cpu_per_task_us, "all")).collect(),
+    ));
     rows.push(Row::new(
         "tasks/s, all submitted at once",
         0,
@@ -295,6 +313,12 @@ pub(crate) fn to_run(args: &CompareArgs, relay: &[SideRound], python: &[SideRoun
             }
         };
         add("cpu_per_task", "us", rounds.iter().filter_map(|r| group(&r.cpu_per_task_us, "all")).collect());
+        add("cpu_per_task_less_providers", "us", rounds.iter().filter_map(less_providers).collect());
+        add(
+            "provider_cpu_per_task",
+            "us",
+            rounds.iter().filter_map(|r| r.provider_cpu_per_task_us).collect(),
+        );
         add("tasks_per_s", "tasks/s", rounds.iter().map(|r| r.tasks_per_s).collect());
         add(
             "rss_per_socket",

@@ -12,6 +12,8 @@
 //! - `pg_stat_statements` (`track = all`) of the run's database: calls per statement, top-level
 //!   ones and those run inside functions and triggers apart, `BEGIN`/`COMMIT` included, counted as each
 //!   statement ends, so the delta is complete as soon as the batch is.
+//! - The worker's `relay_provider_call_cpu_seconds_sum` (its `/metrics`): the CPU its provider
+//!   calls used, recorded as each call returns.
 
 use std::collections::BTreeMap;
 
@@ -251,6 +253,29 @@ impl PgCost {
 }
 
 /// A statement's text on one line, cut at 72 characters.
+/// The worker's `relay_provider_call_cpu_seconds_sum`, all providers, from its metrics port.
+///
+/// # Errors
+/// When the port does not answer 200.
+pub(crate) async fn provider_cpu_seconds(metrics_port: u16) -> anyhow::Result<f64> {
+    let mut conn = crate::http::Conn::connect(metrics_port).await?;
+    let response = conn.send(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await?;
+    anyhow::ensure!(response.status == 200, "the worker's /metrics answered {}", response.status);
+    Ok(sample_sum(&String::from_utf8_lossy(&response.body), "relay_provider_call_cpu_seconds_sum"))
+}
+
+/// The sum of every sample of `name` (all label sets) in a Prometheus text scrape; 0 when there
+/// is none (no call yet).
+fn sample_sum(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            (series.split('{').next() == Some(name)).then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
+}
+
 fn shorten(query: &str) -> String {
     let one_line = query.split_whitespace().collect::<Vec<_>>().join(" ");
     match one_line.char_indices().nth(72) {
@@ -295,6 +320,18 @@ mod tests {
         };
         assert_eq!(monitored.client, map(&[("evalsha", 1), ("ping", 1)]));
         assert_eq!(monitored.in_scripts, map(&[("hincrby", 1)]));
+    }
+
+    #[test]
+    fn a_sum_adds_every_label_set_of_that_series_only() {
+        let scrape = "# HELP relay_provider_call_cpu_seconds CPU\n\
+            # TYPE relay_provider_call_cpu_seconds histogram\n\
+            relay_provider_call_cpu_seconds_bucket{provider=\"rules\",le=\"0.005\"} 3\n\
+            relay_provider_call_cpu_seconds_sum{provider=\"rules\"} 0.25\n\
+            relay_provider_call_cpu_seconds_sum{provider=\"offline\"} 0.5\n\
+            relay_provider_call_cpu_seconds_count{provider=\"rules\"} 3\n";
+        assert_eq!(sample_sum(scrape, "relay_provider_call_cpu_seconds_sum"), 0.75);
+        assert_eq!(sample_sum(scrape, "relay_provider_call_duration_seconds_sum"), 0.0);
     }
 
     #[test]

@@ -47,6 +47,15 @@ pub(crate) struct Api {
     pub(crate) pid: u32,
 }
 
+/// A started worker.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Worker {
+    /// Its process id.
+    pub(crate) pid: u32,
+    /// Its metrics port on 127.0.0.1.
+    pub(crate) metrics_port: u16,
+}
+
 /// The deployment of one run.
 #[derive(Debug)]
 pub(crate) struct Stack {
@@ -198,11 +207,11 @@ impl Stack {
     /// # Errors
     /// When it exits or does not report running in time.
     pub(crate) async fn worker(&mut self, n: usize, concurrency: usize) -> anyhow::Result<u32> {
-        self.worker_with(n, concurrency, &[]).await
+        Ok(self.worker_with(n, concurrency, &[]).await?.pid)
     }
 
     /// Like [`Stack::worker`], with extra environment that overrides those settings (say
-    /// `RELAY__WORKER__OFFLINE_DELAY_MS`).
+    /// `RELAY__WORKER__OFFLINE_DELAY_MS`); returns its metrics port too.
     ///
     /// # Errors
     /// When it exits or does not report running in time.
@@ -211,7 +220,7 @@ impl Stack {
         n: usize,
         concurrency: usize,
         overrides: &[(&str, String)],
-    ) -> anyhow::Result<u32> {
+    ) -> anyhow::Result<Worker> {
         let mut extra = vec![
             ("RELAY__WORKER__PROVIDERS", "offline".to_owned()),
             ("RELAY__WORKER__CACHE_FRESHNESS_HOURS", "0".to_owned()),
@@ -221,8 +230,14 @@ impl Stack {
         ];
         // Later entries win: the command gets them in this order.
         extra.extend(overrides.iter().cloned());
-        self.spawn(&format!("worker-{n}"), &extra, "worker started").await?;
-        self.procs.last().and_then(|p| p.child.id()).context("worker exited")
+        let line = self.spawn(&format!("worker-{n}"), &extra, "worker started").await?;
+        let value: serde_json::Value = serde_json::from_str(&line).context("the worker logs JSON")?;
+        let metrics_port = value["metrics_port"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .context("no metrics port logged")?;
+        let pid = self.procs.last().and_then(|p| p.child.id()).context("worker exited")?;
+        Ok(Worker { pid, metrics_port })
     }
 
     /// An HS256 access token for `user`, as Supabase issues them, valid for two hours.
